@@ -1,0 +1,3 @@
+from changemgmt.cli.main import main
+
+main()

@@ -1,0 +1,151 @@
+"""`changemgmt gcr ...`: create, change and read GCRs from a file or from flags."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from changemgmt.cli.context import AppContext, user_errors
+from changemgmt.domain.errors import DomainError
+from changemgmt.domain.status import Status
+from changemgmt.gcrs.input import load_document, parse_patch
+from changemgmt.gcrs.present import gcr_document, gcr_text
+from changemgmt.gcrs.service import Change, Who, change_status, create_gcr, update_gcr
+from changemgmt.store.db import transaction
+from changemgmt.store.queries import get_gcr
+
+
+def _field_options(command):
+    options = [
+        click.option("--title"),
+        click.option("--description"),
+        click.option("--reason", help="Why the work is needed."),
+        click.option("--work-location"),
+        click.option("--location", "locations", multiple=True, help="Location code (repeatable)."),
+        click.option("--window", "windows", multiple=True, metavar="START/END",
+                     help="ISO 8601 start/end, e.g. 2026-12-01T01:00/2026-12-01T05:00 (repeatable)."),
+        click.option("--time-zone", help="IANA zone for window times written without an offset."),
+        click.option("--impact", "impacts", multiple=True, metavar="SERVICE[:LEVEL[:MINUTES]]",
+                     help="An impacted service, e.g. SVC-1:OUTAGE:30 (repeatable)."),
+        click.option("--emergency/--no-emergency", default=None),
+        click.option("--contact-name"), click.option("--contact-email"), click.option("--contact-phone"),
+        click.option("--internal-notes", help="Never sent to customers."),
+        click.option("--override-reason", help="Why the minimum notice may be overridden."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _document(file: str | None, flags: dict[str, Any]) -> dict[str, Any]:
+    """The GCR fields from FILE, with the flags given on top."""
+    data = load_document(file) if file else {}
+    for name in ("title", "description", "reason", "work_location", "internal_notes", "time_zone", "emergency"):
+        if flags.get(name) is not None:
+            data[name] = flags[name]
+    if flags.get("locations"):
+        data["locations"] = list(flags["locations"])
+    if flags.get("windows"):
+        data["windows"] = [_window(raw, i) for i, raw in enumerate(flags["windows"], start=1)]
+    if flags.get("impacts"):
+        data["impacts"] = [_impact(raw) for raw in flags["impacts"]]
+    contact = {k: flags[f"contact_{k}"] for k in ("name", "email", "phone") if flags.get(f"contact_{k}")}
+    if contact:
+        data["contact"] = {**data.get("contact", {}), **contact}
+    return data
+
+
+def _window(raw: str, index: int) -> dict[str, Any]:
+    start, sep, end = raw.partition("/")
+    if not sep:
+        raise DomainError(f"windows[{index}]", f"{raw!r} is not START/END")
+    return {"start": start, "end": end}
+
+
+def _impact(raw: str) -> dict[str, Any]:
+    service, _, rest = raw.partition(":")
+    level, _, minutes = rest.partition(":")
+    return {"service": service, "impact": level or "OUTAGE", "max_outage_minutes": minutes or None}
+
+
+def _who(app: AppContext) -> Who:
+    return Who(app.actor, app.now(), app.settings)
+
+
+def _report(change: Change) -> None:
+    revision = f"revision {change.revision}" if change.revision else "no new revision (internal change only)"
+    if not change.changes:
+        revision = "nothing changed"
+    click.echo(f"{change.gcr.number}: {change.after.status.value}, {revision}")
+
+
+@click.group("gcr")
+def gcr_group() -> None:
+    """Create, change and show GCRs (maintenance events)."""
+
+
+@gcr_group.command("create")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--number", help="The GCR number, e.g. GCR-1001.")
+@_field_options
+@click.option("--publish", type=click.Choice(["tentative", "confirmed"]), help="Publish at once.")
+@click.pass_obj
+@user_errors
+def create_command(app: AppContext, file, number, publish, override_reason, **flags) -> None:
+    """Create a draft GCR from FILE (JSON or YAML) and/or flags."""
+    data = _document(file, flags)
+    if number:
+        data["number"] = number
+    data.pop("status", None)
+    with transaction(app.session_factory()) as session:
+        change = create_gcr(session, parse_patch(data), _who(app))
+        if publish:
+            change = change_status(session, change.gcr.number, Status(publish), _who(app), override_reason)
+        _report(change)
+
+
+@gcr_group.command("update")
+@click.argument("number")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@_field_options
+@click.pass_obj
+@user_errors
+def update_command(app: AppContext, number, file, override_reason, **flags) -> None:
+    """Change GCR NUMBER. Windows given replace the current ones (keep a window's
+    `number` to move it); impacts given replace the impacted services."""
+    with transaction(app.session_factory()) as session:
+        _report(update_gcr(session, number, parse_patch(_document(file, flags)), _who(app), override_reason))
+
+
+def _status_command(name: str, target: Status | None, help_text: str):
+    @gcr_group.command(name, help=help_text)
+    @click.argument("number")
+    @click.option("--override-reason", help="Why the minimum notice may be overridden.")
+    @click.option("--tentative", is_flag=True, hidden=target is not None, help="Publish as tentative.")
+    @click.pass_obj
+    @user_errors
+    def command(app: AppContext, number, override_reason, tentative) -> None:
+        status = target or (Status.TENTATIVE if tentative else Status.CONFIRMED)
+        with transaction(app.session_factory()) as session:
+            _report(change_status(session, number, status, _who(app), override_reason))
+
+    return command
+
+
+_status_command("publish", None, "Publish GCR NUMBER as confirmed (or --tentative); a tentative one is confirmed.")
+_status_command("start", Status.IN_PROGRESS, "Mark GCR NUMBER as in progress.")
+_status_command("complete", Status.COMPLETED, "Mark GCR NUMBER as completed.")
+_status_command("cancel", Status.CANCELLED, "Cancel GCR NUMBER.")
+
+
+@gcr_group.command("show")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@user_errors
+def show_command(app: AppContext, number, as_json) -> None:
+    """Show GCR NUMBER: its state, impacted customers and history."""
+    with app.session_factory()() as session:
+        document = gcr_document(session, get_gcr(session, number))
+    click.echo(json.dumps(document, indent=2) if as_json else gcr_text(document))

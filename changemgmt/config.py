@@ -1,0 +1,127 @@
+"""Settings from the environment, in one place (SPEC §9).
+
+Every setting has a safe default for the embedded mode: SQLite under `var/`, mail
+written as files to `var/outbox/`, feeds in `calendars/`.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    """A setting in the environment has a value we cannot use."""
+
+
+def _duration_list(name: str, raw: str) -> tuple[timedelta, ...]:
+    hours = []
+    for part in raw.split(","):
+        part = part.strip().lower().removesuffix("h")
+        try:
+            hours.append(timedelta(hours=float(part)))
+        except ValueError:
+            raise ConfigError(f"{name}: {raw!r} is not a comma-separated list of hours") from None
+    return tuple(sorted(hours, reverse=True))
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a whole number") from None
+    if value < 0:
+        raise ConfigError(f"{name}: must not be negative")
+    return value
+
+
+def _zone(name: str, raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}: {raw!r} is not an IANA time zone") from None
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path(".")
+    database_url: str = ""
+    email_backend: str = "file"
+    outbox_dir: Path = Path("var/outbox")
+    calendars_dir: Path = Path("calendars")
+    sendgrid_api_key: str = ""
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    base_url: str = "http://localhost:8000"
+    provider_name: str = "Example Networks"
+    provider_domain: str = "example.net"
+    mail_from: str = "Example Networks Change Management <change-management@example.net>"
+    reply_to: str = "change-management@example.net"
+    cm_name: str = "Change Management"
+    cm_email: str = "change-management@example.net"
+    cm_phone: str = "+1 800 555 0100"
+    default_time_zone: str = "America/New_York"
+    gcr_number_pattern: str = r"GCR-\d+"
+    reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=72), timedelta(hours=24))
+    minimum_notice: timedelta = timedelta(days=7)
+    feed_retention_days: int = 30
+
+    @property
+    def gcr_number_regex(self) -> re.Pattern[str]:
+        return re.compile(self.gcr_number_pattern)
+
+
+def _default_database_url(home: Path) -> str:
+    return f"sqlite:///{(home / 'var' / 'changemgmt.db').as_posix()}"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Reads the settings from `env` (default: the process environment)."""
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("CHANGEMGMT_HOME", ".")).resolve()
+    pattern = env.get("GCR_NUMBER_PATTERN", Settings.gcr_number_pattern)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"GCR_NUMBER_PATTERN: not a regular expression ({exc})") from None
+    backend = env.get("EMAIL_BACKEND", "file")
+    if backend not in ("file", "sendgrid", "smtp"):
+        raise ConfigError(f"EMAIL_BACKEND: {backend!r} is not one of file, sendgrid, smtp")
+    provider_domain = env.get("PROVIDER_DOMAIN", Settings.provider_domain)
+    cm_email = env.get("CM_EMAIL", f"change-management@{provider_domain}")
+    provider_name = env.get("PROVIDER_NAME", Settings.provider_name)
+    return Settings(
+        home=home,
+        database_url=env.get("DATABASE_URL") or _default_database_url(home),
+        email_backend=backend,
+        outbox_dir=home / env.get("OUTBOX_DIR", "var/outbox"),
+        calendars_dir=home / env.get("CALENDARS_DIR", "calendars"),
+        sendgrid_api_key=env.get("SENDGRID_API_KEY", ""),
+        sendgrid_api_host=env.get("SENDGRID_API_HOST", Settings.sendgrid_api_host),
+        smtp_host=env.get("SMTP_HOST", Settings.smtp_host),
+        smtp_port=_positive_int("SMTP_PORT", env.get("SMTP_PORT", "25")),
+        smtp_username=env.get("SMTP_USERNAME", ""),
+        smtp_password=env.get("SMTP_PASSWORD", ""),
+        smtp_starttls=env.get("SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
+        base_url=env.get("BASE_URL", Settings.base_url).rstrip("/"),
+        provider_name=provider_name,
+        provider_domain=provider_domain,
+        mail_from=env.get("MAIL_FROM", f"{provider_name} Change Management <{cm_email}>"),
+        reply_to=env.get("REPLY_TO", cm_email),
+        cm_name=env.get("CM_NAME", Settings.cm_name),
+        cm_email=cm_email,
+        cm_phone=env.get("CM_PHONE", Settings.cm_phone),
+        default_time_zone=_zone("DEFAULT_TIME_ZONE", env.get("DEFAULT_TIME_ZONE", Settings.default_time_zone)),
+        gcr_number_pattern=pattern,
+        reminder_offsets=_duration_list("REMINDER_OFFSETS_HOURS", env.get("REMINDER_OFFSETS_HOURS", "72,24")),
+        minimum_notice=timedelta(days=_positive_int("MINIMUM_NOTICE_DAYS", env.get("MINIMUM_NOTICE_DAYS", "7"))),
+        feed_retention_days=_positive_int("FEED_RETENTION_DAYS", env.get("FEED_RETENTION_DAYS", "30")),
+    )

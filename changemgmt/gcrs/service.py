@@ -1,0 +1,132 @@
+"""Creating and changing GCRs. Each call is one step inside the caller's transaction:
+it validates, writes the new state, records a revision for a customer-visible change
+and an audit entry for every change. Bad input raises DomainError and writes nothing
+(the caller's transaction rolls back)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from changemgmt.config import Settings
+from changemgmt.domain.errors import DomainError
+from changemgmt.domain.gcr import GcrState, changed_fields, check_number, check_state, is_customer_visible
+from changemgmt.domain.policy import check_minimum_notice
+from changemgmt.domain.status import Status, check_transition
+from changemgmt.gcrs.input import GcrPatch
+from changemgmt.gcrs.state import apply_patch, next_window_number, state_of, write_state
+from changemgmt.store import models
+from changemgmt.store.queries import get_gcr
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a call did: the fields it changed and the revision it made, if any."""
+
+    gcr: models.Gcr
+    before: GcrState | None
+    after: GcrState
+    changes: frozenset[str]
+    revision: int | None
+
+
+@dataclass(frozen=True)
+class Who:
+    actor: str
+    now: datetime
+    settings: Settings
+
+
+def create_gcr(session: Session, patch: GcrPatch, who: Who) -> Change:
+    """Creates a draft GCR at revision 1."""
+    if patch.number is None:
+        raise DomainError("number", "a new GCR needs its number")
+    number = check_number(patch.number, who.settings.gcr_number_regex)
+    if session.query(models.Gcr.id).filter_by(number=number).first():
+        raise DomainError("number", f"{number} already exists")
+    if patch.title is None or patch.description is None or patch.windows is None:
+        missing = [n for n in ("title", "description", "windows") if getattr(patch, n) is None]
+        raise DomainError(missing[0], "is required for a new GCR")
+    empty = GcrState(number=number, title=patch.title, description=patch.description)
+    state = apply_patch(empty, patch, next_window_number=1)
+    check_state(state, who.settings.gcr_number_regex)
+    gcr = models.Gcr(number=number, revision=0, created_at=who.now, updated_at=who.now, created_by=who.actor)
+    session.add(gcr)
+    write_state(session, gcr, state, who.now)
+    return _record(session, gcr, None, state, "create", who)
+
+
+def update_gcr(session: Session, number: str, patch: GcrPatch, who: Who, override_reason: str | None = None) -> Change:
+    """Changes the fields the patch gives. Status changes go through change_status."""
+    if patch.status is not None:
+        raise DomainError("status", "use publish, start, complete or cancel to change the status")
+    if patch.number is not None and patch.number != number:
+        raise DomainError("number", "a GCR number never changes")
+    gcr = get_gcr(session, number)
+    before = state_of(gcr)
+    if before.status.is_final:
+        raise DomainError("status", f"{number} is {before.status.value}; it can no longer be changed")
+    after = apply_patch(before, patch, next_window_number(gcr))
+    check_state(after, who.settings.gcr_number_regex)
+    if before.status.is_published:
+        moved = [w for w in after.windows if w not in before.windows]
+        check_minimum_notice(moved, now=who.now, minimum=who.settings.minimum_notice,
+                             emergency=after.emergency, override_reason=override_reason)
+    write_state(session, gcr, after, who.now)
+    return _record(session, gcr, before, after, "update", who, override_reason)
+
+
+ACTIONS = {
+    Status.TENTATIVE: "publish",
+    Status.CONFIRMED: "publish",
+    Status.IN_PROGRESS: "start",
+    Status.COMPLETED: "complete",
+    Status.CANCELLED: "cancel",
+}
+
+
+def change_status(
+    session: Session, number: str, target: Status, who: Who, override_reason: str | None = None
+) -> Change:
+    """Publishes, confirms, starts, completes or cancels, as the status machine allows."""
+    gcr = get_gcr(session, number)
+    before = state_of(gcr)
+    check_transition(before.status, target)
+    after = replace(before, status=target)
+    check_state(after, who.settings.gcr_number_regex)
+    if before.status is Status.DRAFT and target.is_published and target is not Status.CANCELLED:
+        check_minimum_notice(after.windows, now=who.now, minimum=who.settings.minimum_notice,
+                             emergency=after.emergency, override_reason=override_reason)
+    action = ACTIONS[target]
+    if before.status is Status.TENTATIVE and target is Status.CONFIRMED:
+        action = "confirm"
+    write_state(session, gcr, after, who.now)
+    return _record(session, gcr, before, after, action, who, override_reason)
+
+
+def _record(
+    session: Session,
+    gcr: models.Gcr,
+    before: GcrState | None,
+    after: GcrState,
+    action: str,
+    who: Who,
+    override_reason: str | None = None,
+) -> Change:
+    changes = changed_fields(before, after) if before else frozenset({"created"})
+    revision = None
+    if before is None or is_customer_visible(changes):
+        gcr.revision += 1
+        revision = gcr.revision
+        session.add(models.Revision(gcr=gcr, number=revision, created_at=who.now, actor=who.actor,
+                                    changes=sorted(changes), state=after.to_json()))
+    if changes:
+        gcr.updated_at = who.now
+        details = {"changes": sorted(changes), "revision": revision}
+        if override_reason:
+            details["override_reason"] = override_reason
+        session.add(models.AuditEntry(at=who.now, actor=who.actor, entity="gcr", entity_key=gcr.number,
+                                      action=action, details=details))
+    session.flush()
+    return Change(gcr, before, after, changes, revision)

@@ -1,0 +1,135 @@
+"""Moving between the stored GCR rows and the domain's GcrState."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from changemgmt.domain.errors import DomainError
+from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
+from changemgmt.domain.impact import Impact
+from changemgmt.domain.status import Status
+from changemgmt.domain.windows import Window
+from changemgmt.gcrs.input import GcrPatch, WindowInput
+from changemgmt.store import models
+
+
+def state_of(gcr: models.Gcr) -> GcrState:
+    contact = None
+    if gcr.contact_email:
+        contact = Contact(gcr.contact_name or "", gcr.contact_email, gcr.contact_phone or "")
+    return GcrState(
+        number=gcr.number,
+        title=gcr.title,
+        description=gcr.description,
+        status=Status(gcr.status),
+        reason=gcr.reason,
+        work_location=gcr.work_location,
+        location_codes=tuple(loc.code for loc in gcr.locations),
+        contact=contact,
+        emergency=gcr.emergency,
+        internal_notes=gcr.internal_notes,
+        windows=tuple(Window(w.number, w.starts_at, w.ends_at) for w in gcr.windows if w.dropped_at is None),
+        impacts=tuple(
+            ServiceImpact(i.service.service_id, Impact(i.level), i.max_outage_minutes) for i in gcr.impacts
+        ),
+    ).canonical()
+
+
+def apply_patch(old: GcrState, patch: GcrPatch, next_window_number: int) -> GcrState:
+    """Returns the state after the patch; windows given replace the active set."""
+    values = {
+        name: getattr(patch, name)
+        for name in ("title", "description", "reason", "work_location", "internal_notes", "location_codes",
+                     "emergency", "contact", "impacts")
+        if getattr(patch, name) is not None
+    }
+    if patch.windows is not None:
+        values["windows"] = _merge_windows(old.windows, patch.windows, next_window_number)
+    return replace(old, **values).canonical()
+
+
+def _merge_windows(old: tuple[Window, ...], given: tuple[WindowInput, ...], next_number: int) -> tuple[Window, ...]:
+    active = {w.number for w in old}
+    merged = []
+    for index, item in enumerate(given, start=1):
+        number = item.number
+        if number is None:
+            number, next_number = next_number, next_number + 1
+        elif number not in active:
+            raise DomainError(f"windows[{index}].number", f"the GCR has no window {number} to change")
+        merged.append(Window(number, item.start, item.end))
+    return tuple(merged)
+
+
+def write_state(session: Session, gcr: models.Gcr, state: GcrState, now: datetime) -> None:
+    """Makes the rows of `gcr` say what `state` says."""
+    gcr.title = state.title
+    gcr.description = state.description
+    gcr.reason = state.reason
+    gcr.work_location = state.work_location
+    gcr.internal_notes = state.internal_notes
+    gcr.emergency = state.emergency
+    gcr.status = state.status.value
+    gcr.contact_name = state.contact.name if state.contact else None
+    gcr.contact_email = state.contact.email if state.contact else None
+    gcr.contact_phone = state.contact.phone if state.contact else None
+    gcr.locations = _locations(session, state.location_codes)
+    _write_windows(gcr, state.windows, now)
+    _write_impacts(session, gcr, state.impacts)
+
+
+def _locations(session: Session, codes: tuple[str, ...]) -> list[models.Location]:
+    found = {loc.code: loc for loc in session.scalars(select(models.Location).where(models.Location.code.in_(codes)))}
+    for code in codes:
+        if code not in found:
+            raise DomainError("locations", f"no location with code {code!r}")
+    return [found[code] for code in codes]
+
+
+def _write_windows(gcr: models.Gcr, windows: tuple[Window, ...], now: datetime) -> None:
+    by_number = {w.number: w for w in gcr.windows}
+    wanted = {w.number for w in windows}
+    for row in gcr.windows:
+        if row.number not in wanted and row.dropped_at is None:
+            row.dropped_at = now
+    for window in windows:
+        row = by_number.get(window.number)
+        if row is None:
+            gcr.windows.append(models.Window(number=window.number, starts_at=window.start, ends_at=window.end))
+        else:
+            row.starts_at, row.ends_at, row.dropped_at = window.start, window.end, None
+
+
+def _write_impacts(session: Session, gcr: models.Gcr, impacts: tuple[ServiceImpact, ...]) -> None:
+    services = _services(session, [i.service_id for i in impacts])
+    existing = {row.service_pk: row for row in gcr.impacts}
+    wanted = {services[i.service_id].id: i for i in impacts}
+    for pk, row in existing.items():
+        if pk not in wanted:
+            gcr.impacts.remove(row)
+    for pk, item in wanted.items():
+        row = existing.get(pk)
+        if row is None:
+            row = models.Impact(service=services[item.service_id], service_pk=pk)
+            gcr.impacts.append(row)
+        row.level = item.impact.value
+        row.max_outage_minutes = item.max_outage_minutes
+
+
+def _services(session: Session, service_ids: list[str]) -> dict[str, models.Service]:
+    found: dict[str, models.Service] = {}
+    for start in range(0, len(service_ids), 500):
+        chunk = service_ids[start:start + 500]
+        query = select(models.Service).where(models.Service.service_id.in_(chunk))
+        found.update((s.service_id, s) for s in session.scalars(query))
+    for service_id in service_ids:
+        if service_id not in found:
+            raise DomainError(f"impacts[{service_id}].service", f"no service with ID {service_id!r}")
+    return found
+
+
+def next_window_number(gcr: models.Gcr) -> int:
+    return max((w.number for w in gcr.windows), default=0) + 1

@@ -1,0 +1,222 @@
+"""SQLAlchemy 2 models: the inventory (SPEC §1) and GCRs with their history (SPEC §2).
+
+Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator):
+    """A timestamp that refuses naive values and is returned as aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} given; times must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    parent: Mapped[Customer | None] = relationship(remote_side=[id])
+    contacts: Mapped[list[Contact]] = relationship(back_populates="customer")
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("customer_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(100), default="")
+    # Notice kinds this contact receives; None means all of them.
+    notice_kinds: Mapped[list[str] | None] = mapped_column(JSON)
+    min_impact: Mapped[str] = mapped_column(String(32), default="NO-IMPACT")
+    reminders: Mapped[bool] = mapped_column(Boolean, default=True)
+    unsubscribed_at: Mapped[datetime | None]
+    suppressed_at: Mapped[datetime | None]
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+
+class Location(Base):
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    region: Mapped[str] = mapped_column(String(100), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+
+
+class Service(Base):
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(100), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    product: Mapped[str] = mapped_column(String(100), default="")
+    bandwidth: Mapped[str] = mapped_column(String(50), default="")
+    a_end_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
+    z_end_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
+
+    customer: Mapped[Customer] = relationship()
+    a_end: Mapped[Location | None] = relationship(foreign_keys=[a_end_id])
+    z_end: Mapped[Location | None] = relationship(foreign_keys=[z_end_id])
+
+
+class Gcr(Base):
+    """A planned maintenance (global change request), as it stands now."""
+
+    __tablename__ = "gcrs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    work_location: Mapped[str] = mapped_column(Text, default="")
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    internal_notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    windows: Mapped[list[Window]] = relationship(
+        back_populates="gcr", order_by="Window.number", cascade="all, delete-orphan"
+    )
+    impacts: Mapped[list[Impact]] = relationship(back_populates="gcr", cascade="all, delete-orphan")
+    locations: Mapped[list[Location]] = relationship(secondary="gcr_locations", order_by="Location.code")
+    revisions: Mapped[list[Revision]] = relationship(
+        back_populates="gcr", order_by="Revision.number", cascade="all, delete-orphan"
+    )
+
+
+class GcrLocation(Base):
+    __tablename__ = "gcr_locations"
+
+    gcr_id: Mapped[int] = mapped_column(ForeignKey("gcrs.id"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), primary_key=True)
+
+
+class Window(Base):
+    """A window keeps its number for ever; a removed window is marked dropped, not deleted."""
+
+    __tablename__ = "windows"
+    __table_args__ = (UniqueConstraint("gcr_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gcr_id: Mapped[int] = mapped_column(ForeignKey("gcrs.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    dropped_at: Mapped[datetime | None]
+
+    gcr: Mapped[Gcr] = relationship(back_populates="windows")
+
+
+class Impact(Base):
+    __tablename__ = "impacts"
+    __table_args__ = (UniqueConstraint("gcr_id", "service_pk"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gcr_id: Mapped[int] = mapped_column(ForeignKey("gcrs.id"))
+    service_pk: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    level: Mapped[str] = mapped_column(String(32))
+    max_outage_minutes: Mapped[int | None] = mapped_column(Integer)
+
+    gcr: Mapped[Gcr] = relationship(back_populates="impacts")
+    service: Mapped[Service] = relationship()
+
+
+class Revision(Base):
+    """One customer-visible version of a GCR, stored whole (SPEC §2)."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("gcr_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gcr_id: Mapped[int] = mapped_column(ForeignKey("gcrs.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    changes: Mapped[list[str]] = mapped_column(JSON)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    gcr: Mapped[Gcr] = relationship(back_populates="revisions")
+
+
+class AuditEntry(Base):
+    """Who changed what, when: every change, customer-visible or not (SPEC §8)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_entity", "entity", "entity_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_key: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)

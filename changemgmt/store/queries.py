@@ -1,0 +1,59 @@
+"""The queries that matter, shared by the CLI, the planner and the web."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from changemgmt.domain.errors import NotFound
+from changemgmt.store.models import Customer, Gcr, Impact, Service
+
+
+def get_gcr(session: Session, number: str) -> Gcr:
+    gcr = session.scalar(select(Gcr).where(Gcr.number == number))
+    if gcr is None:
+        raise NotFound(f"no GCR {number}")
+    return gcr
+
+
+@dataclass(frozen=True)
+class ImpactedCustomer:
+    customer: Customer
+    enterprise: tuple[Customer, ...]  # parent, grandparent, ... (nearest first)
+    service_ids: tuple[str, ...]
+
+
+def impacted_customers(session: Session, gcr_id: int) -> list[ImpactedCustomer]:
+    """Customers owning a service the GCR impacts, each with its enterprise parents,
+    ordered by account. Inactive customers are included; callers decide what they get."""
+    rows = session.execute(
+        select(Customer, Service.service_id)
+        .join(Service, Service.customer_id == Customer.id)
+        .join(Impact, Impact.service_pk == Service.id)
+        .where(Impact.gcr_id == gcr_id)
+        .order_by(Customer.account, Service.service_id)
+    ).all()
+    grouped: dict[int, tuple[Customer, list[str]]] = {}
+    for customer, service_id in rows:
+        grouped.setdefault(customer.id, (customer, []))[1].append(service_id)
+    return [
+        ImpactedCustomer(customer, _ancestors(customer), tuple(ids)) for customer, ids in grouped.values()
+    ]
+
+
+def _ancestors(customer: Customer) -> tuple[Customer, ...]:
+    chain: list[Customer] = []
+    parent = customer.parent
+    while parent is not None and parent not in chain:
+        chain.append(parent)
+        parent = parent.parent
+    return tuple(chain)
+
+
+def accounts_reached(impacted: Sequence[ImpactedCustomer]) -> list[str]:
+    """Every account that sees the GCR: the impacted ones and their enterprise parents."""
+    accounts = {c.customer.account for c in impacted}
+    accounts.update(p.account for c in impacted for p in c.enterprise)
+    return sorted(accounts)

@@ -1,0 +1,83 @@
+"""The shared test world: a real database (SQLite, or PostgreSQL when DATABASE_URL names
+one), migrated from empty once per run and emptied after every test."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, text
+
+from changemgmt.config import load_settings
+from changemgmt.store.db import make_engine, session_factory
+from changemgmt.store.migrate import upgrade
+from changemgmt.store.models import Base
+
+NOW = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def _drop_everything(engine) -> None:
+    existing = MetaData()
+    existing.reflect(engine)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            for table in existing.tables:
+                connection.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+        else:
+            existing.drop_all(connection)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return _database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = make_engine(database_url)
+    _drop_everything(engine)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(engine):
+    """A session factory on the migrated database; every table is emptied afterwards."""
+    yield session_factory(engine)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def env(home, database_url) -> dict[str, str]:
+    """The environment a changemgmt process in a test runs with."""
+    return {"CHANGEMGMT_HOME": str(home), "DATABASE_URL": database_url}
+
+
+@pytest.fixture
+def settings(env):
+    return load_settings(env)
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
