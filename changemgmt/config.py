@@ -38,6 +38,12 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _optional_minutes(name: str, raw: str | None) -> timedelta | None:
+    if raw in (None, ""):
+        return None
+    return timedelta(minutes=_positive_int(name, raw))
+
+
 def _zone(name: str, raw: str) -> str:
     try:
         ZoneInfo(raw)
@@ -73,6 +79,9 @@ class Settings:
     reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=72), timedelta(hours=24))
     minimum_notice: timedelta = timedelta(days=7)
     feed_retention_days: int = 30
+    max_attempts: int = 8
+    auto_complete_after: timedelta | None = None  # complete GCRs this long after their last window
+    secret_key: str = ""  # signs links in emails; embedded mode keeps one in var/secret_key
 
     @property
     def gcr_number_regex(self) -> re.Pattern[str]:
@@ -124,4 +133,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reminder_offsets=_duration_list("REMINDER_OFFSETS_HOURS", env.get("REMINDER_OFFSETS_HOURS", "72,24")),
         minimum_notice=timedelta(days=_positive_int("MINIMUM_NOTICE_DAYS", env.get("MINIMUM_NOTICE_DAYS", "7"))),
         feed_retention_days=_positive_int("FEED_RETENTION_DAYS", env.get("FEED_RETENTION_DAYS", "30")),
+        max_attempts=max(1, _positive_int("MAX_DELIVERY_ATTEMPTS", env.get("MAX_DELIVERY_ATTEMPTS", "8"))),
+        secret_key=env.get("SECRET_KEY", ""),
+        auto_complete_after=_optional_minutes("AUTO_COMPLETE_GRACE_MINUTES", env.get("AUTO_COMPLETE_GRACE_MINUTES")),
     )

@@ -16,6 +16,7 @@ from changemgmt.domain.policy import check_minimum_notice
 from changemgmt.domain.status import Status, check_transition
 from changemgmt.gcrs.input import GcrPatch
 from changemgmt.gcrs.state import apply_patch, next_window_number, state_of, write_state
+from changemgmt.notify.outbox import PlanSummary, plan_for_change
 from changemgmt.store import models
 from changemgmt.store.queries import get_gcr
 
@@ -29,6 +30,7 @@ class Change:
     after: GcrState
     changes: frozenset[str]
     revision: int | None
+    plan: PlanSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ def change_status(
     before = state_of(gcr)
     check_transition(before.status, target)
     after = replace(before, status=target)
+    if target is Status.COMPLETED:
+        # Completing ends the GCR: windows not yet started are not needed (SPEC §3.1).
+        after = replace(after, windows=tuple(w for w in before.windows if w.start <= who.now) or before.windows[:1])
     check_state(after, who.settings.gcr_number_regex)
     if before.status is Status.DRAFT and target.is_published and target is not Status.CANCELLED:
         check_minimum_notice(after.windows, now=who.now, minimum=who.settings.minimum_notice,
@@ -129,4 +134,7 @@ def _record(
         session.add(models.AuditEntry(at=who.now, actor=who.actor, entity="gcr", entity_key=gcr.number,
                                       action=action, details=details))
     session.flush()
-    return Change(gcr, before, after, changes, revision)
+    plan = None
+    if revision is not None:
+        plan = plan_for_change(session, gcr, before, after, revision, who.settings, who.now)
+    return Change(gcr, before, after, changes, revision, plan)

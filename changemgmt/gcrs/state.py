@@ -98,9 +98,10 @@ def _write_windows(gcr: models.Gcr, windows: tuple[Window, ...], now: datetime) 
     for window in windows:
         row = by_number.get(window.number)
         if row is None:
-            gcr.windows.append(models.Window(number=window.number, starts_at=window.start, ends_at=window.end))
-        else:
-            row.starts_at, row.ends_at, row.dropped_at = window.start, window.end, None
+            gcr.windows.append(models.Window(number=window.number, starts_at=window.start, ends_at=window.end,
+                                             times_set_at=now))
+        elif (row.starts_at, row.ends_at) != (window.start, window.end) or row.dropped_at:
+            row.starts_at, row.ends_at, row.dropped_at, row.times_set_at = window.start, window.end, None, now
 
 
 def _write_impacts(session: Session, gcr: models.Gcr, impacts: tuple[ServiceImpact, ...]) -> None:

@@ -172,6 +172,9 @@ class Window(Base):
     starts_at: Mapped[datetime] = mapped_column(index=True)
     ends_at: Mapped[datetime]
     dropped_at: Mapped[datetime | None]
+    # When the times were last set: a reminder whose moment passed before then was
+    # superseded by the move, and is never sent late.
+    times_set_at: Mapped[datetime]
 
     gcr: Mapped[Gcr] = relationship(back_populates="windows")
 
@@ -220,3 +223,136 @@ class AuditEntry(Base):
     entity_key: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Audience(Base):
+    """One customer's standing on one GCR: in scope or not, and what it was last told.
+
+    `shown_windows` and `shown_content` are digests of the last notice planned for it;
+    comparing them with the current digests says whether it needs `rescheduled` or
+    `updated`, so a change to another customer's services sends it nothing.
+    """
+
+    __tablename__ = "audiences"
+    __table_args__ = (UniqueConstraint("gcr_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gcr_id: Mapped[int] = mapped_column(ForeignKey("gcrs.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    in_scope: Mapped[bool] = mapped_column(Boolean)
+    notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    notified_at: Mapped[datetime | None]
+    shown_revision: Mapped[int | None] = mapped_column(Integer)
+    shown_windows: Mapped[str | None] = mapped_column(String(64))
+    shown_content: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime]
+
+
+class Event(Base):
+    """One window of one GCR as one customer's calendar shows it (one UID, SPEC §5)."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("gcr_id", "customer_id", "window_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gcr_id: Mapped[int] = mapped_column(ForeignKey("gcrs.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    window_number: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(Integer)
+    modified_at: Mapped[datetime]
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Notice(Base):
+    """One message about one GCR to one customer (SPEC §3), planned once, by its key."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("gcr_id", "key"),
+        Index("ix_notices_gcr_customer", "gcr_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gcr_id: Mapped[int] = mapped_column(ForeignKey("gcrs.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    key: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer)
+    previous_revision: Mapped[int | None] = mapped_column(Integer)
+    window_number: Mapped[int | None] = mapped_column(Integer)
+    offset_minutes: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    # pending -> sent | failed | skipped | no_recipient
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    # {window number: [sequence, modified_at ISO, cancelled]} for the attachment
+    events: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    settled_at: Mapped[datetime | None]
+
+
+class Delivery(Base):
+    """Sending one notice to its recipients (one SendGrid request); retried until settled."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    # pending -> sending -> sent | pending (retry) | failed
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+
+
+class Recipient(Base):
+    """A contact a notice goes to, and what became of it (SendGrid events update it)."""
+
+    __tablename__ = "recipients"
+    __table_args__ = (Index("ix_recipients_contact", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    email: Mapped[str] = mapped_column(String(254))
+    # pending -> sent -> delivered | bounced | dropped | deferred
+    state: Mapped[str] = mapped_column(String(20))
+    updated_at: Mapped[datetime]
+
+
+class DeliveryAttempt(Base):
+    """Every attempt, recorded before the send and completed after it (STYLE 6)."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))  # sent | retry | failed
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveryEvent(Base):
+    """A provider event (SendGrid webhook), stored once per event id."""
+
+    __tablename__ = "delivery_events"
+    __table_args__ = (UniqueConstraint("provider_event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_event_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str] = mapped_column(String(254))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)

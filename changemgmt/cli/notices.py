@@ -1,0 +1,132 @@
+"""`changemgmt plan`, `worker` and `preview`: what goes out, sending it, and seeing it."""
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import datetime
+
+import click
+from sqlalchemy import select
+
+from changemgmt.cli.context import AppContext, user_errors
+from changemgmt.domain.errors import DomainError, NotFound
+from changemgmt.domain.notice import NoticeKind
+from changemgmt.domain.windows import parse_instant
+from changemgmt.notify.compose import compose_views
+from changemgmt.notify.message import build_email
+from changemgmt.notify.transports import make_transport
+from changemgmt.notify.view import Recipient
+from changemgmt.notify.worker import Worker
+from changemgmt.notify.writes import events_json
+from changemgmt.store.models import Audience, Customer, Delivery, Gcr, Notice
+from changemgmt.store.queries import get_gcr, impacted_customers
+from changemgmt.ticks import tick_in
+from changemgmt.tokens import unsubscribe_token
+
+
+def _at(app: AppContext, raw: str | None) -> datetime:
+    return parse_instant(raw, "UTC", "--at") if raw else app.now()
+
+
+@click.command("plan")
+@click.option("--at", "at", metavar="TIME", help="Plan as of this moment (ISO 8601; default now, UTC if no offset).")
+@click.option("--dry-run", is_flag=True, help="Show what would be queued, and change nothing.")
+@click.pass_obj
+@user_errors
+def plan_command(app: AppContext, at: str | None, dry_run: bool) -> None:
+    """Plan what falls due by TIME (reminders, status changes) and list the queue."""
+    now = _at(app, at)
+    session = app.session_factory()()
+    with session:
+        session.begin()
+        result = tick_in(session, app.settings, now)
+        for line in result.advanced:
+            click.echo(line)
+        rows = session.execute(
+            select(Notice, Gcr.number, Customer.account).join(Gcr, Gcr.id == Notice.gcr_id)
+            .join(Customer, Customer.id == Notice.customer_id)
+            .where(Notice.state == "pending", Notice.due_at <= now).order_by(Notice.due_at, Notice.id)
+        ).all()
+        verb = "would be queued" if dry_run else "queued"
+        click.echo(f"{len(rows)} notice(s) {verb} as of {now.isoformat()}:")
+        for notice, number, account in rows:
+            click.echo(f"  {notice.due_at:%Y-%m-%dT%H:%MZ}  {number}  {account}  {notice.kind}")
+        session.rollback() if dry_run else session.commit()
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Send what is due, then exit.")
+@click.option("--at", "at", metavar="TIME", hidden=True, help="Act as if it were TIME (testing, replays).")
+@click.option("--batch", default=100, show_default=True, help="Deliveries claimed at a time.")
+@click.option("--idle", default=2.0, show_default=True, help="Seconds to wait when nothing is due.")
+@click.pass_obj
+@user_errors
+def worker_command(app: AppContext, once: bool, at: str | None, batch: int, idle: float) -> None:
+    """Send due notices, retrying failures with backoff."""
+    clock = (lambda: _at(app, at)) if at else app.now
+    worker = Worker(app.engine, make_transport(app.settings), app.settings, clock, batch_size=batch)
+    sessions = app.session_factory()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            with sessions.begin() as session:
+                tick_in(session, app.settings, clock())
+            handled = worker.drain()
+            if handled:
+                click.echo(f"sent or settled {handled} deliveries")
+            if once:
+                break
+            stop.wait(idle)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.close()
+    if once:
+        _report_queue(sessions)
+
+
+def _report_queue(sessions) -> None:
+    with sessions() as session:
+        states = session.execute(select(Delivery.state, Delivery.id)).all()
+    counts: dict[str, int] = {}
+    for state, _ in states:
+        counts[state] = counts.get(state, 0) + 1
+    click.echo("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+
+
+@click.command("preview")
+@click.argument("number")
+@click.option("--account", required=True, help="The customer account to preview for.")
+@click.option("--kind", type=click.Choice([k.value for k in NoticeKind]), help="Notice kind (default: new).")
+@click.option("--ics", "only_ics", is_flag=True, help="Print only the .ics attachment.")
+@click.pass_obj
+@user_errors
+def preview_command(app: AppContext, number: str, account: str, kind: str | None, only_ics: bool) -> None:
+    """Print the email (and its .ics) that ACCOUNT would get about GCR NUMBER now."""
+    now = app.now()
+    with app.session_factory()() as session:
+        gcr = get_gcr(session, number)
+        customer = session.scalar(select(Customer).where(Customer.account == account))
+        if customer is None:
+            raise NotFound(f"no customer with account {account}")
+        audience = session.scalar(select(Audience).where(Audience.gcr_id == gcr.id,
+                                                         Audience.customer_id == customer.id))
+        if audience is None and not _impacted(session, gcr, customer):
+            raise DomainError("account", f"{number} does not affect {account}")
+        notice = Notice(id=0, gcr_id=gcr.id, customer_id=customer.id, kind=kind or "new", revision=gcr.revision,
+                        previous_revision=None, note="", created_at=now,
+                        events=events_json(session, gcr.id, [customer.id]).get(customer.id, {}))
+        view = compose_views(session, [notice], app.settings, now)[0]
+        contacts = [Recipient(c.id, c.email, c.name, unsubscribe_token(app.settings, c.id)) for c in customer.contacts]
+        message = build_email(view, contacts or [Recipient(0, "preview@example.invalid", "Preview", "preview")],
+                              app.settings)
+        session.expunge_all()
+    if only_ics:
+        click.echo(message.ics.decode())
+        return
+    click.echo(message.email_for(message.recipients[0]).as_string())
+
+
+def _impacted(session, gcr: Gcr, customer: Customer) -> bool:
+    return any(c.customer.id == customer.id for c in impacted_customers(session, gcr.id))

@@ -1,0 +1,49 @@
+"""What one customer is shown of a GCR, reduced to digests that say whether it changed.
+
+A customer sees the GCR-wide fields, the windows, and only its own services. Two
+digests: one of the windows (a change there is a reschedule) and one of the rest.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from changemgmt.domain.gcr import GcrState
+from changemgmt.domain.windows import Window
+
+
+@dataclass(frozen=True)
+class Digest:
+    windows: str
+    content: str
+
+
+def _hash(value) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def own_impacts(state: GcrState, service_ids: Collection[str]) -> list:
+    return [i for i in state.impacts if i.service_id in service_ids]
+
+
+def customer_digest(state: GcrState, service_ids: Collection[str]) -> Digest:
+    """Digests of what this customer's notice says at `state`."""
+    contact = state.contact and [state.contact.name, state.contact.email, state.contact.phone]
+    content = [
+        state.title, state.description, state.reason, state.work_location, list(state.location_codes), contact,
+        state.status.value, state.emergency,
+        [[i.service_id, i.impact.value, i.max_outage_minutes] for i in own_impacts(state, service_ids)],
+    ]
+    return Digest(windows=_hash(_windows(state.windows)), content=_hash(content))
+
+
+def _windows(windows: tuple[Window, ...]) -> list:
+    return [[w.number, w.start.isoformat(), w.end.isoformat()] for w in sorted(windows, key=lambda w: w.number)]
+
+
+def event_digest(content: str, window: Window, cancelled: bool, ical_status: str) -> str:
+    """Digest of one calendar event (one window for one customer)."""
+    return _hash([content, window.start.isoformat(), window.end.isoformat(), cancelled, ical_status])

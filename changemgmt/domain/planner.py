@@ -1,0 +1,191 @@
+"""The planner: which notices one customer should get about one GCR (SPEC §3).
+
+Pure functions of (what the customer was told, the GCR before and after, policy, now).
+The outbox feeds them one customer at a time and writes what they return.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from changemgmt.domain.content import Digest
+from changemgmt.domain.notice import NoticeKind
+from changemgmt.domain.status import Status
+from changemgmt.domain.windows import Window
+
+NO_LONGER_AFFECTED = "This maintenance no longer affects your services."
+REMINDER_STATUSES = frozenset({Status.TENTATIVE, Status.CONFIRMED, Status.IN_PROGRESS})
+
+
+@dataclass(frozen=True)
+class Policy:
+    reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=72), timedelta(hours=24))
+    minimum_notice: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class PendingNotice:
+    """A planned notice that is not yet in flight, so it can still be skipped."""
+
+    id: int
+    kind: NoticeKind
+    window_number: int | None = None
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What we know of one customer on one GCR before the change."""
+
+    in_scope: bool = False
+    notified: bool = False  # planned a new/emergency with recipients, not dropped since
+    notified_at: datetime | None = None
+    delivered: bool = False  # some notice about the GCR reached it (sent or in flight)
+    shown_revision: int | None = None
+    shown: Digest | None = None
+    pending: tuple[PendingNotice, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlannedNotice:
+    kind: NoticeKind
+    key: str
+    due_at: datetime
+    previous_revision: int | None = None
+    note: str = ""
+    window_number: int | None = None
+    offset: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    notice_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CustomerPlan:
+    standing: Standing
+    notices: tuple[PlannedNotice, ...] = ()
+    skips: tuple[Skip, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Change:
+    """A GCR change as one customer sees it."""
+
+    before: Status | None  # None: the GCR did not exist
+    after: Status
+    revision: int
+    in_scope: bool
+    digest: Digest
+    windows: tuple[Window, ...]
+    emergency: bool  # send `emergency` instead of `new`
+    now: datetime
+
+
+def plan_change(standing: Standing, change: Change) -> CustomerPlan:
+    """The notices a revision causes for one customer, and the pending ones it makes pointless."""
+    if change.after is Status.DRAFT:
+        return CustomerPlan(replace(standing, in_scope=change.in_scope))
+    if change.after is Status.CANCELLED:
+        return _cancelled(standing, change)
+    if not change.in_scope:
+        return _dropped(standing, change) if standing.in_scope else CustomerPlan(standing)
+    stale = tuple(_stale_reminders(standing.pending, change.windows, change.after))
+    became_visible = change.before in (None, Status.DRAFT) or not standing.in_scope
+    if became_visible:
+        kind = NoticeKind.EMERGENCY if change.emergency else NoticeKind.NEW
+        return _shown(standing, change, kind, stale, notified=True)
+    kind = _follow_up(standing, change) if standing.notified else None
+    if kind is None:
+        return CustomerPlan(replace(standing, in_scope=True), skips=stale)
+    return _shown(standing, change, kind, stale, notified=standing.notified)
+
+
+def _follow_up(standing: Standing, change: Change) -> NoticeKind | None:
+    if change.after is not change.before and change.after is Status.IN_PROGRESS:
+        return NoticeKind.STARTED
+    if change.after is not change.before and change.after is Status.COMPLETED:
+        return NoticeKind.COMPLETED
+    if standing.shown is None or change.digest.windows != standing.shown.windows:
+        return NoticeKind.RESCHEDULED
+    if change.digest.content != standing.shown.content:
+        return NoticeKind.UPDATED
+    return None
+
+
+def _shown(standing: Standing, change: Change, kind: NoticeKind, skips, notified: bool) -> CustomerPlan:
+    notice = PlannedNotice(kind, f"{kind.value}:r{change.revision}", change.now,
+                           previous_revision=None if kind in (NoticeKind.NEW, NoticeKind.EMERGENCY) else standing.shown_revision)
+    after = replace(standing, in_scope=True, notified=notified, shown_revision=change.revision, shown=change.digest,
+                    notified_at=standing.notified_at if standing.notified else change.now)
+    return CustomerPlan(after, (notice,), tuple(skips))
+
+
+def _cancelled(standing: Standing, change: Change) -> CustomerPlan:
+    skips = tuple(Skip(p.id, "the GCR was cancelled before this notice was sent") for p in standing.pending)
+    notices = ()
+    if standing.delivered and standing.in_scope and change.before is not Status.CANCELLED:
+        notices = (PlannedNotice(NoticeKind.CANCELLED, f"cancelled:r{change.revision}", change.now,
+                                 previous_revision=standing.shown_revision),)
+    return CustomerPlan(replace(standing, shown_revision=change.revision, shown=change.digest), notices, skips)
+
+
+def _dropped(standing: Standing, change: Change) -> CustomerPlan:
+    skips = tuple(Skip(p.id, "the customer was dropped from the GCR before this notice was sent")
+                  for p in standing.pending)
+    notices = ()
+    if standing.delivered:
+        notices = (PlannedNotice(NoticeKind.CANCELLED, f"cancelled:r{change.revision}", change.now,
+                                 previous_revision=standing.shown_revision, note=NO_LONGER_AFFECTED),)
+    after = Standing(in_scope=False, delivered=standing.delivered)
+    return CustomerPlan(after, notices, skips)
+
+
+def _stale_reminders(pending, windows: tuple[Window, ...], status: Status):
+    starts = {w.number: w.start for w in windows}
+    for notice in pending:
+        if notice.kind is not NoticeKind.REMINDER:
+            continue
+        if status not in REMINDER_STATUSES:
+            yield Skip(notice.id, f"the GCR is {status.value}")
+        elif notice.window_number not in starts:
+            yield Skip(notice.id, "its window was dropped")
+        elif notice.due_at is not None and notice.due_at >= starts[notice.window_number]:
+            yield Skip(notice.id, "its window has started")
+
+
+def reminder_key(window: Window, offset: timedelta, due_at: datetime) -> str:
+    return f"reminder:w{window.number}:{int(offset.total_seconds() // 60)}m:{due_at:%Y%m%dT%H%M%SZ}"
+
+
+def plan_reminders(
+    standing: Standing,
+    *,
+    status: Status,
+    windows: tuple[Window, ...],
+    times_set_at: dict[int, datetime],
+    policy: Policy,
+    now: datetime,
+) -> list[PlannedNotice]:
+    """Reminders due by `now` for one customer (the outbox drops keys it already has).
+
+    A reminder whose moment came before its window's times were last set was superseded
+    by that reschedule; one whose window has started is no longer sent.
+    """
+    if status not in REMINDER_STATUSES or not (standing.in_scope and standing.notified):
+        return []
+    due = []
+    for window in windows:
+        if window.start <= now:
+            continue
+        for offset in policy.reminder_offsets:
+            moment = window.start - offset
+            if moment > now or moment < times_set_at.get(window.number, moment):
+                continue
+            if standing.notified_at is None or standing.notified_at > moment:
+                continue
+            due.append(PlannedNotice(NoticeKind.REMINDER, reminder_key(window, offset, moment), moment,
+                                     window_number=window.number, offset=offset))
+    return due

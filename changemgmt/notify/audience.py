@@ -1,0 +1,124 @@
+"""Loading, for one GCR, what the planner needs to know of each customer: its services in
+scope, its standing, pending notices, contacts. Bulk queries, a chunk of customers at a time."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session
+
+from changemgmt.domain.content import Digest
+from changemgmt.domain.impact import Impact
+from changemgmt.domain.notice import NoticeKind
+from changemgmt.domain.planner import PendingNotice, Standing
+from changemgmt.domain.recipients import ContactPrefs
+from changemgmt.store.models import Audience, Contact, Customer, Delivery, Notice, Recipient, Impact as ImpactRow
+from changemgmt.store.models import Service
+
+
+def scope_services(session: Session, gcr_id: int) -> dict[int, frozenset[str]]:
+    """Active customers the GCR impacts now, each with its impacted service IDs."""
+    rows = session.execute(
+        select(Service.customer_id, Service.service_id)
+        .join(ImpactRow, ImpactRow.service_pk == Service.id)
+        .join(Customer, Customer.id == Service.customer_id)
+        .where(ImpactRow.gcr_id == gcr_id, Customer.active.is_(True))
+    )
+    grouped: dict[int, set[str]] = defaultdict(set)
+    for customer_id, service_id in rows:
+        grouped[customer_id].add(service_id)
+    return {customer_id: frozenset(ids) for customer_id, ids in grouped.items()}
+
+
+def audiences(session: Session, gcr_id: int) -> dict[int, Audience]:
+    return {a.customer_id: a for a in session.scalars(select(Audience).where(Audience.gcr_id == gcr_id))}
+
+
+def standings(session: Session, gcr_id: int, customer_ids: list[int], known: dict[int, Audience]) -> dict[int, Standing]:
+    pending = _pending(session, gcr_id, customer_ids)
+    delivered = _delivered(session, gcr_id, customer_ids)
+    result = {}
+    for customer_id in customer_ids:
+        row = known.get(customer_id)
+        shown = Digest(row.shown_windows, row.shown_content) if row and row.shown_windows else None
+        result[customer_id] = Standing(
+            in_scope=bool(row and row.in_scope),
+            notified=bool(row and row.notified),
+            notified_at=row.notified_at if row else None,
+            delivered=customer_id in delivered,
+            shown_revision=row.shown_revision if row else None,
+            shown=shown,
+            pending=tuple(pending.get(customer_id, ())),
+        )
+    return result
+
+
+def _in_flight():
+    return exists().where(Delivery.notice_id == Notice.id, Delivery.state.in_(("sending", "sent")))
+
+
+def _pending(session: Session, gcr_id: int, customer_ids: list[int]) -> dict[int, list[PendingNotice]]:
+    rows = session.execute(
+        select(Notice.id, Notice.customer_id, Notice.kind, Notice.window_number, Notice.due_at)
+        .where(Notice.gcr_id == gcr_id, Notice.customer_id.in_(customer_ids), Notice.state == "pending",
+               ~_in_flight())
+        .order_by(Notice.id)
+    )
+    grouped: dict[int, list[PendingNotice]] = defaultdict(list)
+    for notice_id, customer_id, kind, window, due_at in rows:
+        grouped[customer_id].append(PendingNotice(notice_id, NoticeKind(kind), window, due_at))
+    return grouped
+
+
+def _delivered(session: Session, gcr_id: int, customer_ids: list[int]) -> set[int]:
+    rows = session.scalars(
+        select(Notice.customer_id).distinct()
+        .where(Notice.gcr_id == gcr_id, Notice.customer_id.in_(customer_ids),
+               (Notice.state == "sent") | _in_flight())
+    )
+    return set(rows)
+
+
+def contacts_by_customer(session: Session, customer_ids: Iterable[int]) -> dict[int, list[ContactPrefs]]:
+    """Each customer's contacts, then its enterprise parents' contacts (SPEC §1)."""
+    customer_ids = list(customer_ids)
+    parents = dict(session.execute(select(Customer.id, Customer.parent_id).where(Customer.id.in_(customer_ids))).all())
+    chains = {cid: _chain(session, cid, parents) for cid in customer_ids}
+    wanted = {c for chain in chains.values() for c in chain}
+    own: dict[int, list[ContactPrefs]] = defaultdict(list)
+    for row in session.scalars(select(Contact).where(Contact.customer_id.in_(wanted)).order_by(Contact.id)):
+        own[row.customer_id].append(_prefs(row))
+    return {cid: [c for owner in chains[cid] for c in own.get(owner, [])] for cid in customer_ids}
+
+
+def _chain(session: Session, customer_id: int, parents: dict[int, int | None]) -> list[int]:
+    chain = [customer_id]
+    parent = parents.get(customer_id)
+    while parent is not None and parent not in chain:
+        chain.append(parent)
+        if parent not in parents:
+            parents[parent] = session.scalar(select(Customer.parent_id).where(Customer.id == parent))
+        parent = parents[parent]
+    return chain
+
+
+def _prefs(row: Contact) -> ContactPrefs:
+    kinds = frozenset(NoticeKind(k) for k in row.notice_kinds) if row.notice_kinds is not None else None
+    return ContactPrefs(row.id, row.email, row.name, kinds, Impact(row.min_impact), row.reminders,
+                        row.unsubscribed_at, row.suppressed_at)
+
+
+def heard_contacts(session: Session, gcr_id: int, contact_ids: Iterable[int]) -> set[int]:
+    """Contacts that already received a notice about the GCR (sent or in flight)."""
+    ids = list(contact_ids)
+    if not ids:
+        return set()
+    query = (
+        select(Recipient.contact_id).distinct()
+        .join(Notice, Notice.id == Recipient.notice_id)
+        .join(Delivery, Delivery.id == Recipient.delivery_id)
+        .where(and_(Notice.gcr_id == gcr_id, Recipient.contact_id.in_(ids),
+                    Delivery.state.in_(("pending", "sending", "sent"))))
+    )
+    return set(session.scalars(query))

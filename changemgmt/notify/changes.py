@@ -1,0 +1,58 @@
+"""'What changed' lines for updated and rescheduled notices: only what this customer's
+notice says (its own services), old -> new, times in its zone and UTC."""
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+
+from changemgmt.domain.content import own_impacts
+from changemgmt.domain.gcr import GcrState
+from changemgmt.domain.timefmt import local_and_utc
+
+TEXT_FIELDS = (("title", "Title"), ("description", "Description of the work"), ("reason", "Reason"),
+               ("work_location", "Work location"))
+
+
+def change_lines(before: GcrState, after: GcrState, owned: Collection[str], zone: str) -> Iterator[str]:
+    yield from _windows(before, after, zone)
+    yield from _services(before, after, owned)
+    if before.status is not after.status:
+        yield f"Status: {before.status.value.replace('_', ' ')} -> {after.status.value.replace('_', ' ')}"
+    for name, label in TEXT_FIELDS:
+        if getattr(before, name) != getattr(after, name):
+            yield f"{label} updated"
+    if before.contact != after.contact:
+        yield "Contact for questions updated"
+    if before.emergency != after.emergency and after.emergency:
+        yield "Now declared an emergency maintenance"
+
+
+def _windows(before: GcrState, after: GcrState, zone: str) -> Iterator[str]:
+    old = {w.number: w for w in before.windows}
+    new = {w.number: w for w in after.windows}
+    for number in sorted(old.keys() | new.keys()):
+        was, now = old.get(number), new.get(number)
+        if was and now and (was.start, was.end) != (now.start, now.end):
+            yield (f"Window {number} moved: {local_and_utc(was.start, zone)} - {local_and_utc(was.end, zone)} -> "
+                   f"{local_and_utc(now.start, zone)} - {local_and_utc(now.end, zone)}")
+        elif now and not was:
+            yield f"Window {number} added: {local_and_utc(now.start, zone)} - {local_and_utc(now.end, zone)}"
+        elif was and not now:
+            yield f"Window {number} cancelled (was {local_and_utc(was.start, zone)})"
+
+
+def _services(before: GcrState, after: GcrState, owned: Collection[str]) -> Iterator[str]:
+    old = {i.service_id: i for i in own_impacts(before, owned)}
+    new = {i.service_id: i for i in own_impacts(after, owned)}
+    for service_id in sorted(old.keys() | new.keys()):
+        was, now = old.get(service_id), new.get(service_id)
+        if was and not now:
+            yield f"{service_id}: no longer affected"
+        elif now and not was:
+            yield f"{service_id}: now affected ({now.impact.value})"
+        elif was != now:
+            yield f"{service_id}: {_impact(was)} -> {_impact(now)}"
+
+
+def _impact(item) -> str:
+    outage = f", up to {item.max_outage_minutes} min" if item.max_outage_minutes is not None else ""
+    return f"{item.impact.value}{outage}"

@@ -1,0 +1,82 @@
+"""Claiming due deliveries: the database is the queue (STANDARDS E7-E11).
+
+PostgreSQL: `FOR UPDATE SKIP LOCKED` in a MATERIALIZED CTE, so any number of workers on
+any number of machines share the work. SQLite: one writer at a time, by BEGIN IMMEDIATE.
+A delivery waits while an earlier one of the same GCR and customer is unsettled, so
+`cancelled` never overtakes `rescheduled` (E6). A claim is a lease: a worker that dies
+mid-send gives its rows back when the lease runs out (E10).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, bindparam, insert, text
+
+from changemgmt.store.db import is_postgres
+from changemgmt.store.models import DeliveryAttempt, UtcDateTime
+
+_DUE = """
+    SELECT d.id FROM deliveries d JOIN notices n ON n.id = d.notice_id
+    WHERE d.state = 'pending' AND d.next_attempt_at <= :now
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries d2 JOIN notices n2 ON n2.id = d2.notice_id
+        WHERE n2.gcr_id = n.gcr_id AND n2.customer_id = n.customer_id AND d2.id < d.id
+          AND d2.state IN ('pending', 'sending'))
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT :limit
+"""
+
+_CLAIM_POSTGRES = f"""
+    WITH due AS MATERIALIZED ({_DUE} FOR UPDATE OF d SKIP LOCKED)
+    UPDATE deliveries SET state = 'sending', claimed_until = :until, claimed_by = :worker,
+                          attempts = deliveries.attempts + 1
+    FROM due WHERE deliveries.id = due.id
+    RETURNING deliveries.id, deliveries.notice_id, deliveries.attempts
+"""
+
+_CLAIM_SQLITE = f"""
+    UPDATE deliveries SET state = 'sending', claimed_until = :until, claimed_by = :worker,
+                          attempts = attempts + 1
+    WHERE id IN ({_DUE})
+    RETURNING id, notice_id, attempts
+"""
+
+_RESCUE = """
+    UPDATE deliveries SET state = 'pending', claimed_until = NULL, claimed_by = NULL
+    WHERE state = 'sending' AND claimed_until < :now
+"""
+
+_ABANDON_ATTEMPTS = """
+    UPDATE delivery_attempts SET outcome = 'abandoned', finished_at = :now,
+                                 error = 'the worker did not finish this attempt (lease expired)'
+    WHERE outcome IS NULL AND delivery_id IN (
+        SELECT id FROM deliveries WHERE state = 'sending' AND claimed_until < :now)
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: int
+    notice_id: int
+    attempt: int
+
+
+def _sql(statement: str):
+    """The statement with its times bound as our UTC type, so SQLite compares like with like."""
+    names = [name for name in ("now", "until") if f":{name}" in statement]
+    return text(statement).bindparams(*(bindparam(name, type_=UtcDateTime()) for name in names))
+
+
+def claim_due(engine: Engine, *, now: datetime, limit: int, lease: timedelta, worker: str) -> list[Claim]:
+    """Claims up to `limit` due deliveries, recording an attempt for each, in one transaction."""
+    params = {"now": now, "until": now + lease, "limit": limit, "worker": worker}
+    claim = _CLAIM_POSTGRES if is_postgres(engine) else _CLAIM_SQLITE
+    with engine.execution_options(sqlite_begin="BEGIN IMMEDIATE").begin() as connection:
+        connection.execute(_sql(_ABANDON_ATTEMPTS), params)
+        connection.execute(_sql(_RESCUE), params)
+        claims = [Claim(*row) for row in connection.execute(_sql(claim), params)]
+        if claims:
+            connection.execute(insert(DeliveryAttempt), [
+                {"delivery_id": c.delivery_id, "number": c.attempt, "started_at": now} for c in claims])
+    return sorted(claims, key=lambda c: c.delivery_id)

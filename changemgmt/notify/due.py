@@ -1,0 +1,99 @@
+"""Notices that fall due as time passes: reminders, and `new` for a customer that had no
+eligible contact when the GCR was published and has one now (SPEC §3.1). One function
+of `now`, idempotent: calling it twice plans nothing twice."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from changemgmt.config import Settings
+from changemgmt.domain.content import customer_digest, own_impacts
+from changemgmt.domain.impact import worst
+from changemgmt.domain.notice import NoticeKind
+from changemgmt.domain.planner import REMINDER_STATUSES, CustomerPlan, PlannedNotice, plan_reminders
+from changemgmt.domain.policy import needs_emergency_notice
+from changemgmt.domain.recipients import pick_recipients
+from changemgmt.domain.status import Status
+from changemgmt.gcrs.state import state_of
+from changemgmt.notify import audience as load
+from changemgmt.notify.outbox import PlanSummary, policy_of, write_plans
+from changemgmt.notify.writes import save_audiences
+from changemgmt.store.models import Audience, Gcr, Notice
+
+
+def plan_due(session: Session, settings: Settings, now: datetime) -> PlanSummary:
+    summary = PlanSummary()
+    statuses = [s.value for s in REMINDER_STATUSES]
+    for gcr in session.scalars(select(Gcr).where(Gcr.status.in_(statuses)).order_by(Gcr.id)):
+        if any(w.dropped_at is None and w.starts_at > now for w in gcr.windows):
+            summary.add(_plan_gcr(session, gcr, settings, now))
+    return summary
+
+
+def _plan_gcr(session: Session, gcr: Gcr, settings: Settings, now: datetime) -> PlanSummary:
+    state = state_of(gcr)
+    times_set_at = {w.number: w.times_set_at for w in gcr.windows}
+    known = load.audiences(session, gcr.id)
+    in_scope = [cid for cid, a in known.items() if a.in_scope]
+    if not in_scope:
+        return PlanSummary()
+    existing = _existing_reminder_keys(session, gcr.id)
+    standing = load.standings(session, gcr.id, in_scope, known)
+    plans: dict[int, CustomerPlan] = {}
+    for customer_id in in_scope:
+        due = plan_reminders(standing[customer_id], status=state.status, windows=state.windows,
+                             times_set_at=times_set_at, policy=policy_of(settings), now=now)
+        fresh = tuple(n for n in due if (customer_id, n.key) not in existing)
+        if fresh:
+            plans[customer_id] = CustomerPlan(standing[customer_id], fresh)
+    summary = PlanSummary()
+    if plans:
+        scope = load.scope_services(session, gcr.id)
+        summary = write_plans(session, gcr.id, gcr.revision, state, scope, plans, now)
+    summary.add(_revive(session, gcr, state, known, settings, now))
+    return summary
+
+
+def _existing_reminder_keys(session: Session, gcr_id: int) -> set[tuple[int, str]]:
+    rows = session.execute(select(Notice.customer_id, Notice.key).where(
+        Notice.gcr_id == gcr_id, Notice.kind == NoticeKind.REMINDER.value))
+    return {(customer_id, key.split(":", 1)[1]) for customer_id, key in rows}
+
+
+def _revive(session: Session, gcr: Gcr, state, known: dict[int, Audience], settings: Settings,
+            now: datetime) -> PlanSummary:
+    """Plans `new` for customers still in scope but never notified, once a contact of theirs
+    would receive it, while the GCR has not started."""
+    waiting = [cid for cid, a in known.items() if a.in_scope and not a.notified]
+    if not waiting or state.status not in (Status.TENTATIVE, Status.CONFIRMED):
+        return PlanSummary()
+    if min(w.start for w in state.windows) <= now:
+        return PlanSummary()
+    emergency = needs_emergency_notice(state.windows, now=now, minimum=settings.minimum_notice,
+                                       emergency=state.emergency)
+    kind = NoticeKind.EMERGENCY if emergency else NoticeKind.NEW
+    scope = load.scope_services(session, gcr.id)
+    contacts = load.contacts_by_customer(session, waiting)
+    heard = load.heard_contacts(session, gcr.id, {c.id for cs in contacts.values() for c in cs})
+    ready = [cid for cid in waiting
+             if pick_recipients(contacts.get(cid, []), kind, _worst(state, scope.get(cid, frozenset())), heard)]
+    if not ready:
+        return PlanSummary()
+    standing = load.standings(session, gcr.id, ready, known)
+    plans = {}
+    for customer_id in ready:
+        digest = customer_digest(state, scope.get(customer_id, frozenset()))
+        notice = PlannedNotice(kind, f"{kind.value}:r{gcr.revision}:at{now:%Y%m%dT%H%M%S}", now)
+        after = replace(standing[customer_id], notified=True, notified_at=now, shown=digest,
+                        shown_revision=gcr.revision)
+        plans[customer_id] = CustomerPlan(after, (notice,))
+    summary = write_plans(session, gcr.id, gcr.revision, state, scope, plans, now)
+    save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, now)
+    return summary
+
+
+def _worst(state, services):
+    return worst(i.impact for i in own_impacts(state, services))

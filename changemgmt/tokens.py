@@ -1,0 +1,50 @@
+"""Opaque, unforgeable tokens for links in emails (one-click unsubscribe, STANDARDS F16).
+
+The key comes from SECRET_KEY; in the embedded mode one is made once and kept in
+`var/secret_key`, so links in mail already sent keep working across restarts.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from changemgmt.config import Settings
+
+
+@lru_cache(maxsize=8)
+def _key_file(path: Path) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip().encode()
+
+
+def secret_key(settings: Settings) -> bytes:
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    return _key_file(settings.home / "var" / "secret_key")
+
+
+def _mac(key: bytes, purpose: str, value: str) -> str:
+    digest = hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def unsubscribe_token(settings: Settings, contact_id: int) -> str:
+    return f"{contact_id}.{_mac(secret_key(settings), 'unsubscribe', str(contact_id))}"
+
+
+def contact_from_unsubscribe_token(settings: Settings, token: str) -> int | None:
+    """The contact id a token names, or None for a forged or malformed token."""
+    contact_id, _, mac = token.partition(".")
+    if not contact_id.isdigit():
+        return None
+    expected = _mac(secret_key(settings), "unsubscribe", contact_id)
+    return int(contact_id) if hmac.compare_digest(mac, expected) else None
