@@ -59,6 +59,7 @@ class Settings:
     email_backend: str = "file"
     outbox_dir: Path = Path("var/outbox")
     calendars_dir: Path = Path("calendars")
+    templates_dir: Path | None = None  # operator's templates, searched before the shipped ones
     sendgrid_api_key: str = ""
     sendgrid_api_host: str = "https://api.sendgrid.com"
     smtp_host: str = "localhost"
@@ -113,6 +114,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         email_backend=backend,
         outbox_dir=home / env.get("OUTBOX_DIR", "var/outbox"),
         calendars_dir=home / env.get("CALENDARS_DIR", "calendars"),
+        templates_dir=home / env["TEMPLATES_DIR"] if env.get("TEMPLATES_DIR") else None,
         sendgrid_api_key=env.get("SENDGRID_API_KEY", ""),
         sendgrid_api_host=env.get("SENDGRID_API_HOST", Settings.sendgrid_api_host),
         smtp_host=env.get("SMTP_HOST", Settings.smtp_host),

@@ -78,3 +78,4 @@ class Recipient:
     email: str
     name: str
     unsubscribe_token: str  # opaque; the one-click unsubscribe URL carries it
+    delivery_id: int | None = None  # our delivery row; sent to SendGrid in custom_args

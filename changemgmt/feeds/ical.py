@@ -1,0 +1,180 @@
+"""The one iCalendar event builder behind email attachments and feeds (SPEC §5).
+
+One VEVENT per (GCR, window, customer), with the BCOP (draft-gunter-calext-maintenance-
+notifications) X-MAINTNOTE properties that customers' tools, such as
+circuit-maintenance-parser, read. Pure: the same input gives the same bytes.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from icalendar import STATUS, Calendar, Event, vCalAddress, vDuration, vText
+
+from changemgmt.domain.gcr import Contact
+from changemgmt.domain.impact import worst
+from changemgmt.domain.status import Status
+from changemgmt.domain.timefmt import duration_text, local_and_utc, require_aware
+from changemgmt.notify.view import NoticeView, ServiceLine, WindowView
+
+PRODID = "-//changemgmt//Maintenance notices//EN"
+UTC = timezone.utc
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What every window's event of one GCR says to one customer."""
+
+    gcr_number: str
+    title: str
+    description: str
+    reason: str
+    work_location: str
+    status: Status
+    emergency: bool
+    organizer: Contact  # Change Management: whom to ask, quoting the GCR
+    account: str
+    time_zone: str  # the customer's zone, for the local times in DESCRIPTION
+    services: tuple[ServiceLine, ...]
+
+    @classmethod
+    def from_view(cls, view: NoticeView, fallback_organizer: Contact | None = None) -> "EventFacts":
+        organizer = view.contact if view.contact.email or fallback_organizer is None else fallback_organizer
+        return cls(
+            gcr_number=view.gcr_number, title=view.title, description=view.description,
+            reason=view.reason, work_location=view.work_location, status=view.status,
+            emergency=view.emergency, organizer=organizer, account=view.customer.account,
+            time_zone=view.customer.time_zone, services=view.services,
+        )
+
+
+def event_uid(gcr_number: str, window_number: int, account: str, provider_domain: str) -> str:
+    """Stable for ever: `<GCR>-W<n>-<account>@<provider domain>`."""
+    return f"{gcr_number}-W{window_number}-{account}@{provider_domain}"
+
+
+def maintenance_id(gcr_number: str, window_number: int) -> str:
+    """Window 1 is the GCR itself; window n > 1 is `<GCR>-<n>`."""
+    return gcr_number if window_number == 1 else f"{gcr_number}-{window_number}"
+
+
+def is_cancelled(facts: EventFacts, window: WindowView) -> bool:
+    return window.cancelled or facts.status is Status.CANCELLED
+
+
+def summary_text(facts: EventFacts, window: WindowView) -> str:
+    kind = "Emergency maintenance" if facts.emergency else "Planned maintenance"
+    text = f"[{facts.gcr_number}] {facts.title} — {kind}"
+    if window.number > 1:
+        text += f" (window {window.number})"
+    return f"CANCELLED: {text}" if is_cancelled(facts, window) else text
+
+
+def service_text(line: ServiceLine) -> str:
+    """'ETH-1: Ethernet 10G 10 Gbps, DLLSTX01 (Dallas, TX). Impact: OUTAGE, max outage 30 min'."""
+    what = " ".join(x for x in (line.product, line.bandwidth) if x)
+    text = ", ".join(x for x in (what, line.location) if x)
+    impact = f"Impact: {line.impact.value}"
+    if line.max_outage_minutes is not None:
+        impact += f", max outage {line.max_outage_minutes} min"
+    return f"{line.service_id}: {text}. {impact}" if text else f"{line.service_id}. {impact}"
+
+
+def description_text(facts: EventFacts, window: WindowView) -> str:
+    contact = facts.organizer
+    reach = ", ".join(x for x in (contact.name, contact.email, contact.phone) if x)
+    lines = [f"{facts.gcr_number}: {facts.title}", ""]
+    if is_cancelled(facts, window):
+        lines += ["This maintenance window is CANCELLED.", ""]
+    lines += [f"Work: {facts.description}"]
+    if facts.reason:
+        lines.append(f"Why: {facts.reason}")
+    lines += [
+        f"Start: {local_and_utc(window.start, facts.time_zone)}",
+        f"End: {local_and_utc(window.end, facts.time_zone)}",
+        f"Duration: {duration_text(window.start, window.end)}",
+    ]
+    if facts.work_location:
+        lines.append(f"Location: {facts.work_location}")
+    lines += ["", f"Your services (account {facts.account}):"]
+    lines += [f"- {service_text(line)}" for line in facts.services]
+    lines += ["", f"Questions: {reach}, quoting {facts.gcr_number}."]
+    return "\n".join(lines)
+
+
+def _organizer(contact: Contact) -> vCalAddress:
+    address = vCalAddress(f"mailto:{contact.email}")
+    if contact.name:
+        address.params["CN"] = contact.name
+    return address
+
+
+def _utc(value: datetime, what: str) -> datetime:
+    return require_aware(value, what).astimezone(UTC)
+
+
+def _add_bcop(event: Event, facts: EventFacts, window: WindowView, provider_domain: str) -> None:
+    # Plain str X- values would be written unescaped (STANDARDS B6): always vText.
+    event.add("X-MAINTNOTE-PROVIDER", vText(provider_domain))
+    event.add("X-MAINTNOTE-ACCOUNT", vText(facts.account))
+    event.add("X-MAINTNOTE-MAINTENANCE-ID", vText(maintenance_id(facts.gcr_number, window.number)))
+    per_object = len(facts.services) > 1
+    for line in facts.services:
+        params = {"X-MAINTNOTE-OBJECT-IMPACT": line.impact.value} if per_object else {}
+        event.add("X-MAINTNOTE-OBJECT-ID", vText(line.service_id), parameters=params)
+    event.add("X-MAINTNOTE-IMPACT", vText(worst(s.impact for s in facts.services).value))
+    status = "CANCELLED" if is_cancelled(facts, window) else facts.status.maintnote_status
+    event.add("X-MAINTNOTE-STATUS", vText(status))
+
+
+def build_event(facts: EventFacts, window: WindowView, *, provider_domain: str, stamp: datetime) -> Event:
+    """One VEVENT. `stamp` is DTSTAMP: the time of issue for an email attachment, the
+    revision time (window.last_modified) for a feed (SPEC §3.1)."""
+    status = "CANCELLED" if is_cancelled(facts, window) else facts.status.ical_status
+    event = Event.new(
+        uid=event_uid(facts.gcr_number, window.number, facts.account, provider_domain),
+        stamp=_utc(stamp, "DTSTAMP"),
+        last_modified=_utc(window.last_modified, "LAST-MODIFIED"),
+        sequence=window.sequence,
+        start=_utc(window.start, "DTSTART"),
+        end=_utc(window.end, "DTEND"),
+        summary=summary_text(facts, window),
+        description=description_text(facts, window),
+        location=facts.work_location or None,
+        organizer=_organizer(facts.organizer) if facts.organizer.email else None,
+        status=STATUS(status),
+    )
+    _add_bcop(event, facts, window, provider_domain)
+    return event
+
+
+def notice_events(facts: EventFacts, windows: Iterable[WindowView], *, provider_domain: str,
+                  stamp: datetime) -> list[Event]:
+    """All windows of one notice, in window order, sharing one DTSTAMP."""
+    ordered = sorted(windows, key=lambda w: w.number)
+    return [build_event(facts, w, provider_domain=provider_domain, stamp=stamp) for w in ordered]
+
+
+def build_calendar(events: Iterable[Event], *, uid: str, name: str | None = None,
+                   prodid: str = PRODID) -> Calendar:
+    """A calendar for an email attachment: VERSION, PRODID, UID, no METHOD (the BCOP
+    default; a METHOD would have to match a MIME method parameter we do not send)."""
+    return Calendar.new(prodid=prodid, uid=uid, name=name, subcomponents=list(events))
+
+
+def feed_calendar(events: Iterable[Event], *, uid: str, name: str, refresh: timedelta,
+                  source: str | None = None, prodid: str = PRODID) -> Calendar:
+    """A subscription feed: NAME and X-WR-CALNAME once each (Calendar.new writes both),
+    REFRESH-INTERVAL with its required VALUE=DURATION (STANDARDS A31-A34), no METHOD."""
+    calendar = Calendar.new(prodid=prodid, uid=uid, name=name, subcomponents=list(events))
+    calendar.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
+    calendar.add("X-PUBLISHED-TTL", vDuration(refresh))
+    if source:
+        calendar.add("SOURCE", source, parameters={"VALUE": "URI"})
+    return calendar
+
+
+def calendar_bytes(calendar: Calendar) -> bytes:
+    """The serialized calendar: UTF-8, CRLF, folded at 75 octets."""
+    return calendar.to_ical()

@@ -1,0 +1,230 @@
+"""A notice as a message ready for any transport: rendered parts, the BCOP .ics,
+headers, and per-recipient MIME (SPEC §4). Nothing here sends or reads the database."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from datetime import datetime, timezone
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import quote
+
+from changemgmt.config import Settings
+from changemgmt.domain.gcr import Contact
+from changemgmt.domain.timefmt import require_aware
+from changemgmt.feeds.ical import EventFacts, build_calendar, calendar_bytes, notice_events
+from changemgmt.notify.render import Renderer, header_safe
+from changemgmt.notify.view import NoticeView, Recipient
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One notice to one customer: the same content for every recipient; only To,
+    Message-ID and the unsubscribe headers differ per recipient."""
+
+    notice_id: int
+    subject: str
+    text: str
+    html: str
+    ics: bytes
+    ics_filename: str
+    mail_from: str
+    reply_to: str
+    date: datetime
+    thread_id: str  # synthetic, never-sent root Message-ID of this GCR and customer
+    provider_domain: str
+    base_url: str
+    recipients: tuple[Recipient, ...]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers shared by every recipient's copy."""
+        return {
+            "In-Reply-To": self.thread_id,
+            "References": self.thread_id,
+            "Auto-Submitted": "auto-generated",  # RFC 3834: no vacation auto-replies
+        }
+
+    def message_id(self, recipient: Recipient) -> str:
+        return f"<notice-{self.notice_id}.{recipient.contact_id}@{self.provider_domain}>"
+
+    def unsubscribe_headers(self, recipient: Recipient) -> dict[str, str]:
+        token = quote(recipient.unsubscribe_token, safe="")
+        mailto = f"mailto:unsubscribe@{self.provider_domain}?subject=unsubscribe-{token}"
+        return {
+            "List-Unsubscribe": f"<{mailto}>, <{self.base_url}/unsubscribe/{token}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
+    def only(self, contact_ids: Iterable[int]) -> "OutgoingMessage":
+        """The same message for a subset of its recipients (e.g. a retry)."""
+        wanted = set(contact_ids)
+        return replace(self, recipients=tuple(r for r in self.recipients if r.contact_id in wanted))
+
+    def split(self, size: int = 1000) -> list["OutgoingMessage"]:
+        """Chunks of at most `size` recipients (SendGrid's personalization limit)."""
+        chunks = [self.recipients[i:i + size] for i in range(0, len(self.recipients), size)]
+        return [replace(self, recipients=chunk) for chunk in chunks]
+
+    def email_for(self, recipient: Recipient) -> EmailMessage:
+        """The complete MIME message one recipient receives."""
+        return mime_message(self, recipient)
+
+
+def thread_id(gcr_number: str, account: str, provider_domain: str) -> str:
+    """`<gcr-1001.acme-001@example.net>`: one root per GCR and customer."""
+    left = re.sub(r"[^a-z0-9-]+", "-", f"gcr-{gcr_number.lower().removeprefix('gcr-')}")
+    right = re.sub(r"[^a-z0-9-]+", "-", account.lower())
+    return f"<{left}.{right}@{provider_domain}>"
+
+
+def unique_recipients(recipients: Iterable[Recipient]) -> tuple[Recipient, ...]:
+    """Drops repeated addresses (case-insensitive); SendGrid refuses a request with one."""
+    seen: set[str] = set()
+    kept = []
+    for recipient in recipients:
+        key = recipient.email.strip().lower()
+        if key not in seen:
+            seen.add(key)
+            kept.append(recipient)
+    return tuple(kept)
+
+
+def change_management(settings: Settings) -> Contact:
+    return Contact(settings.cm_name, settings.cm_email, settings.cm_phone)
+
+
+def build_ics(view: NoticeView, settings: Settings) -> bytes:
+    """The BCOP calendar for this customer: every window, DTSTAMP = time of issue."""
+    facts = EventFacts.from_view(view, fallback_organizer=change_management(settings))
+    events = notice_events(facts, view.windows, provider_domain=settings.provider_domain, stamp=view.issued_at)
+    uid = f"{view.gcr_number}-{view.customer.account}@{settings.provider_domain}"
+    return calendar_bytes(build_calendar(events, uid=uid))
+
+
+@lru_cache(maxsize=1)
+def _default_renderer() -> Renderer:
+    return Renderer()
+
+
+def build_email(view: NoticeView, recipients: Iterable[Recipient], settings: Settings,
+                renderer: Renderer | None = None) -> OutgoingMessage:
+    """Renders the notice and its attachment once for all of the customer's recipients.
+    Pass `renderer` to use operator templates (Renderer.from_settings)."""
+    rendered = (renderer or _default_renderer()).render(view, provider_name=settings.provider_name)
+    return OutgoingMessage(
+        notice_id=view.notice_id,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        ics=build_ics(view, settings),
+        ics_filename=f"{re.sub(r'[^A-Za-z0-9._-]+', '-', view.gcr_number)}.ics",
+        mail_from=header_safe(settings.mail_from),
+        reply_to=header_safe(settings.reply_to),
+        date=view.issued_at,
+        thread_id=thread_id(view.gcr_number, view.customer.account, settings.provider_domain),
+        provider_domain=settings.provider_domain,
+        base_url=settings.base_url.rstrip("/"),
+        recipients=unique_recipients(recipients),
+    )
+
+
+def _address(recipient: Recipient) -> Address:
+    return Address(display_name=header_safe(recipient.name), addr_spec=recipient.email.strip())
+
+
+def _fix_boundaries(msg: EmailMessage, seed: str) -> None:
+    # Random boundaries would make the same notice differ byte for byte; "=_" cannot
+    # occur in quoted-printable or base64 bodies, so these never clash with content.
+    for index, part in enumerate(p for p in msg.walk() if p.is_multipart()):
+        part.set_boundary(f"=_{seed}.{index}")
+
+
+def mime_message(message: OutgoingMessage, recipient: Recipient) -> EmailMessage:
+    """multipart/mixed: (multipart/alternative: text, html) + text/calendar attachment
+    with no `method` parameter, as the .ics has no METHOD (STANDARDS A51)."""
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = _header_address(message.mail_from)
+    msg["To"] = _address(recipient)
+    msg["Reply-To"] = _header_address(message.reply_to)
+    msg["Subject"] = header_safe(message.subject)
+    msg["Date"] = format_datetime(require_aware(message.date, "Date").astimezone(timezone.utc), usegmt=True)
+    msg["Message-ID"] = message.message_id(recipient)
+    for name, value in {**message.headers, **message.unsubscribe_headers(recipient)}.items():
+        msg[name] = value
+    msg.set_content(message.text, cte="quoted-printable")
+    msg.add_alternative(message.html, subtype="html", cte="quoted-printable")
+    msg.add_attachment(message.ics, maintype="text", subtype="calendar",
+                       filename=message.ics_filename, params={"charset": "utf-8"})
+    seed = hashlib.sha256(message.message_id(recipient).encode() + message.ics).hexdigest()[:24]
+    _fix_boundaries(msg, seed)
+    return msg
+
+
+def split_address(raw: str) -> tuple[str, str]:
+    """('Name', 'addr') from 'Name <addr>' or 'addr'; a comma in the name is kept, where
+    a plain address-list parse would read two addresses."""
+    match = re.fullmatch(r"\s*(.*?)\s*<([^<>]+)>\s*", header_safe(raw))
+    if not match:
+        return "", header_safe(raw)
+    return match.group(1).strip('"').strip(), match.group(2).strip()
+
+
+def sender_address(raw: str) -> dict[str, str]:
+    """'Name <addr>' as SendGrid's {"email", "name"}."""
+    name, email = split_address(raw)
+    return {"email": email, "name": name} if name else {"email": email}
+
+
+def _header_address(raw: str) -> Address:
+    name, email = split_address(raw)
+    return Address(display_name=name, addr_spec=email)
+
+
+SENDGRID_MAX_PERSONALIZATIONS = 1000
+
+
+def _personalization(message: OutgoingMessage, recipient: Recipient) -> dict:
+    to = {"email": recipient.email.strip()}
+    if header_safe(recipient.name):
+        # SendGrid refuses ";" and "," in recipient names (STANDARDS C14).
+        to["name"] = re.sub(r"[;,]", " ", header_safe(recipient.name)).strip()
+    custom_args = {"notice_id": str(message.notice_id), "contact_id": str(recipient.contact_id)}
+    if recipient.delivery_id is not None:
+        custom_args["delivery_id"] = str(recipient.delivery_id)
+    return {"to": [to], "headers": message.unsubscribe_headers(recipient), "custom_args": custom_args}
+
+
+def sendgrid_body(message: OutgoingMessage) -> dict:
+    """One POST /v3/mail/send body: one personalization per recipient, so no one sees
+    another's address and each gets its own unsubscribe token. No Message-ID header:
+    SendGrid sets its own (STANDARDS D17); threading rests on References."""
+    if not message.recipients:
+        raise ValueError("a SendGrid request needs at least one recipient")
+    if len(message.recipients) > SENDGRID_MAX_PERSONALIZATIONS:
+        raise ValueError(f"{len(message.recipients)} recipients: split() the message into requests "
+                         f"of at most {SENDGRID_MAX_PERSONALIZATIONS}")
+    if len(unique_recipients(message.recipients)) != len(message.recipients):
+        raise ValueError("an address appears twice; SendGrid would refuse the request")
+    return {
+        "personalizations": [_personalization(message, r) for r in message.recipients],
+        "from": sender_address(message.mail_from),
+        "reply_to": sender_address(message.reply_to),
+        "subject": header_safe(message.subject),
+        "content": [{"type": "text/plain", "value": message.text},
+                    {"type": "text/html", "value": message.html}],
+        "attachments": [{
+            "content": base64.b64encode(message.ics).decode("ascii"),
+            "type": "text/calendar",  # no ";charset=": SendGrid refuses it (STANDARDS A54)
+            "filename": message.ics_filename,
+            "disposition": "attachment",
+        }],
+        "headers": message.headers,
+        "custom_args": {"notice_id": str(message.notice_id)},
+    }

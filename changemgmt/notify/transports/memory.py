@@ -1,0 +1,30 @@
+"""A transport that keeps what it was given: the test double of the real ones."""
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from changemgmt.notify.message import OutgoingMessage
+from changemgmt.notify.transports.base import SendError, SendResult
+
+
+class InMemoryTransport:
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+        self._failures: list[SendError] = []
+
+    def fail_next(self, *errors: SendError) -> None:
+        """The next sends raise these errors, one per call, in order."""
+        self._failures.extend(errors)
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        if self._failures:
+            raise self._failures.pop(0)
+        self.sent.append(message)
+        return SendResult(provider_message_id=f"memory-{len(self.sent)}")
+
+    @property
+    def emails(self) -> list[EmailMessage]:
+        """Every recipient's copy of every message sent, in order."""
+        return [m.email_for(r) for m in self.sent for r in m.recipients]

@@ -1,0 +1,163 @@
+"""A local stand-in for SendGrid's POST /v3/mail/send, on 127.0.0.1, for the real client.
+
+Every body is validated against SendGrid's request schema (shared/vendor) plus the rules
+JSON Schema cannot express; an invalid body is answered 400, as SendGrid would, and its
+problems are kept on the recorded request. Answers can be scripted (429, 500, 400 ...).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+SCHEMA_PATH = Path(__file__).parents[2].parent / "shared" / "vendor" / "sendgrid-mail-send.schema.json"
+RESERVED_HEADERS = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
+                    "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc", "bcc"}
+
+
+def load_validator(path: Path = SCHEMA_PATH) -> Draft202012Validator:
+    """The schema, after checking it is the request schema we expect."""
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    assert schema["type"] == "object"
+    assert {"personalizations", "from"} <= set(schema["required"])
+    assert schema["properties"]["personalizations"]["maxItems"] == 1000
+    assert schema["properties"]["custom_args"]["type"] == "object"
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def extra_problems(body: dict) -> list[str]:
+    """The limits the schema cannot state (STANDARDS C2-C9, C14, A54)."""
+    problems: list[str] = []
+    addresses = [a["email"].lower() for p in body.get("personalizations", [])
+                 for key in ("to", "cc", "bcc") for a in p.get(key, [])]
+    if len(addresses) != len(set(addresses)):
+        problems.append("an address appears more than once")
+    if len(addresses) > 1000:
+        problems.append("more than 1000 recipients")
+    if not body.get("template_id") and not (body.get("subject") and body.get("content")):
+        problems.append("subject and content are required without a template")
+    types = [c.get("type") for c in body.get("content", [])]
+    if types and types[0] != "text/plain":
+        problems.append("text/plain must come first in content")
+    for attachment in body.get("attachments", []):
+        try:
+            base64.b64decode(attachment.get("content", ""), validate=True)
+        except binascii.Error:
+            problems.append(f"attachment {attachment.get('filename')}: content is not base64")
+        if any(ch in attachment.get("type", "") for ch in ";\r\n"):
+            problems.append("attachment type must not carry parameters")
+    headers = [body.get("headers", {})] + [p.get("headers", {}) for p in body.get("personalizations", [])]
+    for name in {n.lower() for h in headers for n in h}:
+        if name in RESERVED_HEADERS:
+            problems.append(f"header {name} cannot be set")
+    for p in body.get("personalizations", []):
+        for to in p.get("to", []):
+            if any(ch in to.get("name", "") for ch in ";,"):
+                problems.append("recipient names must not contain ; or ,")
+    return problems
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict | None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict | None = None
+
+
+class FakeSendGrid:
+    """Use as a context manager; `url` is the host to give SendGridAPIClient."""
+
+    def __init__(self) -> None:
+        self.validator = load_validator()
+        self.requests: list[Recorded] = []
+        self._script: list[Answer] = []
+        self._lock = threading.Lock()
+        self._counter = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "FakeSendGrid":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def answer_next(self, status: int, times: int = 1, headers: dict[str, str] | None = None,
+                    body: dict | None = None) -> None:
+        """The next `times` requests get this answer instead of 202."""
+        with self._lock:
+            self._script.extend(Answer(status, dict(headers or {}), body) for _ in range(times))
+
+    def rate_limit_next(self, reset_at: int, times: int = 1) -> None:
+        headers = {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_at)}
+        self.answer_next(429, times, headers, {"errors": [{"field": None, "message": "too many requests"}]})
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for r in self.requests for p in r.problems]
+
+    def _answer(self, recorded: Recorded) -> Answer:
+        with self._lock:
+            self.requests.append(recorded)
+            if self._script:
+                return self._script.pop(0)
+            if recorded.problems:
+                return Answer(400, body={"errors": [{"message": p, "field": None} for p in recorded.problems]})
+            self._counter += 1
+            return Answer(202, {"X-Message-Id": f"fake-msg-{self._counter}"})
+
+    def check(self, path: str, headers: dict[str, str], raw: bytes) -> Recorded:
+        if path != "/v3/mail/send":
+            return Recorded(path, headers, None, [f"unexpected path {path}"])
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return Recorded(path, headers, None, ["body is not JSON"])
+        problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in self.validator.iter_errors(body)]
+        problems += extra_problems(body)
+        if not headers.get("Authorization", "").startswith("Bearer "):
+            problems.append("no bearer token")
+        return Recorded(path, headers, body, problems)
+
+
+def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            answer = fake._answer(fake.check(self.path, dict(self.headers.items()), raw))
+            payload = json.dumps(answer.body).encode() if answer.body is not None else b""
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Handler

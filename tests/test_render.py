@@ -1,0 +1,176 @@
+"""Rendering a notice into subject, text and HTML from the template folders (SPEC §4)."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+from jinja2 import UndefinedError
+
+from changemgmt.domain.notice import NoticeKind
+from changemgmt.domain.status import Status
+from changemgmt.notify.render import Renderer, default_template_dir, header_safe, notice_context
+from tests.support.views import customer, notice, window
+
+UTC = timezone.utc
+PROVIDER = "Example Networks"
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def render(renderer, **changes):
+    return renderer.render(notice(**changes), provider_name=PROVIDER)
+
+
+def html_text(html: str) -> str:
+    """The words a reader of the HTML part sees."""
+    text = re.sub(r"<[^>]+>", " ", html)
+    text = text.replace("&middot;", "·").replace("&amp;", "&").replace("&#39;", "'").replace("&#34;", '"')
+    return " ".join(text.split())
+
+
+def spring_forward_window():
+    # 2026-03-08 02:00 America/Chicago does not exist: CST before, CDT after.
+    return window(1, start=datetime(2026, 3, 8, 7, 0, tzinfo=UTC), hours=2)
+
+
+@pytest.mark.parametrize("zone, start, end", [
+    ("America/Chicago", "Sun 8 Mar 2026 01:00 CST (07:00 UTC)", "Sun 8 Mar 2026 04:00 CDT (09:00 UTC)"),
+    ("UTC", "Sun 8 Mar 2026 07:00 UTC", "Sun 8 Mar 2026 09:00 UTC"),
+    ("Europe/Berlin", "Sun 8 Mar 2026 08:00 CET (07:00 UTC)", "Sun 8 Mar 2026 10:00 CET (09:00 UTC)"),
+])
+def test_it_shows_window_times_in_the_customer_zone_and_utc_across_dst(renderer, zone, start, end):
+    email = render(renderer, customer=customer(zone), windows=(spring_forward_window(),))
+    for part in (email.text, html_text(email.html)):
+        assert start in part
+        assert end in part
+        assert "2 h" in part
+
+
+def test_a_local_day_other_than_the_utc_day_names_both(renderer):
+    late = window(1, start=datetime(2026, 12, 1, 3, 0, tzinfo=UTC))
+    email = render(renderer, windows=(late,))
+    assert "Mon 30 Nov 2026 21:00 CST (Tue 1 Dec 2026 03:00 UTC)" in email.text
+
+
+def key_facts() -> list[str]:
+    return [
+        "GCR-1001", "Fibre splice on the Dallas ring", "Splicing a new fibre pair",
+        "rising loss after construction damage", "Dallas, TX (DLLSTX01)", "Confirmed",
+        "ETH-10G-0001", "Ethernet 10G", "DLLSTX01 (Dallas, TX) - FTWOTX02 (Fort Worth, TX)", "OUTAGE",
+        "30 min", "DIA-0042", "Dedicated Internet Access", "REDUCED-REDUNDANCY",
+        "Tue 1 Dec 2026 01:00 CST (07:00 UTC)", "Wed 2 Dec 2026 05:00 CST (11:00 UTC)",
+        "change-management@example.net", "+1 800 555 0100", "quoting GCR-1001", "ACME-001",
+    ]
+
+
+@pytest.mark.parametrize("kind", list(NoticeKind))
+def test_both_parts_carry_the_same_key_information(renderer, kind):
+    email = render(renderer, kind=kind)
+    seen = html_text(email.html)
+    for fact in key_facts():
+        assert fact in email.text, fact
+        assert fact in seen, fact
+
+
+@pytest.mark.parametrize("kind, word", [
+    (NoticeKind.NEW, "New"), (NoticeKind.UPDATED, "Updated"), (NoticeKind.RESCHEDULED, "Rescheduled"),
+    (NoticeKind.REMINDER, "Reminder"), (NoticeKind.STARTED, "Started"), (NoticeKind.COMPLETED, "Completed"),
+    (NoticeKind.CANCELLED, "Cancelled"), (NoticeKind.EMERGENCY, "EMERGENCY"),
+])
+def test_the_subject_names_the_kind_the_gcr_and_the_title(renderer, kind, word):
+    subject = render(renderer, kind=kind).subject
+    assert subject.startswith(f"{word}: ")
+    assert "GCR-1001" in subject
+    assert "Fibre splice on the Dallas ring" in subject
+
+
+def test_a_reminder_says_when_its_window_starts(renderer):
+    email = render(renderer, kind=NoticeKind.REMINDER, reminder_window=2, reminder_offset_hours=24)
+    assert "(starts in 24 h)" in email.subject
+    assert "window 2 starts in about 24 hours" in email.text
+    assert "window 2 starts in about 24 hours" in html_text(email.html)
+
+
+def test_a_rescheduled_notice_shows_the_old_and_the_new_times(renderer):
+    moved = window(1, previous_start=datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
+                   previous_end=datetime(2026, 11, 28, 11, 0, tzinfo=UTC))
+    email = render(renderer, kind=NoticeKind.RESCHEDULED, windows=(moved, window(2)))
+    for part in (email.text, html_text(email.html)):
+        assert "What changed".upper() in part.upper()
+        assert "Sat 28 Nov 2026 01:00 CST (07:00 UTC)" in part
+        assert "Tue 1 Dec 2026 01:00 CST (07:00 UTC)" in part
+
+
+def test_an_updated_notice_lists_what_changed(renderer):
+    changes = ("Impact of ETH-10G-0001: DEGRADED -> OUTAGE", "Status: Tentative -> Confirmed")
+    email = render(renderer, kind=NoticeKind.UPDATED, changes=changes)
+    for line in changes:
+        assert line in email.text
+        assert line.replace(">", "&gt;") in email.html
+
+
+def test_a_cancelled_notice_carries_its_note_and_marks_cancelled_windows(renderer):
+    note = "This maintenance no longer affects your services."
+    email = render(renderer, kind=NoticeKind.CANCELLED, note=note, status=Status.CONFIRMED,
+                   windows=(window(1, cancelled=True),))
+    assert note in email.text and note in email.html
+    assert "Window 1 - CANCELLED" in email.text
+    assert "CANCELLED" in html_text(email.html)
+
+
+def test_html_escapes_what_users_typed(renderer):
+    email = render(renderer, title="<script>alert(1)</script>", description="a & b <b>bold</b>\nline two")
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in email.html
+    assert "a &amp; b &lt;b&gt;bold&lt;/b&gt;<br>\nline two" in email.html
+    assert "<script>alert(1)</script>" in email.text
+
+
+def test_the_subject_is_one_line_whatever_the_title(renderer):
+    email = render(renderer, title="Splice\r\nBcc: victim@example.org")
+    assert "\r" not in email.subject and "\n" not in email.subject
+    assert header_safe(" a\r\n b\tc \n") == "a b c"
+
+
+def test_rendering_is_deterministic(renderer):
+    assert render(renderer) == render(renderer)
+
+
+def test_the_context_is_plain_data():
+    context = notice_context(notice(), provider_name=PROVIDER)
+
+    def plain(value) -> bool:
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, str | int | bool)
+
+    assert plain(context)
+
+
+def test_every_kind_has_its_three_templates():
+    for kind in NoticeKind:
+        for name in ("subject.txt", "body.txt", "body.html"):
+            assert (default_template_dir() / kind.value / name).is_file()
+
+
+def test_an_operator_folder_overrides_single_templates(tmp_path):
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "subject.txt").write_text("Heads up {{ gcr_number }}\n")
+    renderer = Renderer.from_settings(object(), env={"TEMPLATES_DIR": str(tmp_path)})
+    email = renderer.render(notice(), provider_name=PROVIDER)
+    assert email.subject == "Heads up GCR-1001"
+    assert "Splicing a new fibre pair" in email.text  # the body still comes from the built-in folder
+
+
+def test_a_missing_variable_fails_loudly(tmp_path):
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "subject.txt").write_text("{{ no_such_thing }}\n")
+    with pytest.raises(UndefinedError):
+        Renderer.from_settings(object(), env={"TEMPLATES_DIR": str(tmp_path)}).render(
+            notice(), provider_name=PROVIDER)
