@@ -49,10 +49,7 @@ def engine(database_url):
     engine.dispose()
 
 
-@pytest.fixture
-def db(engine):
-    """A session factory on the migrated database; every table is emptied afterwards."""
-    yield session_factory(engine)
+def empty_database(engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -60,6 +57,13 @@ def db(engine):
         else:
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(table.delete())
+
+
+@pytest.fixture
+def db(engine):
+    """A session factory on the migrated database; every table is emptied afterwards."""
+    yield session_factory(engine)
+    empty_database(engine)
 
 
 @pytest.fixture
