@@ -13,6 +13,9 @@ from changemgmt.config import load_settings
 from changemgmt.store.db import make_engine, session_factory
 from changemgmt.store.migrate import upgrade
 from changemgmt.store.models import Base
+from changemgmt.store.db import transaction
+from support.gcrs import Clock, Desk
+from world import build_world
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
 
@@ -85,3 +88,17 @@ def settings(env):
 @pytest.fixture
 def now() -> datetime:
     return NOW
+
+
+@pytest.fixture
+def clock(now) -> Clock:
+    """The time every change and worker step in a test happens at; it moves only when told."""
+    return Clock(now)
+
+
+@pytest.fixture
+def desk(db, settings, clock) -> Desk:
+    """A change manager's desk over the shared small world."""
+    with transaction(db) as session:
+        build_world(session)
+    return Desk(db, settings, clock)

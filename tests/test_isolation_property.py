@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from changemgmt.domain.impact import Impact
-from changemgmt.domain.status import Status
 from changemgmt.notify.transports import InMemoryTransport
 from changemgmt.notify.worker import Worker
 from changemgmt.store import models

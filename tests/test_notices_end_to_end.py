@@ -15,8 +15,6 @@ from changemgmt.notify.transports import FileTransport
 from changemgmt.notify.worker import Worker
 from changemgmt.store import models
 from changemgmt.store.db import transaction
-from support.gcrs import Clock, Desk
-from world import build_world
 
 UTC = timezone.utc
 # Window 1 spans the start of US daylight saving time: 01:00 CST -> 07:00 CDT in Chicago.
@@ -37,18 +35,6 @@ IDENTITIES = {
     "ACC-2002": {"ACC-2002", "Globex Corp", "GLBX-WAVE-1"},
     "ACC-3003": {"ACC-3003", "Initech", "INIT-ETH-9"},
 }
-
-
-@pytest.fixture
-def clock(now):
-    return Clock(now)
-
-
-@pytest.fixture
-def desk(db, settings, clock):
-    with transaction(db) as session:
-        build_world(session)
-    return Desk(db, settings, clock)
 
 
 @pytest.fixture

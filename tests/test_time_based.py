@@ -14,8 +14,6 @@ from changemgmt.notify.worker import Worker
 from changemgmt.store import models
 from changemgmt.store.db import transaction
 from changemgmt.ticks import tick
-from support.gcrs import Clock, Desk
-from world import build_world
 
 UTC = timezone.utc
 START = datetime(2026, 12, 1, 7, tzinfo=UTC)
@@ -26,18 +24,6 @@ GCR = {
     "windows": [{"start": START.isoformat(), "end": (START + timedelta(hours=4)).isoformat()}],
     "impacts": [{"service": "GLBX-WAVE-1", "impact": "OUTAGE"}],
 }
-
-
-@pytest.fixture
-def clock(now):
-    return Clock(now)
-
-
-@pytest.fixture
-def desk(db, settings, clock):
-    with transaction(db) as session:
-        build_world(session)
-    return Desk(db, settings, clock)
 
 
 @pytest.fixture

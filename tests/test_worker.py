@@ -13,11 +13,8 @@ from changemgmt.notify.claim import claim_due
 from changemgmt.notify.transports import InMemoryTransport, SendError, SendGridTransport, SmtpTransport
 from changemgmt.notify.worker import Worker
 from changemgmt.store import models
-from changemgmt.store.db import transaction
-from support.gcrs import Clock, Desk
 from support.sendgrid_server import FakeSendGrid
 from support.smtp_server import SmtpServer
-from world import build_world
 
 GCR = {
     "number": "GCR-6001",
@@ -26,18 +23,6 @@ GCR = {
     "windows": [{"start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"}],
     "impacts": [{"service": "ACME-ETH-1"}, {"service": "GLBX-WAVE-1"}],
 }
-
-
-@pytest.fixture
-def clock(now):
-    return Clock(now)
-
-
-@pytest.fixture
-def desk(db, settings, clock):
-    with transaction(db) as session:
-        build_world(session)
-    return Desk(db, settings, clock)
 
 
 @pytest.fixture
