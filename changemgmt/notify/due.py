@@ -6,22 +6,23 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
 from changemgmt.domain.content import customer_digest, own_impacts
 from changemgmt.domain.impact import worst
 from changemgmt.domain.notice import NoticeKind
-from changemgmt.domain.planner import REMINDER_STATUSES, CustomerPlan, PlannedNotice, plan_reminders
+from changemgmt.domain.planner import REMINDER_STATUSES, CustomerPlan, PlannedNotice, plan_reminders, reminder_key
 from changemgmt.domain.policy import needs_emergency_notice
 from changemgmt.domain.recipients import pick_recipients
 from changemgmt.domain.status import Status
+from changemgmt.domain.windows import Window
 from changemgmt.gcrs.state import state_of
 from changemgmt.notify import audience as load
 from changemgmt.notify.outbox import PlanSummary, policy_of, write_plans
 from changemgmt.notify.writes import save_audiences
-from changemgmt.store.models import Audience, Gcr, Notice
+from changemgmt.store.models import Audience, Contact, Customer, Gcr, Notice
 
 
 def plan_due(session: Session, settings: Settings, now: datetime) -> PlanSummary:
@@ -34,27 +35,65 @@ def plan_due(session: Session, settings: Settings, now: datetime) -> PlanSummary
 
 
 def _plan_gcr(session: Session, gcr: Gcr, settings: Settings, now: datetime) -> PlanSummary:
-    state = state_of(gcr)
-    times_set_at = {w.number: w.times_set_at for w in gcr.windows}
+    summary = PlanSummary()
+    if _reminders_owed(session, gcr, settings, now):
+        summary.add(_plan_reminders(session, gcr, settings, now))
+    if _someone_waiting(session, gcr.id):
+        summary.add(_revive(session, gcr, state_of(gcr), load.audiences(session, gcr.id), settings, now))
+    return summary
+
+
+def _active_windows(gcr: Gcr) -> tuple[Window, ...]:
+    return tuple(Window(w.number, w.starts_at, w.ends_at) for w in gcr.windows if w.dropped_at is None)
+
+
+def _reminders_owed(session: Session, gcr: Gcr, settings: Settings, now: datetime) -> bool:
+    """A cheap check run on every tick: does any due reminder moment still lack notices?"""
+    set_at = {w.number: w.times_set_at for w in gcr.windows}
+    for window in _active_windows(gcr):
+        for offset in settings.reminder_offsets:
+            moment = window.start - offset
+            if not set_at[window.number] <= moment <= now < window.start:
+                continue
+            owed = session.scalar(select(func.count()).select_from(Audience).where(
+                Audience.gcr_id == gcr.id, Audience.in_scope.is_(True), Audience.notified.is_(True),
+                Audience.notified_at <= moment))
+            have = session.scalar(select(func.count()).select_from(Notice).where(
+                Notice.gcr_id == gcr.id, Notice.kind == NoticeKind.REMINDER.value,
+                Notice.key.endswith(":" + reminder_key(window, offset, moment))))
+            if owed > have:
+                return True
+    return False
+
+
+def _someone_waiting(session: Session, gcr_id: int) -> bool:
+    """Is a customer in scope still without a first notice, and has it any contact to try?"""
+    waiting = select(Audience.customer_id).where(Audience.gcr_id == gcr_id, Audience.in_scope.is_(True),
+                                                 Audience.notified.is_(False))
+    parents = select(Customer.parent_id).where(Customer.id.in_(waiting))
+    reachable = select(Contact.id).where(
+        Contact.customer_id.in_(waiting) | Contact.customer_id.in_(parents),
+        Contact.unsubscribed_at.is_(None), Contact.suppressed_at.is_(None))
+    return session.scalar(select(reachable.exists())) or False
+
+
+def _plan_reminders(session: Session, gcr: Gcr, settings: Settings, now: datetime) -> PlanSummary:
     known = load.audiences(session, gcr.id)
     in_scope = [cid for cid, a in known.items() if a.in_scope]
-    if not in_scope:
-        return PlanSummary()
     existing = _existing_reminder_keys(session, gcr.id)
     standing = load.standings(session, gcr.id, in_scope, known)
+    times_set_at = {w.number: w.times_set_at for w in gcr.windows}
     plans: dict[int, CustomerPlan] = {}
     for customer_id in in_scope:
-        due = plan_reminders(standing[customer_id], status=state.status, windows=state.windows,
+        due = plan_reminders(standing[customer_id], status=Status(gcr.status), windows=_active_windows(gcr),
                              times_set_at=times_set_at, policy=policy_of(settings), now=now)
         fresh = tuple(n for n in due if (customer_id, n.key) not in existing)
         if fresh:
             plans[customer_id] = CustomerPlan(standing[customer_id], fresh)
-    summary = PlanSummary()
-    if plans:
-        scope = load.scope_services(session, gcr.id)
-        summary = write_plans(session, gcr.id, gcr.revision, state, scope, plans, now)
-    summary.add(_revive(session, gcr, state, known, settings, now))
-    return summary
+    if not plans:
+        return PlanSummary()
+    scope = load.scope_services(session, gcr.id)
+    return write_plans(session, gcr.id, gcr.revision, state_of(gcr), scope, plans, now)
 
 
 def _existing_reminder_keys(session: Session, gcr_id: int) -> set[tuple[int, str]]:
