@@ -7,8 +7,12 @@ import click
 
 from changemgmt import __version__
 from changemgmt.cli.context import AppContext, make_context
+from changemgmt.cli.demo import demo_command
+from changemgmt.cli.feeds import feeds_group, web_command
 from changemgmt.cli.gcr import gcr_group
+from changemgmt.cli.inventory import export_command, import_command
 from changemgmt.cli.notices import plan_command, preview_command, worker_command
+from changemgmt.cli.serve import serve_command
 from changemgmt.store.migrate import current_revision, upgrade
 
 
@@ -37,31 +41,17 @@ def db_upgrade(app: AppContext) -> None:
     click.echo(f"database at revision {current_revision(app.engine)}")
 
 
-def _not_yet(name: str, what: str) -> None:
-    @cli.command(name, help=f"{what} (not yet available).")
-    def command() -> None:
-        click.echo(f"changemgmt {name}: not yet available in this version", err=True)
-        sys.exit(1)
+@cli.command("clock")
+def clock_command() -> None:
+    """Run the scheduler (not yet available: `changemgmt worker` plans what falls due)."""
+    click.echo("changemgmt clock: not yet available in this version; the worker plans reminders meanwhile",
+               err=True)
+    sys.exit(1)
 
 
-cli.add_command(gcr_group)
-
-
-def _register_optional() -> None:
-    from changemgmt.cli.demo import demo_command
-    from changemgmt.cli.inventory import export_command, import_command
-
-    cli.add_command(import_command)
-    cli.add_command(export_command)
-    cli.add_command(demo_command)
-
-
-_register_optional()
-for command in (plan_command, worker_command, preview_command):
+for command in (gcr_group, feeds_group, import_command, export_command, demo_command, plan_command,
+                worker_command, preview_command, web_command, serve_command):
     cli.add_command(command)
-_not_yet("web", "Run the web UI, API and feed server")
-_not_yet("clock", "Run the scheduler")
-_not_yet("serve", "Run web, clock and worker in one process")
 
 
 def main() -> None:

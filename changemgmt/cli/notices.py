@@ -20,6 +20,7 @@ from changemgmt.notify.worker import Worker
 from changemgmt.notify.writes import events_json
 from changemgmt.store.models import Audience, Customer, Delivery, Gcr, Notice
 from changemgmt.store.queries import get_gcr, impacted_customers
+from changemgmt.rounds import run_rounds, work_round
 from changemgmt.ticks import tick_in
 from changemgmt.tokens import unsubscribe_token
 
@@ -62,28 +63,23 @@ def plan_command(app: AppContext, at: str | None, dry_run: bool) -> None:
 @click.pass_obj
 @user_errors
 def worker_command(app: AppContext, once: bool, at: str | None, batch: int, idle: float) -> None:
-    """Send due notices, retrying failures with backoff."""
+    """Send due notices, retrying failures with backoff; plan reminders; refresh feeds."""
     clock = (lambda: _at(app, at)) if at else app.now
     worker = Worker(app.engine, make_transport(app.settings), app.settings, clock, batch_size=batch)
     sessions = app.session_factory()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    report = lambda handled: click.echo(f"sent or settled {handled} deliveries")  # noqa: E731
     try:
-        while not stop.is_set():
-            with sessions.begin() as session:
-                tick_in(session, app.settings, clock())
-            handled = worker.drain()
-            if handled:
-                click.echo(f"sent or settled {handled} deliveries")
-            if once:
-                break
-            stop.wait(idle)
+        if once:
+            report(work_round(sessions, worker, app.settings, clock()))
+            _report_queue(sessions)
+        else:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            run_rounds(sessions, worker, app.settings, clock, stop, idle, report)
     except KeyboardInterrupt:
         pass
     finally:
         worker.close()
-    if once:
-        _report_queue(sessions)
 
 
 def _report_queue(sessions) -> None:
