@@ -34,7 +34,7 @@ class EventFacts:
     status: Status
     emergency: bool
     organizer: Contact  # Change Management: whom to ask, quoting the GCR
-    account: str
+    account: str  # "" for the internal all-customer event (no X-MAINTNOTE-ACCOUNT)
     time_zone: str  # the customer's zone, for the local times in DESCRIPTION
     services: tuple[ServiceLine, ...]
 
@@ -50,7 +50,10 @@ class EventFacts:
 
 
 def event_uid(gcr_number: str, window_number: int, account: str, provider_domain: str) -> str:
-    """Stable for ever: `<GCR>-W<n>-<account>@<provider domain>`."""
+    """Stable for ever: `<GCR>-W<n>-<account>@<provider domain>`; `<GCR>-W<n>@<provider
+    domain>` for the internal feed's event, which covers every account."""
+    if not account:
+        return f"{gcr_number}-W{window_number}@{provider_domain}"
     return f"{gcr_number}-W{window_number}-{account}@{provider_domain}"
 
 
@@ -97,7 +100,7 @@ def description_text(facts: EventFacts, window: WindowView) -> str:
     ]
     if facts.work_location:
         lines.append(f"Location: {facts.work_location}")
-    lines += ["", f"Your services (account {facts.account}):"]
+    lines += ["", f"Your services (account {facts.account}):" if facts.account else "Impacted services:"]
     lines += [f"- {service_text(line)}" for line in facts.services]
     lines += ["", f"Questions: {reach}, quoting {facts.gcr_number}."]
     return "\n".join(lines)
@@ -117,7 +120,8 @@ def _utc(value: datetime, what: str) -> datetime:
 def _add_bcop(event: Event, facts: EventFacts, window: WindowView, provider_domain: str) -> None:
     # Plain str X- values would be written unescaped (STANDARDS B6): always vText.
     event.add("X-MAINTNOTE-PROVIDER", vText(provider_domain))
-    event.add("X-MAINTNOTE-ACCOUNT", vText(facts.account))
+    if facts.account:
+        event.add("X-MAINTNOTE-ACCOUNT", vText(facts.account))
     event.add("X-MAINTNOTE-MAINTENANCE-ID", vText(maintenance_id(facts.gcr_number, window.number)))
     per_object = len(facts.services) > 1
     for line in facts.services:

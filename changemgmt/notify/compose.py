@@ -4,38 +4,69 @@ whole batch of notices, and each revision is parsed once."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
 from changemgmt.domain.content import own_impacts
 from changemgmt.domain.gcr import Contact, GcrState
 from changemgmt.domain.notice import NoticeKind
+from changemgmt.feeds.lines import service_line as _line
+from changemgmt.feeds.lines import services_by_customer as _services
 from changemgmt.notify.changes import change_lines
-from changemgmt.notify.view import CustomerView, NoticeView, Recipient, ServiceLine, WindowView
+from changemgmt.notify.view import CustomerView, NoticeView, Recipient, WindowView
 from changemgmt.store.models import Contact as ContactRow
-from changemgmt.store.models import Customer, Location, Notice, Revision, Service
+from changemgmt.store.models import Customer, Notice, Revision
 from changemgmt.store.models import Recipient as RecipientRow
 from changemgmt.store.models import Window as WindowRow
 from changemgmt.tokens import unsubscribe_token
 
 
+@dataclass(frozen=True)
+class _Parsed:
+    state: GcrState
+    positions: dict[str, int]  # service ID -> index in state.impacts
+
+    @classmethod
+    def of(cls, state: GcrState) -> "_Parsed":
+        return cls(state, {impact.service_id: n for n, impact in enumerate(state.impacts)})
+
+    def own(self, service_ids: Collection[str]) -> GcrState:
+        if len(self.positions) != len(self.state.impacts):  # a service twice: let own_impacts keep both
+            return replace(self.state, impacts=tuple(own_impacts(self.state, service_ids)))
+        found = sorted(n for n in map(self.positions.get, service_ids) if n is not None)
+        return replace(self.state, impacts=tuple(self.state.impacts[n] for n in found))
+
+
 class RevisionCache:
-    """GCR states by (gcr id, revision number), read and parsed once."""
+    """GCR states by (gcr id, revision number), read and parsed once. Revisions never
+    change, so a worker keeps one cache for all its batches, `bind`ing it to each batch's
+    session; `maxsize` bounds how many (possibly huge) states it holds."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session | None = None, maxsize: int = 64) -> None:
         self.session = session
-        self._get = lru_cache(maxsize=64)(self._load)
+        self._get = lru_cache(maxsize=maxsize)(self._load)
 
-    def _load(self, gcr_id: int, number: int) -> GcrState:
+    def bind(self, session: Session) -> "RevisionCache":
+        self.session = session
+        return self
+
+    def _load(self, gcr_id: int, number: int) -> _Parsed:
         data = self.session.scalar(select(Revision.state).where(Revision.gcr_id == gcr_id, Revision.number == number))
-        return GcrState.from_json(data)
+        return _Parsed.of(GcrState.from_json(data))
 
     def state(self, gcr_id: int, number: int) -> GcrState:
-        return self._get(gcr_id, number)
+        return self._get(gcr_id, number).state
+
+    def own(self, gcr_id: int, number: int, service_ids: Collection[str]) -> GcrState:
+        """The state with only the impacts on these services, in order: what
+        own_impacts(state, service_ids) gives, without reading every impact of the GCR."""
+        return self._get(gcr_id, number).own(service_ids)
 
 
 def compose_views(
@@ -48,12 +79,15 @@ def compose_views(
     services = _services(session, set(customers))
     dropped = _dropped_windows(session, {n.gcr_id for n in notices})
     views = {}
-    for notice in notices:
-        state = cache.state(notice.gcr_id, notice.revision)
-        previous = cache.state(notice.gcr_id, notice.previous_revision) if notice.previous_revision else None
-        views[notice.id] = _view(notice, state, previous, customers[notice.customer_id],
-                                 services.get(notice.customer_id, {}), dropped.get(notice.gcr_id, ()), settings, now)
-    return views
+    # A customer's notice shows only its own services, so its states need only their
+    # impacts; in revision order, so that a small cache is never read out of turn.
+    for notice in sorted(notices, key=lambda n: (n.gcr_id, n.revision, n.previous_revision or 0, n.id)):
+        owned = services.get(notice.customer_id, {})
+        state = cache.own(notice.gcr_id, notice.revision, owned)
+        previous = cache.own(notice.gcr_id, notice.previous_revision, owned) if notice.previous_revision else None
+        views[notice.id] = _view(notice, state, previous, customers[notice.customer_id], owned,
+                                 dropped.get(notice.gcr_id, ()), settings, now)
+    return {notice.id: views[notice.id] for notice in notices}
 
 
 def _view(notice, state, previous, customer, owned, dropped, settings, now) -> NoticeView:
@@ -92,26 +126,6 @@ def _windows(notice: Notice, state: GcrState, previous: GcrState | None, dropped
                                 cancelled=bool(cancelled) or number not in active,
                                 previous_start=old.start if moved else None, previous_end=old.end if moved else None))
     return tuple(views)
-
-
-def _line(service: Service, impact) -> ServiceLine:
-    ends = " - ".join(_place(loc) for loc in (service.a_end, service.z_end) if loc is not None)
-    return ServiceLine(service.service_id, service.product, service.bandwidth, ends, impact.impact,
-                       impact.max_outage_minutes)
-
-
-def _place(location: Location) -> str:
-    where = ", ".join(part for part in (location.city, location.region) if part)
-    return f"{location.code} ({where})" if where else location.code
-
-
-def _services(session: Session, customer_ids: set[int]) -> dict[int, dict[str, Service]]:
-    query = (select(Service).where(Service.customer_id.in_(customer_ids))
-             .options(joinedload(Service.a_end), joinedload(Service.z_end)))
-    owned: dict[int, dict[str, Service]] = defaultdict(dict)
-    for service in session.scalars(query):
-        owned[service.customer_id][service.service_id] = service
-    return owned
 
 
 def _dropped_windows(session: Session, gcr_ids: set[int]) -> dict[int, list[WindowRow]]:

@@ -12,21 +12,25 @@ from changemgmt.domain.content import customer_digest, event_digest
 from changemgmt.domain.gcr import GcrState
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
+from changemgmt.feeds.requests import request_rebuilds
 from changemgmt.notify.writes import dialect_insert
 from changemgmt.store.models import Event, Gcr
 
 
 def sync_events(
-    session: Session, gcr: Gcr, state: GcrState, revision: int, services: dict[int, frozenset[str]], now: datetime
-) -> int:
-    """Brings the events of the given customers in line with `state`; returns how many changed."""
+    session: Session, gcr: Gcr, state: GcrState, revision: int, services: dict[int, frozenset[str]], now: datetime,
+    contents: dict[int, str] | None = None,
+) -> set[int]:
+    """Brings the events of the given customers in line with `state`, and records that
+    their feeds must be rebuilt; returns the ids of the customers whose events changed.
+    `contents`: each customer's customer_digest(state, services).content, if known."""
     existing = {
         (row.customer_id, row.window_number): row
         for row in session.scalars(select(Event).where(Event.gcr_id == gcr.id, Event.customer_id.in_(list(services))))
     }
     values = []
     for customer_id, own in services.items():
-        content = customer_digest(state, own).content
+        content = contents[customer_id] if contents is not None else customer_digest(state, own).content
         for row in gcr.windows:
             old = existing.get((customer_id, row.number))
             cancelled = row.dropped_at is not None or not own or state.status is Status.CANCELLED
@@ -43,4 +47,6 @@ def sync_events(
         update = {name: statement.excluded[name] for name in ("digest", "sequence", "modified_at", "cancelled")}
         session.execute(statement.on_conflict_do_update(
             index_elements=["gcr_id", "customer_id", "window_number"], set_=update), values)
-    return len(values)
+    changed = {value["customer_id"] for value in values}
+    request_rebuilds(session, gcr.id, changed, now)
+    return changed

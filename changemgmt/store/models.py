@@ -356,3 +356,32 @@ class DeliveryEvent(Base):
     email: Mapped[str] = mapped_column(String(254))
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Feed(Base):
+    """A calendar feed (SPEC §5): a customer's, an enterprise's (a parent account with all
+    its accounts' events) or the internal all-GCR one. Its file is calendars/<token>.ics.
+    The token is kept only as a SHA-256 (to find the feed from a URL) and sealed with
+    SECRET_KEY (to name the file when rebuilding); docs/serving-feeds.md says why."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)  # customer:<id>, enterprise:<id>, internal
+    scope: Mapped[str] = mapped_column(String(12))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sealed: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None]
+
+
+class FeedRebuild(Base):
+    """A feed whose file must be rewritten, recorded in the transaction of the GCR change."""
+
+    __tablename__ = "feed_rebuilds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_key: Mapped[str] = mapped_column(String(40))
+    gcr_id: Mapped[int | None] = mapped_column(ForeignKey("gcrs.id"))
+    requested_at: Mapped[datetime]

@@ -1,0 +1,105 @@
+"""A feed file is its calendar's header, one VEVENT block per event in (DTSTART, UID)
+order, and END:VCALENDAR. Holding events as serialized blocks lets a feed be assembled
+from events built once (a child account's events also go into its enterprise's feed) and
+lets the internal feed be updated one GCR at a time, reading the other GCRs' blocks back
+from its file. Either way the bytes are those of `calendar_bytes(feed_calendar(events))`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from icalendar import Calendar, Event
+
+from changemgmt.feeds.ical import calendar_bytes
+
+UTC = timezone.utc
+BEGIN = b"BEGIN:VEVENT\r\n"
+END = b"END:VEVENT\r\n"
+END_CALENDAR = b"END:VCALENDAR\r\n"
+_STAMP = "%Y%m%dT%H%M%SZ"
+_WANTED = {"UID", "DTSTART", "DTEND", "STATUS", "LAST-MODIFIED"}
+_INTERNAL_UID = re.compile(r"(?P<number>.+)-W(?P<window>\d+)@[^@]*")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One serialized VEVENT and what ordering and retention need to know of it."""
+
+    uid: str
+    start: str  # DTSTART as written, e.g. 20261201T070000Z: sorts chronologically
+    end: datetime
+    cancelled: bool
+    modified: datetime  # LAST-MODIFIED
+    data: bytes
+
+    @property
+    def order(self) -> tuple[str, str]:
+        return self.start, self.uid
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\([\\;,])", r"\1", text)
+
+
+def parse_block(data: bytes) -> Block:
+    """Reads the properties a Block needs from one serialized VEVENT."""
+    values: dict[str, str] = {}
+    for line in data.replace(b"\r\n ", b"").replace(b"\r\n\t", b"").decode().split("\r\n"):
+        name, _, value = line.partition(":")
+        name = name.split(";", 1)[0].upper()
+        if name in _WANTED and name not in values:
+            values[name] = value
+    return Block(uid=_unescape(values["UID"]), start=values["DTSTART"], end=_instant(values["DTEND"]),
+                 cancelled=values.get("STATUS") == "CANCELLED", modified=_instant(values["LAST-MODIFIED"]),
+                 data=data)
+
+
+def _instant(value: str) -> datetime:
+    return datetime.strptime(value, _STAMP).replace(tzinfo=UTC)
+
+
+def block_of(event: Event) -> Block:
+    return parse_block(event.to_ical())
+
+
+def split_feed(data: bytes) -> list[Block]:
+    """The event blocks of a feed file this module assembled."""
+    blocks = []
+    position = data.find(BEGIN)
+    while position != -1:
+        end = data.index(END, position) + len(END)
+        blocks.append(parse_block(data[position:end]))
+        position = data.find(BEGIN, end)
+    return blocks
+
+
+def assemble(header: Calendar, blocks: Iterable[Block]) -> bytes:
+    """The feed file: `header` (a calendar without events) with the blocks in order."""
+    empty = calendar_bytes(header)
+    if not empty.endswith(END_CALENDAR):
+        raise ValueError("a feed header must end with END:VCALENDAR")
+    body = b"".join(block.data for block in sorted(blocks, key=lambda b: b.order))
+    return empty[:-len(END_CALENDAR)] + body + END_CALENDAR
+
+
+def internal_gcr_number(uid: str) -> str | None:
+    """The GCR number of an internal feed event's UID (`<GCR>-W<n>@<domain>`)."""
+    match = _INTERNAL_UID.fullmatch(uid)
+    return match.group("number") if match else None
+
+
+def retention_cutoff(now: datetime, days: int) -> datetime:
+    return now - timedelta(days=days)
+
+
+def kept(end: datetime, cancelled: bool, modified: datetime, cutoff: datetime) -> bool:
+    """SPEC §3.1: an event stays until N days after its window's end; a cancelled one
+    until N days after the later of its cancellation and its window's end."""
+    return end >= cutoff or (cancelled and modified >= cutoff)
+
+
+def keeps(block: Block, cutoff: datetime) -> bool:
+    return kept(block.end, block.cancelled, block.modified, cutoff)

@@ -1,0 +1,138 @@
+"""Customers' feed events, built with the shared event builder from their Event rows.
+
+Each event says what the GCR said at the revision that last changed it (Event.sequence):
+the same content, UID and SEQUENCE as the email attachment planned at or after that
+revision, with DTSTAMP = LAST-MODIFIED = that revision's time (SPEC §3.1). Only the
+customer's own services appear, from its own inventory rows.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from changemgmt.config import Settings
+from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
+from changemgmt.feeds.blocks import Block, block_of, keeps, retention_cutoff
+from changemgmt.feeds.ical import EventFacts, build_event
+from changemgmt.feeds.lines import service_line, services_by_customer
+from changemgmt.notify.view import WindowView
+from changemgmt.store.models import Customer, Event, Revision, Service
+from changemgmt.store.models import Window as WindowRow
+
+CHUNK = 400
+
+
+class States:
+    """GCR states by (gcr id, revision), each read and parsed once per rebuild."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._states: dict[tuple[int, int], GcrState] = {}
+        self._impacts: dict[tuple[int, int], dict[str, ServiceImpact]] = {}
+
+    def load(self, pairs: Iterable[tuple[int, int]]) -> None:
+        missing = sorted({p for p in pairs if p not in self._states})
+        for start in range(0, len(missing), CHUNK):
+            query = select(Revision.gcr_id, Revision.number, Revision.state).where(
+                tuple_(Revision.gcr_id, Revision.number).in_(missing[start:start + CHUNK]))
+            for gcr_id, number, data in self.session.execute(query):
+                state = GcrState.from_json(data)
+                self._states[(gcr_id, number)] = state
+                self._impacts[(gcr_id, number)] = {i.service_id: i for i in state.impacts}
+
+    def state(self, gcr_id: int, number: int) -> GcrState | None:
+        return self._states.get((gcr_id, number))
+
+    def own(self, gcr_id: int, number: int, owned: Collection[str]) -> list[ServiceImpact]:
+        """The impacts on `owned` services at that revision, by service ID."""
+        impacts = self._impacts.get((gcr_id, number), {})
+        if len(owned) < len(impacts):
+            return sorted((impacts[s] for s in owned if s in impacts), key=lambda i: i.service_id)
+        return [i for s, i in sorted(impacts.items()) if s in owned]
+
+
+def organizer(state: GcrState, settings: Settings) -> Contact:
+    """The GCR's contact, or Change Management (as the email attachment has it)."""
+    if state.contact and state.contact.email:
+        return state.contact
+    return Contact(settings.cm_name, settings.cm_email, settings.cm_phone)
+
+
+def _event_rows(session: Session, customer_ids: list[int], cutoff: datetime) -> list:
+    # Rows surely aged out are left in the database; `keeps` decides on the times shown.
+    return session.execute(
+        select(Event.customer_id, Event.gcr_id, Event.window_number, Event.sequence, Event.modified_at,
+               Event.cancelled, WindowRow.starts_at, WindowRow.ends_at)
+        .join(WindowRow, and_(WindowRow.gcr_id == Event.gcr_id, WindowRow.number == Event.window_number))
+        .where(Event.customer_id.in_(customer_ids),
+               or_(WindowRow.ends_at >= cutoff, Event.modified_at >= cutoff,
+                   WindowRow.times_set_at > Event.modified_at))
+    ).all()
+
+
+def customer_blocks(session: Session, customer_ids: Collection[int], settings: Settings, now: datetime,
+                    states: States | None = None) -> dict[int, list[Block]]:
+    """The feed events of each active customer given (an inactive one gets none).
+    Pass `states` to share parsed revisions between calls."""
+    result: dict[int, list[Block]] = {cid: [] for cid in customer_ids}
+    states = states or States(session)
+    ids = sorted(customer_ids)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(chunk),
+                                                                             Customer.active.is_(True)))}
+        cutoff = retention_cutoff(now, settings.feed_retention_days)
+        builder = _Builder(states, settings, cutoff, services_by_customer(session, list(customers)))
+        for customer_id, block in builder.build(customers, _event_rows(session, list(customers), cutoff)):
+            result[customer_id].append(block)
+    return result
+
+
+class _Builder:
+    """Builds the blocks of a chunk of customers' event rows."""
+
+    def __init__(self, states: States, settings: Settings, cutoff: datetime,
+                 owned: dict[int, dict[str, Service]]) -> None:
+        self.states, self.settings, self.cutoff, self.owned = states, settings, cutoff, owned
+
+    def build(self, customers: dict[int, Customer], rows: list) -> Iterable[tuple[int, Block]]:
+        self.states.load((r.gcr_id, r.sequence) for r in rows)
+        self.states.load((r.gcr_id, r.sequence - 1) for r in rows if r.sequence > 1 and not self._own(r, 0))
+        facts: dict[tuple[int, int, int], EventFacts | None] = {}
+        for row in rows:
+            key = (row.customer_id, row.gcr_id, row.sequence)
+            if key not in facts:
+                facts[key] = self._facts(row, customers[row.customer_id])
+            if facts[key] is None:
+                continue
+            block = block_of(build_event(facts[key], self._window(row), provider_domain=self.settings.provider_domain,
+                                         stamp=row.modified_at))
+            if keeps(block, self.cutoff):
+                yield row.customer_id, block
+
+    def _own(self, row, back: int) -> list[ServiceImpact]:
+        return self.states.own(row.gcr_id, row.sequence - back, self.owned.get(row.customer_id, {}))
+
+    def _facts(self, row, customer: Customer) -> EventFacts | None:
+        state = self.states.state(row.gcr_id, row.sequence)
+        if state is None:
+            return None
+        # A customer dropped from scope keeps a CANCELLED event that still lists its
+        # services: they are in the revision before the one that dropped it.
+        impacts = self._own(row, 0) or (self._own(row, 1) if row.sequence > 1 else [])
+        owned = self.owned.get(row.customer_id, {})
+        return EventFacts(
+            gcr_number=state.number, title=state.title, description=state.description, reason=state.reason,
+            work_location=state.work_location, status=state.status, emergency=state.emergency,
+            organizer=organizer(state, self.settings), account=customer.account, time_zone=customer.time_zone,
+            services=tuple(service_line(owned[i.service_id], i) for i in impacts),
+        )
+
+    def _window(self, row) -> WindowView:
+        state = self.states.state(row.gcr_id, row.sequence)
+        shown = next((w for w in state.windows if w.number == row.window_number), None) if state else None
+        start, end = (shown.start, shown.end) if shown else (row.starts_at, row.ends_at)
+        return WindowView(row.window_number, start, end, row.sequence, row.modified_at, cancelled=row.cancelled)

@@ -1,0 +1,64 @@
+"""What the CLI (and later the API and portal) do with one feed: name it from an
+account, get its URL (creating the feed on first use), rotate its token."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from changemgmt.config import Settings
+from changemgmt.domain.errors import DomainError, NotFound
+from changemgmt.feeds import files
+from changemgmt.feeds.publisher import Written, publish
+from changemgmt.feeds.registry import (
+    INTERNAL_KEY,
+    FeedToken,
+    Scope,
+    customer_by_account,
+    ensure_feed,
+    feed_key,
+    has_accounts,
+    rotate,
+    with_token,
+)
+
+
+def key_for(session: Session, account: str | None, scope: Scope) -> str:
+    """The key of ACCOUNT's customer or enterprise feed, or of the internal feed."""
+    if scope is Scope.INTERNAL:
+        return INTERNAL_KEY
+    if not account:
+        raise DomainError("account", "an account is needed for a customer or enterprise feed")
+    customer = customer_by_account(session, account)
+    if customer is None:
+        raise NotFound(f"no customer with account {account}")
+    if scope is Scope.ENTERPRISE and not has_accounts(session, customer.id):
+        raise DomainError("account", f"{account} has no accounts below it, so it has no enterprise feed")
+    return feed_key(scope, customer.id)
+
+
+def open_feed(sessions: sessionmaker[Session], settings: Settings, now: datetime, account: str | None,
+              scope: Scope) -> FeedToken:
+    """The feed, created on first use, with its file written and current."""
+    with sessions.begin() as session:
+        feed = with_token(ensure_feed(session, key_for(session, account, scope), settings, now), settings)
+    _write(sessions, settings, now, feed)
+    return feed
+
+
+def rotate_feed(sessions: sessionmaker[Session], settings: Settings, now: datetime, account: str | None,
+                scope: Scope, actor: str) -> FeedToken:
+    """Gives the feed a new token: the old URL answers 404 at once, the new one serves."""
+    with sessions.begin() as session:
+        feed = ensure_feed(session, key_for(session, account, scope), settings, now)
+        old, _ = rotate(session, feed, settings, now, actor)
+        fresh = with_token(feed, settings)
+    if old is not None:
+        files.remove(settings.calendars_dir, f"{old}.ics")
+    _write(sessions, settings, now, fresh)
+    return fresh
+
+
+def _write(sessions: sessionmaker[Session], settings: Settings, now: datetime, feed: FeedToken) -> Written:
+    with sessions() as session:
+        return publish(session, settings, now, [feed])

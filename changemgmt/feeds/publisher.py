@@ -1,0 +1,209 @@
+"""Writing feed files: the ones GCR changes asked for (`rebuild_dirty`), or all of them
+(`rebuild_all`). A file is rewritten only when its bytes change, atomically. Retention
+depends on `now`, which callers pass in (STYLE 3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from changemgmt.config import Settings
+from changemgmt.feeds import files
+from changemgmt.feeds.blocks import Block, assemble, internal_gcr_number, keeps, retention_cutoff, split_feed
+from changemgmt.feeds.chunks import chunks
+from changemgmt.feeds.customer import States, customer_blocks
+from changemgmt.feeds.headers import header
+from changemgmt.feeds.hierarchy import enterprises, members
+from changemgmt.feeds.internal import internal_blocks, published_gcr_ids
+from changemgmt.feeds.registry import INTERNAL_KEY, FeedToken, Scope, ensure_feeds, feed_key, with_token
+from changemgmt.feeds.tokens import SealError, is_token, token_hash
+from changemgmt.store.models import Customer, Feed, FeedRebuild, Gcr
+
+BATCH = 500  # account feeds built together (their events are loaded in a few queries)
+MAX_REQUESTS = 50_000  # rebuild requests taken per round
+
+
+@dataclass
+class Written:
+    """What a rebuild did: files written per scope, files left as they were."""
+
+    customer: int = 0
+    enterprise: int = 0
+    internal: int = 0
+    unchanged: int = 0
+    removed: int = 0  # files of rotated tokens or unknown feeds deleted
+    unreadable: list[str] = field(default_factory=list)  # feeds whose token SECRET_KEY cannot open
+    files: list[tuple[int, str, str]] = field(default_factory=list, repr=False)  # feed id, token hash, name
+
+    @property
+    def total(self) -> int:
+        return self.customer + self.enterprise + self.internal
+
+    def add(self, feed: FeedToken, changed: bool) -> None:
+        if not changed:
+            self.unchanged += 1
+            return
+        scope = feed.scope.value
+        setattr(self, scope, getattr(self, scope) + 1)
+        self.files.append((feed.feed.id, feed.feed.token_hash, feed.file_name))
+
+
+def publish(session: Session, settings: Settings, now: datetime, feeds: list[FeedToken],
+            changed_gcrs: set[int] | None = None) -> Written:
+    """Writes these feeds' files. The internal feed is updated for `changed_gcrs` only,
+    reusing its other events from its file, when given; else built whole."""
+    written = Written()
+    files.ensure_folder(settings.calendars_dir)
+    accounts = [f for f in feeds if f.scope is not Scope.INTERNAL]
+    states = States(session)
+    with files.Writer(settings.calendars_dir) as writer:
+        for start in range(0, len(accounts), BATCH):
+            _publish_accounts(session, settings, now, accounts[start:start + BATCH], states, writer, written)
+        for feed in feeds:
+            if feed.scope is Scope.INTERNAL:
+                events = _internal_events(session, settings, now, feed, changed_gcrs)
+                _submit(writer, feed, assemble(header(feed, None, settings), events), written)
+    if written.files:
+        files.sync_folder(settings.calendars_dir)
+    return written
+
+
+def _submit(writer: files.Writer, feed: FeedToken, data: bytes, written: Written) -> None:
+    writer.submit(feed.file_name, data, lambda changed: written.add(feed, changed))
+
+
+def _publish_accounts(session: Session, settings: Settings, now: datetime, feeds: list[FeedToken], states: States,
+                      writer: files.Writer, written: Written) -> None:
+    ids = {f.feed.customer_id for f in feeds}
+    groups = members(session, [f.feed.customer_id for f in feeds if f.scope is Scope.ENTERPRISE])
+    customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+    blocks = customer_blocks(session, ids.union(*groups.values()), settings, now, states)
+    for feed in feeds:
+        customer = customers[feed.feed.customer_id]
+        shown = groups[customer.id] if feed.scope is Scope.ENTERPRISE else {customer.id}
+        events = [b for cid in shown for b in blocks[cid]] if customer.active else []
+        _submit(writer, feed, assemble(header(feed, customer, settings), events), written)
+
+
+def _internal_events(session: Session, settings: Settings, now: datetime, feed: FeedToken,
+                     changed_gcrs: set[int] | None) -> list[Block]:
+    old = files.read(settings.calendars_dir, feed.file_name) if changed_gcrs is not None else None
+    if old is None:
+        built = internal_blocks(session, published_gcr_ids(session), settings, now)
+        return [b for blocks in built.values() for b in blocks]
+    numbers = {number for chunk in chunks(changed_gcrs)
+               for number in session.scalars(select(Gcr.number).where(Gcr.id.in_(chunk)))}
+    cutoff = retention_cutoff(now, settings.feed_retention_days)
+    others = [b for b in split_feed(old) if internal_gcr_number(b.uid) not in numbers and keeps(b, cutoff)]
+    built = internal_blocks(session, changed_gcrs, settings, now)
+    return others + [b for blocks in built.values() for b in blocks]
+
+
+def tokens_of(feeds: list[Feed], settings: Settings, written: Written) -> list[FeedToken]:
+    """The feeds with their tokens; one whose token does not open (SECRET_KEY changed)
+    is left out and named in `written.unreadable`, so it cannot stop the others."""
+    opened = []
+    for feed in feeds:
+        try:
+            opened.append(with_token(feed, settings))
+        except SealError:
+            written.unreadable.append(feed.key)
+    return opened
+
+
+def rebuild_dirty(sessions: sessionmaker[Session], settings: Settings, now: datetime) -> Written:
+    """Rewrites the feeds that GCR changes asked for, then clears those requests."""
+    total = Written()
+    while True:
+        with sessions() as session:
+            requests = session.execute(select(FeedRebuild.id, FeedRebuild.feed_key, FeedRebuild.gcr_id)
+                                       .order_by(FeedRebuild.id).limit(MAX_REQUESTS)).all()
+            if not requests:
+                return total
+            keys = sorted({r.feed_key for r in requests})
+            rows = [feed for chunk in chunks(keys)
+                    for feed in session.scalars(select(Feed).where(Feed.key.in_(chunk)))]
+            feeds = tokens_of(rows, settings, total)
+            internal = [r.gcr_id for r in requests if r.feed_key == INTERNAL_KEY]
+            changed = None if None in internal else set(internal)
+            written = publish(session, settings, now, feeds, changed)
+        _merge(total, written)
+        total.removed += drop_rotated(sessions, settings, written)
+        _clear(sessions, [r.id for r in requests])
+        if len(requests) < MAX_REQUESTS:
+            return total
+
+
+def rebuild_all(sessions: sessionmaker[Session], settings: Settings, now: datetime) -> Written:
+    """Creates any missing feed (every customer, every enterprise, the internal one),
+    rewrites every feed whose bytes changed, deletes files no feed owns, and clears the
+    requests it has covered."""
+    with sessions.begin() as session:
+        customers = list(session.scalars(select(Customer.id).order_by(Customer.id)))
+        keys = [feed_key(Scope.CUSTOMER, cid) for cid in customers]
+        keys += [feed_key(Scope.ENTERPRISE, cid) for cid in enterprises(session)] + [INTERNAL_KEY]
+        ensure_feeds(session, keys, settings, now)
+    with sessions() as session:
+        covered = list(session.scalars(select(FeedRebuild.id)))
+        unreadable = Written()
+        feeds = by_tree(session, tokens_of(list(session.scalars(select(Feed).order_by(Feed.id))), settings,
+                                           unreadable))
+        written = publish(session, settings, now, feeds)
+        written.unreadable = unreadable.unreadable
+    written.removed += drop_rotated(sessions, settings, written)
+    written.removed += remove_unknown_files(sessions, settings)
+    files.remove_stale_temporaries(settings.calendars_dir)
+    _clear(sessions, covered)
+    return written
+
+
+def by_tree(session: Session, feeds: list[FeedToken]) -> list[FeedToken]:
+    """The feeds ordered so that an enterprise's feed is built in the same batch as most
+    of its accounts' feeds, whose events it then reuses instead of building them again."""
+    parents = dict(session.execute(select(Customer.id, Customer.parent_id)).all())
+
+    def root(customer_id: int | None) -> int:
+        seen = set()
+        while customer_id is not None and parents.get(customer_id) is not None and customer_id not in seen:
+            seen.add(customer_id)
+            customer_id = parents[customer_id]
+        return customer_id or 0
+
+    return sorted(feeds, key=lambda f: (root(f.feed.customer_id), f.feed.id))
+
+
+def drop_rotated(sessions: sessionmaker[Session], settings: Settings, written: Written) -> int:
+    """Deletes files just written under a token rotated meanwhile, so an old URL stays
+    dead however a rebuild and a rotation interleave."""
+    removed = 0
+    for chunk in chunks(written.files, 1000):
+        with sessions() as session:
+            current = dict(session.execute(select(Feed.id, Feed.token_hash).where(
+                Feed.id.in_([feed_id for feed_id, _, _ in chunk]))).all())
+        for feed_id, written_hash, name in chunk:
+            if current.get(feed_id) != written_hash:
+                removed += files.remove(settings.calendars_dir, name)
+    return removed
+
+
+def remove_unknown_files(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Deletes token-named files that no feed owns (left by a crash mid-rotation)."""
+    names = [p.name for p in settings.calendars_dir.glob("*.ics") if is_token(p.name[:-len(".ics")])]
+    # Read the tokens after listing the files: a feed is committed before its file exists.
+    with sessions() as session:
+        known = set(session.scalars(select(Feed.token_hash)))
+    return sum(files.remove(settings.calendars_dir, name) for name in names
+               if token_hash(name[:-len(".ics")]) not in known)
+
+
+def _clear(sessions: sessionmaker[Session], ids: list[int]) -> None:
+    for chunk in chunks(ids, 1000):
+        with sessions.begin() as session:
+            session.execute(delete(FeedRebuild).where(FeedRebuild.id.in_(chunk)))
+
+
+def _merge(total: Written, written: Written) -> None:
+    for name in ("customer", "enterprise", "internal", "unchanged", "removed"):
+        setattr(total, name, getattr(total, name) + getattr(written, name))

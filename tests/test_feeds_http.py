@@ -1,0 +1,212 @@
+"""Serving feeds over HTTP (SPEC §5, STANDARDS A41-A44): 200 with the right headers,
+HEAD, 304 by ETag and by date, 404 for unknown and rotated tokens in the time a hit
+takes. Through a real uvicorn on loopback, and the ASGI app directly for timing."""
+from __future__ import annotations
+
+import asyncio
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from email.utils import formatdate
+
+import httpx
+import pytest
+import uvicorn
+
+from changemgmt.feeds.files import write_atomic
+from changemgmt.feeds.manage import rotate_feed
+from changemgmt.feeds.publisher import rebuild_all
+from changemgmt.feeds.registry import Scope
+from changemgmt.store.db import transaction
+from changemgmt.web.app import create_app
+from support.feeds import GCR, Feeds
+from support.gcrs import Clock, Desk
+from world import build_world
+
+UNKNOWN = "Z" * 43
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def feeds(db, settings, now):
+    clock = Clock(now)
+    with transaction(db) as session:
+        build_world(session)
+    Desk(db, settings, clock).publish(GCR)
+    rebuild_all(db, settings, clock())
+    return Feeds(db, settings, clock)
+
+
+@pytest.fixture
+def server(settings):
+    """The app under a real uvicorn on a loopback port, in a thread."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, lifespan="on")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def client(server):
+    with httpx.Client(base_url=server) as http:
+        yield http
+
+
+@pytest.fixture
+def acme(feeds):
+    return f"/calendars/{feeds.token('ACC-1001').file_name}"
+
+
+def test_a_feed_is_served_with_its_headers(client, acme, feeds):
+    response = client.get(acme)
+    path = feeds.path("ACC-1001")
+    assert response.status_code == 200
+    assert response.content == path.read_bytes()
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert response.headers["cache-control"] == "private, max-age=300"
+    assert response.headers["last-modified"] == formatdate(int(path.stat().st_mtime), usegmt=True)
+    etag = response.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
+    assert "content-encoding" not in response.headers
+
+
+def test_head_sends_the_same_headers_and_no_body(client, acme):
+    got, head = client.get(acme), client.head(acme)
+    assert head.status_code == 200 and head.content == b""
+    for name in ("content-type", "content-length", "etag", "last-modified", "cache-control"):
+        assert head.headers[name] == got.headers[name]
+
+
+@pytest.mark.parametrize("header", ['{etag}', 'W/{etag}', '"other", {etag}', '*'])
+def test_a_matching_if_none_match_gets_304(client, acme, header):
+    etag = client.get(acme).headers["etag"]
+    response = client.get(acme, headers={"If-None-Match": header.format(etag=etag)})
+    assert (response.status_code, response.content) == (304, b"")
+    assert response.headers["etag"] == etag
+    assert response.headers["cache-control"] == "private, max-age=300"
+    assert client.get(acme, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_if_modified_since_gets_304_unless_the_file_is_newer(client, acme):
+    modified = client.get(acme).headers["last-modified"]
+    later = formatdate(time.time() + 3600, usegmt=True)
+    earlier = formatdate(time.time() - 86400 * 365, usegmt=True)
+    assert client.get(acme, headers={"If-Modified-Since": modified}).status_code == 304
+    assert client.head(acme, headers={"If-Modified-Since": later}).status_code == 304
+    assert client.get(acme, headers={"If-Modified-Since": earlier}).status_code == 200
+    assert client.get(acme, headers={"If-Modified-Since": "yesterday"}).status_code == 200
+    # If-None-Match wins: a stale ETag gets the feed whatever the date says.
+    assert client.get(acme, headers={"If-Modified-Since": later, "If-None-Match": '"old"'}).status_code == 200
+
+
+def test_a_rewritten_file_is_served_at_once(client, acme, feeds):
+    first = client.get(acme)
+    path = feeds.path("ACC-1001")
+    write_atomic(path.parent, path.name, first.content.replace(b"Fibre splice", b"Fibre repair"))
+    second = client.get(acme, headers={"If-None-Match": first.headers["etag"]})
+    assert second.status_code == 200 and b"Fibre repair" in second.content
+    assert second.headers["etag"] != first.headers["etag"]
+
+
+def test_after_rotation_the_old_url_answers_404(client, acme, db, settings, feeds):
+    assert client.get(acme).status_code == 200
+    fresh = rotate_feed(db, settings, feeds.clock(), "ACC-1001", Scope.CUSTOMER, "alice")
+    assert client.get(acme).status_code == 404
+    assert client.get(f"/calendars/{fresh.file_name}").status_code == 200
+
+
+@pytest.mark.parametrize("path", [f"/calendars/{UNKNOWN}.ics", "/calendars/short.ics", "/calendars/",
+                                  "/calendars/../var/changemgmt.db", f"/calendars/.{UNKNOWN}.ics.abc.tmp"])
+def test_unknown_or_malformed_names_get_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "text/calendar" not in response.headers["content-type"]
+
+
+def test_only_get_and_head_are_allowed(client, acme):
+    response = client.post(acme)
+    assert (response.status_code, response.headers["allow"]) == (405, "GET, HEAD")
+
+
+def test_health_and_other_paths(client):
+    assert client.get("/healthz").text == "ok\n"
+    assert client.get("/elsewhere").status_code == 404
+
+
+def _median_micros(app, paths: list[str], rounds: int = 3000) -> dict[str, float]:
+    async def send(message) -> None:
+        pass
+
+    async def run() -> dict[str, list[float]]:
+        timings: dict[str, list[float]] = {path: [] for path in paths}
+        for _ in range(rounds):
+            for path in paths:  # interleaved, so load on the machine hits both alike
+                scope = {"type": "http", "method": "GET", "path": path, "headers": [(b"host", b"feeds")]}
+                start = time.perf_counter_ns()
+                await app(scope, None, send)
+                timings[path].append((time.perf_counter_ns() - start) / 1000)
+        return timings
+
+    return {path: statistics.median(values) for path, values in asyncio.run(run()).items()}
+
+
+def test_an_unknown_token_takes_as_long_as_a_known_one(settings, acme):
+    medians = _median_micros(create_app(settings), [acme, f"/calendars/{UNKNOWN}.ics"])
+    hit, miss = medians.values()
+    assert 0.6 < miss / hit < 1.5, medians
+
+
+def test_over_http_an_unknown_token_takes_as_long_as_a_known_one(server, acme):
+    host, port = server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port))
+    timings: dict[str, list[float]] = {acme: [], f"/calendars/{UNKNOWN}.ics": []}
+    for _ in range(300):
+        for path, values in timings.items():
+            start = time.perf_counter()
+            connection.request("GET", path)
+            connection.getresponse().read()
+            values.append(time.perf_counter() - start)
+    connection.close()
+    hit, miss = (statistics.median(values) for values in timings.values())
+    assert 0.5 < miss / hit < 2.0, (hit, miss)
+
+
+def test_the_web_command_serves_feeds_and_keeps_tokens_out_of_the_log(env, acme):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "changemgmt", "web", "--host", "127.0.0.1"],
+                               env={**os.environ, **env, "PORT": str(port)}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert httpx.get(url + acme).status_code == 200
+    finally:
+        process.terminate()
+        log = process.communicate(timeout=20)[0]
+    token = acme.split("/")[-1].removesuffix(".ics")
+    assert "GET /calendars/<redacted> HTTP/1.1\" 200" in log
+    assert token not in log
