@@ -9,11 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, text
 
+from click.testing import CliRunner
+
+from changemgmt.cli.context import AppContext
+from changemgmt.cli.main import cli
 from changemgmt.config import load_settings
+from changemgmt.feeds.publisher import rebuild_all
 from changemgmt.store.db import make_engine, session_factory
 from changemgmt.store.migrate import upgrade
 from changemgmt.store.models import Base
 from changemgmt.store.db import transaction
+from support.feeds import Feeds
 from support.gcrs import Clock, Desk
 from world import build_world
 
@@ -102,3 +108,25 @@ def desk(db, settings, clock) -> Desk:
     with transaction(db) as session:
         build_world(session)
     return Desk(db, settings, clock)
+
+
+@pytest.fixture
+def run(env, now):
+    """Runs `changemgmt ARGS` as carol at the fixed `now` (the clock is injected, never read
+    from the machine); checks the exit status and returns what it printed."""
+    runner = CliRunner()
+
+    def invoke(*args, expect: int = 0) -> str:
+        app = AppContext(load_settings(env), "carol", lambda: now)
+        result = runner.invoke(cli, args, obj=app, env=env, catch_exceptions=False)
+        assert result.exit_code == expect, result.output
+        return result.output
+
+    return invoke
+
+
+@pytest.fixture
+def feeds(db, settings, clock, desk):
+    """Every feed of the small world, written before any GCR exists."""
+    rebuild_all(db, settings, clock())
+    return Feeds(db, settings, clock)

@@ -7,29 +7,11 @@ from email import policy
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from changemgmt.cli.context import AppContext
-from changemgmt.cli.main import cli
-from changemgmt.config import load_settings
 from changemgmt.store import models
 from changemgmt.store.db import transaction
 from world import build_world
-
-
-@pytest.fixture
-def run(env, now):
-    """Runs a command at the fixed `now`: the clock is injected, never read from the machine."""
-    runner = CliRunner()
-
-    def invoke(*args, expect: int = 0):
-        app = AppContext(load_settings(env), "carol", lambda: now)
-        result = runner.invoke(cli, args, obj=app, env=env, catch_exceptions=False)
-        assert result.exit_code == expect, result.output
-        return result.output
-
-    return invoke
 
 
 @pytest.fixture

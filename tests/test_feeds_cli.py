@@ -4,37 +4,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from click.testing import CliRunner
 
-from changemgmt.cli.context import AppContext
-from changemgmt.cli.main import cli
-from changemgmt.config import load_settings
-from changemgmt.store.db import transaction
 from support.feeds import GCR, events
-from support.gcrs import Clock, Desk
-from world import build_world
 
 URL = re.compile(r"^(http://localhost:8000/calendars/([A-Za-z0-9_-]{43})\.ics)$", re.MULTILINE)
 
 
 @pytest.fixture
-def run(env, now):
-    runner = CliRunner()
-
-    def invoke(*args, expect: int = 0):
-        app = AppContext(load_settings(env), "carol", lambda: now)
-        result = runner.invoke(cli, args, obj=app, env=env, catch_exceptions=False)
-        assert result.exit_code == expect, result.output
-        return result.output
-
-    return invoke
-
-
-@pytest.fixture
-def world(db, settings, now):
-    with transaction(db) as session:
-        build_world(session)
-    Desk(db, settings, Clock(now)).publish(GCR)
+def world(desk):
+    desk.publish(GCR)
 
 
 def feed(output: str, settings):

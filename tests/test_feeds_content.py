@@ -16,22 +16,11 @@ from changemgmt.feeds.registry import Scope, feed_url
 from changemgmt.notify.compose import compose_views
 from changemgmt.notify.message import build_ics
 from changemgmt.store import models
-from changemgmt.store.db import transaction
 from support.feeds import GCR, Feeds, events, parse, uid
-from support.gcrs import Clock, Desk
-from world import build_world
 
 
 @pytest.fixture
-def clock(now):
-    return Clock(now)
-
-
-@pytest.fixture
-def feeds(db, settings, clock):
-    with transaction(db) as session:
-        build_world(session)
-    desk = Desk(db, settings, clock)
+def feeds(db, settings, clock, desk):
     desk.publish(GCR)
     clock.advance(hours=3)
     desk.update("GCR-1001", {"windows": [GCR["windows"][0] | {"number": 1},

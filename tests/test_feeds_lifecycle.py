@@ -13,27 +13,7 @@ from changemgmt.feeds.publisher import rebuild_all, rebuild_dirty
 from changemgmt.feeds.registry import Scope
 from changemgmt.store import models
 from changemgmt.store.db import transaction
-from support.feeds import GCR, Feeds, at, uid
-from support.gcrs import Clock, Desk
-from world import build_world
-
-
-@pytest.fixture
-def clock(now):
-    return Clock(now)
-
-
-@pytest.fixture
-def desk(db, settings, clock):
-    with transaction(db) as session:
-        build_world(session)
-    return Desk(db, settings, clock)
-
-
-@pytest.fixture
-def feeds(db, settings, clock, desk):
-    rebuild_all(db, settings, clock())  # every feed exists before the GCR does
-    return Feeds(db, settings, clock)
+from support.feeds import GCR, at, uid
 
 
 @pytest.fixture

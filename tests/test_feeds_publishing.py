@@ -19,27 +19,7 @@ from changemgmt.gcrs.service import Who, change_status, update_gcr
 from changemgmt.store import models
 from changemgmt.store.db import transaction
 from changemgmt.web.feedfiles import FeedFiles
-from support.feeds import GCR, Feeds, events, parse
-from support.gcrs import Clock, Desk
-from world import build_world
-
-
-@pytest.fixture
-def clock(now):
-    return Clock(now)
-
-
-@pytest.fixture
-def desk(db, settings, clock):
-    with transaction(db) as session:
-        build_world(session)
-    return Desk(db, settings, clock)
-
-
-@pytest.fixture
-def feeds(db, settings, clock, desk):
-    rebuild_all(db, settings, clock())
-    return Feeds(db, settings, clock)
+from support.feeds import GCR, events, parse
 
 
 @pytest.fixture
