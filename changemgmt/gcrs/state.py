@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.errors import DomainError
@@ -32,10 +32,31 @@ def state_of(gcr: models.Gcr) -> GcrState:
         emergency=gcr.emergency,
         internal_notes=gcr.internal_notes,
         windows=tuple(Window(w.number, w.starts_at, w.ends_at) for w in gcr.windows if w.dropped_at is None),
-        impacts=tuple(
-            ServiceImpact(i.service.service_id, Impact(i.level), i.max_outage_minutes) for i in gcr.impacts
-        ),
+        impacts=tuple(ServiceImpact(service_id, Impact(level), minutes)
+                      for service_id, level, minutes in _impact_rows(gcr)),
     ).canonical()
+
+
+def _stored_impacts(gcr: models.Gcr) -> bool:
+    """True when the GCR's impacts are only in the database (not loaded, so not changed
+    in memory): one query reads them, where the ORM would load every service one by one."""
+    state = inspect(gcr)
+    return state.persistent and "impacts" in state.unloaded
+
+
+def _impact_rows(gcr: models.Gcr):
+    """(service ID, level, max outage) of each impact of the GCR."""
+    if not _stored_impacts(gcr):
+        return [(i.service.service_id, i.level, i.max_outage_minutes) for i in gcr.impacts]
+    return _session(gcr).execute(
+        select(models.Service.service_id, models.Impact.level, models.Impact.max_outage_minutes)
+        .join(models.Impact, models.Impact.service_pk == models.Service.id)
+        .where(models.Impact.gcr_id == gcr.id)
+    ).all()
+
+
+def _session(gcr: models.Gcr) -> Session:
+    return inspect(gcr).session
 
 
 def apply_patch(old: GcrState, patch: GcrPatch, next_window_number: int) -> GcrState:
@@ -64,8 +85,10 @@ def _merge_windows(old: tuple[Window, ...], given: tuple[WindowInput, ...], next
     return tuple(merged)
 
 
-def write_state(session: Session, gcr: models.Gcr, state: GcrState, now: datetime) -> None:
-    """Makes the rows of `gcr` say what `state` says."""
+def write_state(session: Session, gcr: models.Gcr, state: GcrState, now: datetime,
+                before: GcrState | None = None) -> None:
+    """Makes the rows of `gcr` say what `state` says. `before`: state_of(gcr), when the
+    caller has read it in this transaction (it spares reading the impacts again)."""
     gcr.title = state.title
     gcr.description = state.description
     gcr.reason = state.reason
@@ -78,7 +101,7 @@ def write_state(session: Session, gcr: models.Gcr, state: GcrState, now: datetim
     gcr.contact_phone = state.contact.phone if state.contact else None
     gcr.locations = _locations(session, state.location_codes)
     _write_windows(gcr, state.windows, now)
-    _write_impacts(session, gcr, state.impacts)
+    _write_impacts(session, gcr, state.impacts, before.impacts if before is not None else None)
 
 
 def _locations(session: Session, codes: tuple[str, ...]) -> list[models.Location]:
@@ -104,7 +127,10 @@ def _write_windows(gcr: models.Gcr, windows: tuple[Window, ...], now: datetime) 
             row.starts_at, row.ends_at, row.dropped_at, row.times_set_at = window.start, window.end, None, now
 
 
-def _write_impacts(session: Session, gcr: models.Gcr, impacts: tuple[ServiceImpact, ...]) -> None:
+def _write_impacts(session: Session, gcr: models.Gcr, impacts: tuple[ServiceImpact, ...],
+                   stored: tuple[ServiceImpact, ...] | None = None) -> None:
+    if _stored_impacts(gcr) and (impacts == stored if stored is not None else _same_impacts(gcr, impacts)):
+        return  # a status or text change: nothing to write, and no need to load 100,000 rows
     services = _services(session, [i.service_id for i in impacts])
     existing = {row.service_pk: row for row in gcr.impacts}
     wanted = {services[i.service_id].id: i for i in impacts}
@@ -118,6 +144,12 @@ def _write_impacts(session: Session, gcr: models.Gcr, impacts: tuple[ServiceImpa
             gcr.impacts.append(row)
         row.level = item.impact.value
         row.max_outage_minutes = item.max_outage_minutes
+
+
+def _same_impacts(gcr: models.Gcr, impacts: tuple[ServiceImpact, ...]) -> bool:
+    stored = {service_id: (level, minutes) for service_id, level, minutes in _impact_rows(gcr)}
+    wanted = {i.service_id: (i.impact.value, i.max_outage_minutes) for i in impacts}
+    return len(wanted) == len(impacts) and stored == wanted
 
 
 def _services(session: Session, service_ids: list[str]) -> dict[str, models.Service]:

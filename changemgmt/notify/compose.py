@@ -3,44 +3,94 @@ planned at, with only its own customer's services. Batched: a handful of queries
 whole batch of notices, and each revision is parsed once."""
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Text, cast, select
+from sqlalchemy.orm import Session, aliased
 
 from changemgmt.config import Settings
 from changemgmt.domain.content import own_impacts
-from changemgmt.domain.gcr import Contact, GcrState
+from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
+from changemgmt.domain.impact import Impact
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.feeds.lines import service_line as _line
-from changemgmt.feeds.lines import services_by_customer as _services
 from changemgmt.notify.changes import change_lines
 from changemgmt.notify.view import CustomerView, NoticeView, Recipient, WindowView
 from changemgmt.store.models import Contact as ContactRow
-from changemgmt.store.models import Customer, Notice, Revision
+from changemgmt.store.models import Customer, Location, Notice, Revision, Service
 from changemgmt.store.models import Recipient as RecipientRow
 from changemgmt.store.models import Window as WindowRow
 from changemgmt.tokens import unsubscribe_token
 
 
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
 @dataclass(frozen=True)
 class _Parsed:
-    state: GcrState
-    positions: dict[str, int]  # service ID -> index in state.impacts
+    """A revision's state without its impacts, and the impacts by service ID. A GCR over
+    100,000 services costs this index, not 100,000 parsed dicts and objects."""
+
+    base: GcrState  # impacts=()
+    positions: dict[str, int]  # service ID -> index in the revision's impacts
+    values: list[tuple[Impact, int | None]]  # (impact, max outage) by index; equal ones shared
 
     @classmethod
-    def of(cls, state: GcrState) -> "_Parsed":
-        return cls(state, {impact.service_id: n for n, impact in enumerate(state.impacts)})
+    def read(cls, text: str) -> "_Parsed | GcrState":
+        """Reads the revision's JSON one impact at a time; returns the whole GcrState
+        instead if a service appears twice (own_impacts then keeps both)."""
+        document, positions, values, shared = {}, {}, [], {}
+        for item in _top_level(text, document, "impacts"):
+            value = (Impact(item["impact"]), item.get("max_outage_minutes"))
+            if positions.setdefault(item["service_id"], len(values)) != len(values):
+                return GcrState.from_json(json.loads(text))
+            values.append(shared.setdefault(value, value))
+        return cls(GcrState.from_json({**document, "impacts": []}), positions, values)
 
     def own(self, service_ids: Collection[str]) -> GcrState:
-        if len(self.positions) != len(self.state.impacts):  # a service twice: let own_impacts keep both
-            return replace(self.state, impacts=tuple(own_impacts(self.state, service_ids)))
-        found = sorted(n for n in map(self.positions.get, service_ids) if n is not None)
-        return replace(self.state, impacts=tuple(self.state.impacts[n] for n in found))
+        found = sorted((n, s) for s in service_ids if (n := self.positions.get(s)) is not None)
+        return replace(self.base, impacts=tuple(ServiceImpact(s, *self.values[n]) for n, s in found))
+
+    @property
+    def state(self) -> GcrState:
+        return self.own(self.positions)
+
+
+def _top_level(text: str, document: dict, streamed: str) -> Iterator[dict]:
+    """Parses a JSON object into `document`, but yields the items of its `streamed`
+    array one by one instead of keeping them."""
+    pos = _expect(text, 0, "{")
+    while text[pos] != "}":
+        key, pos = _DECODER.raw_decode(text, pos)
+        pos = _expect(text, pos, ":")
+        if key == streamed and text[pos] == "[":
+            pos = _expect(text, pos, "[")
+            while text[pos] != "]":
+                item, pos = _DECODER.raw_decode(text, pos)
+                yield item
+                pos = _SPACE.match(text, pos).end()
+                pos = _expect(text, pos, ",") if text[pos] == "," else pos
+            pos += 1
+        else:
+            document[key], pos = _DECODER.raw_decode(text, pos)
+        pos = _SPACE.match(text, pos).end()
+        pos = _expect(text, pos, ",") if text[pos] == "," else pos
+
+
+def _expect(text: str, pos: int, char: str) -> int:
+    """The position after `char` (at `pos`, after any spaces) and the spaces after it."""
+    pos = _SPACE.match(text, pos).end()
+    if text[pos] != char:
+        raise ValueError(f"revision JSON: expected {char!r} at {pos}")
+    return _SPACE.match(text, pos + 1).end()
 
 
 class RevisionCache:
@@ -56,17 +106,22 @@ class RevisionCache:
         self.session = session
         return self
 
-    def _load(self, gcr_id: int, number: int) -> _Parsed:
-        data = self.session.scalar(select(Revision.state).where(Revision.gcr_id == gcr_id, Revision.number == number))
-        return _Parsed.of(GcrState.from_json(data))
+    def _load(self, gcr_id: int, number: int) -> "_Parsed | GcrState":
+        text = self.session.scalar(select(cast(Revision.state, Text)).where(
+            Revision.gcr_id == gcr_id, Revision.number == number))
+        return _Parsed.read(text)
 
     def state(self, gcr_id: int, number: int) -> GcrState:
-        return self._get(gcr_id, number).state
+        parsed = self._get(gcr_id, number)
+        return parsed.state if isinstance(parsed, _Parsed) else parsed
 
     def own(self, gcr_id: int, number: int, service_ids: Collection[str]) -> GcrState:
         """The state with only the impacts on these services, in order: what
         own_impacts(state, service_ids) gives, without reading every impact of the GCR."""
-        return self._get(gcr_id, number).own(service_ids)
+        parsed = self._get(gcr_id, number)
+        if isinstance(parsed, _Parsed):
+            return parsed.own(service_ids)
+        return replace(parsed, impacts=tuple(own_impacts(parsed, service_ids)))
 
 
 def compose_views(
@@ -128,6 +183,40 @@ def _windows(notice: Notice, state: GcrState, previous: GcrState | None, dropped
     return tuple(views)
 
 
+class _Place(NamedTuple):
+    code: str
+    city: str
+    region: str
+
+
+class _Service(NamedTuple):
+    """What service_line reads of a service, as feeds.lines.services_by_customer loads it."""
+
+    service_id: str
+    product: str
+    bandwidth: str
+    a_end: _Place | None
+    z_end: _Place | None
+
+
+def _services(session: Session, customer_ids: Collection[int]) -> dict[int, dict[str, _Service]]:
+    """Each customer's services by service ID, with their locations: one query of plain
+    rows (ORM objects with their locations cost the worker as much as its database)."""
+    a_end, z_end = aliased(Location), aliased(Location)
+    rows = session.execute(
+        select(Service.customer_id, Service.service_id, Service.product, Service.bandwidth,
+               a_end.code, a_end.city, a_end.region, z_end.code, z_end.city, z_end.region)
+        .outerjoin(a_end, a_end.id == Service.a_end_id).outerjoin(z_end, z_end.id == Service.z_end_id)
+        .where(Service.customer_id.in_(customer_ids))
+    )
+    owned: dict[int, dict[str, _Service]] = defaultdict(dict)
+    for customer_id, service_id, product, bandwidth, a_code, a_city, a_region, z_code, z_city, z_region in rows:
+        a = _Place(a_code, a_city, a_region) if a_code is not None else None
+        z = _Place(z_code, z_city, z_region) if z_code is not None else None
+        owned[customer_id][service_id] = _Service(service_id, product, bandwidth, a, z)
+    return owned
+
+
 def _dropped_windows(session: Session, gcr_ids: set[int]) -> dict[int, list[WindowRow]]:
     rows = session.scalars(select(WindowRow).where(WindowRow.gcr_id.in_(gcr_ids), WindowRow.dropped_at.is_not(None)))
     grouped: dict[int, list[WindowRow]] = defaultdict(list)
@@ -140,15 +229,16 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
     """The recipients of each delivery, still eligible now (unsubscribes and bounces since
     planning take effect at once)."""
     rows = session.execute(
-        select(RecipientRow.delivery_id, ContactRow)
+        select(RecipientRow.delivery_id, ContactRow.id, ContactRow.email, ContactRow.name,
+               ContactRow.unsubscribed_at, ContactRow.suppressed_at)
         .join(ContactRow, ContactRow.id == RecipientRow.contact_id)
         .where(RecipientRow.delivery_id.in_(delivery_ids), RecipientRow.state == "pending")
         .order_by(RecipientRow.id)
-    )
+    )  # columns, not Contact objects: a batch has hundreds of recipients
     grouped: dict[int, list[Recipient]] = defaultdict(list)
-    for delivery_id, contact in rows:
-        if contact.unsubscribed_at or contact.suppressed_at:
+    for delivery_id, contact_id, email, name, unsubscribed_at, suppressed_at in rows:
+        if unsubscribed_at or suppressed_at:
             continue
-        grouped[delivery_id].append(Recipient(contact.id, contact.email, contact.name,
-                                              unsubscribe_token(settings, contact.id), delivery_id))
+        grouped[delivery_id].append(Recipient(contact_id, email, name, unsubscribe_token(settings, contact_id),
+                                              delivery_id))
     return grouped

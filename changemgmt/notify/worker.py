@@ -42,6 +42,8 @@ class Worker:
         self.sessions = session_factory(self.engine)
         self.renderer = self.renderer or Renderer.from_settings(self.settings)
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
+        # Revisions never change: parse each once for all batches, not once per batch.
+        self.revisions = RevisionCache(maxsize=4)
 
     def run_once(self) -> int:
         """Claims and settles one batch; returns how many deliveries it handled (0: none due)."""
@@ -73,7 +75,7 @@ class Worker:
         with self.sessions() as session:
             notices = {n.id: n for n in session.scalars(select(Notice).where(
                 Notice.id.in_([c.notice_id for c in claims])))}
-            views = compose_views(session, list(notices.values()), self.settings, now, RevisionCache(session))
+            views = compose_views(session, list(notices.values()), self.settings, now, self.revisions.bind(session))
             recipients = recipients_of(session, [c.delivery_id for c in claims], self.settings)
             for claim in claims:
                 notice = notices[claim.notice_id]

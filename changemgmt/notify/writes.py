@@ -41,8 +41,9 @@ def insert_notices(
     events = events_json(session, gcr_id, {cid for cid, _, _ in rows})
     values = [_notice_values(gcr_id, revision, cid, notice, bool(chosen), events.get(cid, {}), now)
               for cid, notice, chosen in rows]
-    statement = dialect_insert(session)(Notice).on_conflict_do_nothing(index_elements=["gcr_id", "key"])
-    created = session.execute(statement.returning(Notice.id, Notice.customer_id, Notice.key), values).all()
+    notices = Notice.__table__  # Core, not ORM bulk inserts: no per-row ORM bookkeeping
+    statement = dialect_insert(session)(notices).on_conflict_do_nothing(index_elements=["gcr_id", "key"])
+    created = session.execute(statement.returning(notices.c.id, notices.c.customer_id, notices.c.key), values).all()
     ids = {(customer_id, key): notice_id for notice_id, customer_id, key in created}
     inserted = [(cid, n, chosen) for cid, n, chosen in rows if (cid, _key(cid, n)) in ids]
     _insert_deliveries(session, [(ids[(cid, _key(cid, n))], n, chosen) for cid, n, chosen in inserted if chosen], now)
@@ -70,14 +71,14 @@ def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, li
         return
     values = [{"notice_id": notice_id, "state": "pending", "attempts": 0, "next_attempt_at": n.due_at}
               for notice_id, n, _ in groups]
-    statement = insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True)
+    statement = insert(Delivery.__table__).returning(Delivery.__table__.c.id, sort_by_parameter_order=True)
     delivery_ids = session.scalars(statement, values).all()
     recipients = [
         {"notice_id": notice_id, "delivery_id": delivery_id, "contact_id": c.id, "email": c.email,
          "state": "pending", "updated_at": now}
         for delivery_id, (notice_id, _, chosen) in zip(delivery_ids, groups) for c in chosen
     ]
-    session.execute(insert(Recipient), recipients)
+    session.execute(insert(Recipient.__table__), recipients)
 
 
 def skip_notices(session: Session, skips: list[Skip], now: datetime) -> None:
@@ -95,7 +96,7 @@ def save_audiences(
     values = [_audience_values(gcr_id, cid, s, now) for cid, s in standings.items() if _changed(known.get(cid), s)]
     if not values:
         return
-    statement = dialect_insert(session)(Audience)
+    statement = dialect_insert(session)(Audience.__table__)
     columns = {name: statement.excluded[name] for name in values[0] if name not in ("gcr_id", "customer_id")}
     session.execute(statement.on_conflict_do_update(index_elements=["gcr_id", "customer_id"], set_=columns), values)
 

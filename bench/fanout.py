@@ -1,0 +1,190 @@
+"""Benchmark: one GCR fanned out to every customer, published and delivered on PostgreSQL
+to a loopback SendGrid, against the floor of rendering the same notices.
+
+    .venv/bin/python bench/fanout.py --pg-url postgresql://postgres@127.0.0.1:5432/cm_fanout
+        [--customers 20000 --services 100000 --contacts 40000] [--small 4] [--windows 1]
+        [--batch 100 --concurrency 8] [--transport sendgrid|keepalive] [--profile DIR]
+
+With a database in the URL, everything in that database is dropped and rebuilt; with none
+(`postgresql://postgres@127.0.0.1:5432/`), the bench creates `cm_fanout_<pid>` and drops it
+at the end. Two sizes run in the same invocation, the full one and one `--small` times
+smaller, each on a fresh schema: setup (inventory and a draft GCR over every service, not
+measured), then one process per phase, pinned to one core, the loopback SendGrid in its
+own process pinned to the other:
+
+- plan: publishing the GCR (change_status to confirmed), one transaction;
+- floor: the same notices rendered with no database and no HTTP (Jinja2, icalendar,
+  SendGrid JSON body), views composed before the clock starts;
+- deliver: one Worker (real SendGridTransport) draining everything.
+
+Prints notices/s and messages/s (one message = one personalization, one email to one
+contact) for planning + delivery and for delivery alone, each phase's peak RSS, the floor
+rate, and the ratio end to end / floor. Targets: ratio >= 0.5; peak RSS flat across sizes.
+`--transport keepalive` swaps in a comparison HTTP client with persistent connections, to
+show what SendGridTransport's HTTP stack costs. A performance change must not change
+behaviour: bench/support/equivalence.py snapshots a scripted story before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.support.world import Size  # noqa: E402
+
+WORKER_CPU, SERVER_CPU = 0, 1
+
+
+def phase(name: str, cpu: int, **arguments) -> dict:
+    """Runs one phase in a fresh process pinned to `cpu`; returns its JSON result."""
+    code = ("import json, os, sys; os.sched_setaffinity(0, {%d}); sys.path.insert(0, %r); "
+            "from bench.support.phases import run; run(%r, json.loads(sys.argv[1]))" % (cpu, str(ROOT), name))
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(arguments)], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    if done.returncode:
+        sys.exit(f"phase {name} failed:\n{done.stderr[-5000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class LoopbackSendGrid:
+    """The fake SendGrid process (bench/support/fake_sendgrid.py), pinned to its own core."""
+
+    def __init__(self, cpu: int) -> None:
+        script = ROOT / "bench" / "support" / "fake_sendgrid.py"
+        self.process = subprocess.Popen([sys.executable, str(script), "--cpu", str(cpu)], stdout=subprocess.PIPE,
+                                        text=True)
+        self.url = f"http://127.0.0.1:{self.process.stdout.readline().split()[1]}"
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"{self.url}/stats", timeout=10) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def measure(url: str, size: Size, server: LoopbackSendGrid, args, home: str) -> dict:
+    label = f"{size.customers}"
+    profile = (lambda name: str(Path(args.profile) / f"{name}-{label}.prof")) if args.profile else (lambda _: None)
+    setup = phase("setup", WORKER_CPU, url=url, home=home, size=size.__dict__, windows=args.windows)
+    planned = phase("plan", WORKER_CPU, url=url, home=home, profile=profile("plan"))
+    floor = phase("floor", WORKER_CPU, url=url, home=home, profile=profile("floor"))
+    before = server.stats()
+    delivered = phase("deliver", WORKER_CPU, url=url, home=home, sendgrid_host=server.url, batch=args.batch,
+                      concurrency=args.concurrency, profile=profile("deliver"), transport=args.transport)
+    after = server.stats()
+    sent = {key: after[key] - before[key] for key in ("requests", "personalizations", "bad", "cpu_seconds")}
+    return {"size": size, "setup": setup, "plan": planned, "floor": floor, "deliver": delivered, "server": sent,
+            "transport": args.transport}
+
+
+def report(result: dict) -> float:
+    size, plan, floor, deliver, server = (result[k] for k in ("size", "plan", "floor", "deliver", "server"))
+    notices, messages = deliver["notices_sent"], server["personalizations"]
+    both = plan["seconds"] + deliver["seconds"]
+    floor_rate = floor["notices"] / floor["seconds"]
+    end_to_end, delivery = notices / both, notices / deliver["seconds"]
+    print(f"\n== {size.label()} ==")
+    print(f"setup (not measured): inventory {result['setup']['inventory_seconds']:.1f} s, "
+          f"draft GCR {result['setup']['create_seconds']:.1f} s")
+    print(f"plan (publish):   {plan['seconds']:7.2f} s  {sum(plan['planned'].values()):,} notices, "
+          f"{plan['no_recipient']:,} without recipient, {plan['deliveries']:,} deliveries, "
+          f"{plan['recipients']:,} recipients; peak RSS {_mib(plan['peak_rss_kib'])} "
+          f"(after imports {_mib(plan['start_rss_kib'])})")
+    print(f"deliver (worker, {result['transport']} transport): {deliver['seconds']:.2f} s  {notices:,} notices sent, "
+          f"{server['requests']:,} requests, "
+          f"{messages:,} messages; deliveries {deliver['deliveries']}; peak RSS {_mib(deliver['peak_rss_kib'])} "
+          f"(after imports {_mib(deliver['start_rss_kib'])}); worker CPU "
+          f"{deliver['cpu_seconds'] / deliver['seconds']:.0%}, SendGrid stand-in CPU "
+          f"{server['cpu_seconds'] / deliver['seconds']:.0%} of a core")
+    print(f"planning + delivery: {end_to_end:8,.0f} notices/s  {messages / both:8,.0f} messages/s")
+    print(f"delivery alone:      {delivery:8,.0f} notices/s  {messages / deliver['seconds']:8,.0f} messages/s")
+    print(f"floor (render only, 1 core): {floor_rate:8,.0f} notices/s  "
+          f"{floor['messages'] / floor['seconds']:8,.0f} messages/s  ({floor['notices']:,} notices)")
+    ratio = end_to_end / floor_rate
+    print(f"ratio end to end / floor: {ratio:.2f} (delivery alone / floor: {delivery / floor_rate:.2f}); "
+          f"target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'}")
+    if server["bad"] or notices != plan["deliveries"]:
+        print(f"WARNING: {server['bad']} bad requests; {plan['deliveries']:,} deliveries planned, "
+              f"{notices:,} notices sent")
+    return ratio
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"
+
+
+def databases(url: str, keep: bool):
+    """The database URL to use, and a function that cleans up after the run."""
+    parsed = make_url(url)
+    if parsed.database:
+        return url, lambda: None
+    name = f"cm_fanout_{os.getpid()}"
+    admin = create_engine(parsed.set(drivername="postgresql+psycopg", database="postgres"),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        if not keep:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return parsed.set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg-url", default=os.environ.get("DATABASE_URL"), required="DATABASE_URL" not in os.environ,
+                        help="PostgreSQL server (a database is created) or database (emptied!).")
+    parser.add_argument("--customers", type=int, default=20000)
+    parser.add_argument("--services", type=int, default=100000)
+    parser.add_argument("--contacts", type=int, default=40000)
+    parser.add_argument("--small", type=int, default=4, help="The small run is this many times smaller (0: none).")
+    parser.add_argument("--windows", type=int, default=1, help="Windows of the GCR.")
+    parser.add_argument("--batch", type=int, default=100, help="Worker batch size.")
+    parser.add_argument("--concurrency", type=int, default=8, help="Worker send threads.")
+    parser.add_argument("--transport", choices=("sendgrid", "keepalive"), default="sendgrid",
+                        help="keepalive: a comparison client with persistent connections (bench/support/keepalive.py).")
+    parser.add_argument("--keep", action="store_true", help="Keep the database the bench created.")
+    parser.add_argument("--profile", help="Write cProfile stats of each phase here (slows the figures).")
+    args = parser.parse_args()
+    if len(os.sched_getaffinity(0)) < 2:
+        print("WARNING: fewer than two cores; the worker and the SendGrid stand-in share one")
+    full = Size(args.customers, args.services, args.contacts)
+    sizes = ([Size(*(n // args.small for n in (full.customers, full.services, full.contacts)))] if args.small
+             else []) + [full]
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+    url, cleanup = databases(args.pg_url, args.keep)
+    server = LoopbackSendGrid(SERVER_CPU if len(os.sched_getaffinity(0)) > 1 else WORKER_CPU)
+    try:
+        with tempfile.TemporaryDirectory(prefix="cm-fanout-") as home:
+            results = [measure(url, size, server, args, home) for size in sizes]
+    finally:
+        server.stop()
+        cleanup()
+    ratios = [report(result) for result in results]
+    if len(results) > 1:
+        print("\n== memory as the GCR grows ==")
+        for result in results:
+            print(f"{result['size'].label():>50}: plan peak RSS {_mib(result['plan']['peak_rss_kib'])}, "
+                  f"worker peak RSS {_mib(result['deliver']['peak_rss_kib'])}")
+    sys.exit(0 if ratios[-1] >= 0.5 else 1)
+
+
+if __name__ == "__main__":
+    main()

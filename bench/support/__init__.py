@@ -1,0 +1,1 @@
+"""Helpers of the benchmarks: a generated inventory, a loopback SendGrid, measured phases."""

@@ -1,0 +1,181 @@
+"""The measured phases of the fan-out bench. Each runs in a process of its own (pinned to
+one core), so its time and peak memory are its own, and prints one JSON line.
+
+- setup: schema, inventory and the draft GCR (not measured);
+- plan: publishing the GCR, one transaction that plans every customer's notice;
+- floor: the same notices rendered (Jinja2, icalendar, SendGrid JSON body) with no
+  database and no HTTP: the views are composed before the clock starts;
+- deliver: one Worker draining the outbox through the real SendGridTransport.
+"""
+from __future__ import annotations
+
+import cProfile
+import json
+import os
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import MetaData, func, select, text
+
+from changemgmt.config import Settings, load_settings
+from changemgmt.domain.status import Status
+from changemgmt.gcrs.input import parse_patch
+from changemgmt.gcrs.service import Who, change_status, create_gcr
+from changemgmt.notify.compose import RevisionCache, compose_views, recipients_of
+from changemgmt.notify.message import build_email, sendgrid_body
+from changemgmt.notify.render import Renderer
+from changemgmt.notify.transports.sendgrid import SendGridTransport
+from changemgmt.notify.worker import Worker
+from changemgmt.store.db import make_engine, session_factory, transaction
+from changemgmt.store.migrate import upgrade
+from changemgmt.store.models import Delivery, Notice, Recipient
+
+from bench.support.keepalive import KeepAliveSendGrid
+from bench.support.world import GCR_NUMBER, Size, build_inventory, gcr_document
+
+UTC = timezone.utc
+COMPOSE_BATCH = 500
+
+
+def memory_kib(field: str = "VmHWM") -> int:
+    """VmHWM: this process's peak resident set (reset at exec, unlike ru_maxrss)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def bench_settings(url: str, home: str, sendgrid_host: str = "http://127.0.0.1:9") -> Settings:
+    return load_settings({
+        "DATABASE_URL": url, "CHANGEMGMT_HOME": home, "EMAIL_BACKEND": "sendgrid", "SECRET_KEY": "bench-secret",
+        "SENDGRID_API_KEY": "SG.bench", "SENDGRID_API_HOST": sendgrid_host,
+    })
+
+
+@contextmanager
+def profiled(path: str | None):
+    """cProfile the block into `path` when given (profiling slows the run: not for figures)."""
+    if not path:
+        yield
+        return
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        profile.dump_stats(path)
+
+
+def setup(url: str, home: str, size: Size, windows: int) -> dict:
+    engine = make_engine(url)
+    _empty_schema(engine)
+    started = time.perf_counter()
+    build_inventory(engine, size)
+    built = time.perf_counter()
+    settings = bench_settings(url, home)
+    now = datetime.now(UTC)
+    with transaction(session_factory(engine)) as session:
+        create_gcr(session, parse_patch(gcr_document(now, size.services, windows)), Who("bench", now, settings))
+    return {"inventory_seconds": built - started, "create_seconds": time.perf_counter() - built}
+
+
+def _empty_schema(engine) -> None:
+    existing = MetaData()
+    existing.reflect(engine)
+    with engine.begin() as connection:
+        for table in existing.tables:
+            connection.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+    upgrade(engine)
+
+
+def plan(url: str, home: str, profile: str | None = None) -> dict:
+    engine = make_engine(url)
+    settings = bench_settings(url, home)
+    sessions = session_factory(engine)
+    started_rss = memory_kib("VmRSS")
+    started = time.perf_counter()
+    with profiled(profile), transaction(sessions) as session:
+        change = change_status(session, GCR_NUMBER, Status.CONFIRMED, Who("bench", datetime.now(UTC), settings))
+    seconds = time.perf_counter() - started
+    with sessions() as session:
+        deliveries = session.scalar(select(func.count()).select_from(Delivery))
+        recipients = session.scalar(select(func.count()).select_from(Recipient))
+    return {"seconds": seconds, "planned": change.plan.planned, "no_recipient": change.plan.no_recipient,
+            "deliveries": deliveries, "recipients": recipients, "start_rss_kib": started_rss,
+            "peak_rss_kib": memory_kib()}
+
+
+def floor(url: str, home: str, profile: str | None = None) -> dict:
+    """Renders every pending delivery's notice as the worker would, minus the database
+    and HTTP: Jinja2 + icalendar + sendgrid_body + json.dumps, in this one process."""
+    engine = make_engine(url)
+    settings = bench_settings(url, home)
+    work = _compose_everything(session_factory(engine), settings)
+    renderer = Renderer.from_settings(settings)
+    size = 0
+    started = time.perf_counter()
+    with profiled(profile):
+        for view, recipients in work:
+            message = build_email(view, recipients, settings, renderer)
+            size += len(json.dumps(sendgrid_body(message)).encode("utf-8"))
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "notices": len(work), "messages": sum(len(r) for _, r in work), "bytes": size}
+
+
+def _compose_everything(sessions, settings: Settings) -> list:
+    now = datetime.now(UTC)
+    with sessions() as session:
+        pairs = session.execute(select(Delivery.id, Delivery.notice_id).where(Delivery.state == "pending")
+                                .order_by(Delivery.id)).all()
+        cache = RevisionCache(session)
+        work = []
+        for start in range(0, len(pairs), COMPOSE_BATCH):
+            batch = pairs[start:start + COMPOSE_BATCH]
+            notices = list(session.scalars(select(Notice).where(Notice.id.in_([n for _, n in batch]))))
+            views = compose_views(session, notices, settings, now, cache)
+            recipients = recipients_of(session, [d for d, _ in batch], settings)
+            work += [(views[notice_id], recipients[delivery_id]) for delivery_id, notice_id in batch]
+            session.expunge_all()
+    return work
+
+
+def deliver(url: str, home: str, sendgrid_host: str, batch: int, concurrency: int,
+            profile: str | None = None, transport: str = "sendgrid") -> dict:
+    engine = make_engine(url)
+    settings = bench_settings(url, home, sendgrid_host)
+    kind = SendGridTransport if transport == "sendgrid" else KeepAliveSendGrid
+    transport = kind(settings.sendgrid_api_key, settings.sendgrid_api_host)
+    worker = Worker(engine, transport, settings, lambda: datetime.now(UTC), batch_size=batch,
+                    concurrency=concurrency)
+    started_rss, cpu = memory_kib("VmRSS"), os.times()
+    started = time.perf_counter()
+    with profiled(profile):
+        handled = worker.drain()
+    seconds = time.perf_counter() - started
+    used = os.times()
+    worker.close()
+    with session_factory(engine)() as session:
+        states = dict(session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all())
+        sent = session.scalar(select(func.count()).select_from(Notice).where(Notice.state == "sent"))
+    return {"seconds": seconds, "handled": handled, "deliveries": states, "notices_sent": sent,
+            "cpu_seconds": (used.user + used.system) - (cpu.user + cpu.system),
+            "start_rss_kib": started_rss, "peak_rss_kib": memory_kib()}
+
+
+PHASES = {"setup": setup, "plan": plan, "floor": floor, "deliver": deliver}
+
+
+def run(name: str, arguments: dict) -> None:
+    """Entry point of a phase process: prints its result as the last line of stdout."""
+    if "size" in arguments:
+        arguments["size"] = Size(**arguments["size"])
+    result = PHASES[name](**arguments)
+    print(json.dumps(result), flush=True)
+
+
+def repository_root() -> Path:
+    return Path(__file__).resolve().parents[2]
