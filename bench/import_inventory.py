@@ -70,23 +70,16 @@ def _write(path: Path, header: tuple[str, ...], rows) -> None:
 def fresh_schema(url: str):
     """An engine on an empty, migrated database: a new SQLite file, or a PostgreSQL
     database emptied of every table."""
-    from sqlalchemy import MetaData, text
     from sqlalchemy.engine import make_url
 
     from changemgmt.store.db import make_engine
-    from changemgmt.store.migrate import upgrade
+    from changemgmt.store.migrate import recreate
 
     if url.startswith("sqlite:///"):
         for suffix in ("", "-wal", "-shm"):
             Path(make_url(url).database + suffix).unlink(missing_ok=True)
     engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        existing = MetaData()
-        existing.reflect(engine)
-        with engine.begin() as connection:
-            for table in existing.tables:
-                connection.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
-    upgrade(engine)
+    recreate(engine)
     return engine
 
 

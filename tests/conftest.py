@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, text
+from sqlalchemy import text
 
 from click.testing import CliRunner
 
@@ -16,10 +16,10 @@ from changemgmt.cli.main import cli
 from changemgmt.config import load_settings
 from changemgmt.feeds.publisher import rebuild_all
 from changemgmt.store.db import make_engine, session_factory
-from changemgmt.store.migrate import upgrade
+from changemgmt.store.migrate import recreate
 from changemgmt.store.models import Base
 from changemgmt.store.db import transaction
-from support.feeds import Feeds
+from support.feeds import GCR, Feeds
 from support.gcrs import Clock, Desk
 from world import build_world
 
@@ -33,17 +33,6 @@ def _database_url(tmp_path_factory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
-def _drop_everything(engine) -> None:
-    existing = MetaData()
-    existing.reflect(engine)
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            for table in existing.tables:
-                connection.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
-        else:
-            existing.drop_all(connection)
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     return _database_url(tmp_path_factory)
@@ -52,8 +41,7 @@ def database_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def engine(database_url):
     engine = make_engine(database_url)
-    _drop_everything(engine)
-    upgrade(engine)
+    recreate(engine)
     yield engine
     engine.dispose()
 
@@ -128,5 +116,13 @@ def run(env, now):
 @pytest.fixture
 def feeds(db, settings, clock, desk):
     """Every feed of the small world, written before any GCR exists."""
+    rebuild_all(db, settings, clock())
+    return Feeds(db, settings, clock)
+
+
+@pytest.fixture
+def published_feeds(db, settings, clock, desk):
+    """Every feed of the small world, written after the sample GCR was published."""
+    desk.publish(GCR)
     rebuild_all(db, settings, clock())
     return Feeds(db, settings, clock)

@@ -20,13 +20,8 @@ import uvicorn
 
 from changemgmt.feeds.files import write_atomic
 from changemgmt.feeds.manage import rotate_feed
-from changemgmt.feeds.publisher import rebuild_all
 from changemgmt.feeds.registry import Scope
-from changemgmt.store.db import transaction
 from changemgmt.web.app import create_app
-from support.feeds import GCR, Feeds
-from support.gcrs import Clock, Desk
-from world import build_world
 
 UNKNOWN = "Z" * 43
 
@@ -38,13 +33,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def feeds(db, settings, now):
-    clock = Clock(now)
-    with transaction(db) as session:
-        build_world(session)
-    Desk(db, settings, clock).publish(GCR)
-    rebuild_all(db, settings, clock())
-    return Feeds(db, settings, clock)
+def feeds(published_feeds):
+    return published_feeds
 
 
 @pytest.fixture

@@ -14,12 +14,7 @@ import httpx
 import pytest
 
 from changemgmt.feeds.manage import rotate_feed
-from changemgmt.feeds.publisher import rebuild_all
 from changemgmt.feeds.registry import Scope
-from changemgmt.store.db import transaction
-from support.feeds import GCR, Feeds
-from support.gcrs import Clock, Desk
-from world import build_world
 
 SNIPPET = Path(__file__).parents[1] / "deploy" / "nginx" / "calendars.conf"
 MAIN = """
@@ -94,13 +89,8 @@ def nginx(settings, tmp_path):
 
 
 @pytest.fixture
-def feeds(db, settings, now):
-    clock = Clock(now)
-    with transaction(db) as session:
-        build_world(session)
-    Desk(db, settings, clock).publish(GCR)
-    rebuild_all(db, settings, clock())
-    return Feeds(db, settings, clock)
+def feeds(published_feeds):
+    return published_feeds
 
 
 def test_nginx_serves_a_feed_with_the_right_headers(nginx, feeds):

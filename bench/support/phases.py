@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import func, select
 
 from changemgmt.config import Settings, load_settings
 from changemgmt.domain.status import Status
@@ -29,7 +29,7 @@ from changemgmt.notify.render import Renderer
 from changemgmt.notify.transports.sendgrid import SendGridTransport
 from changemgmt.notify.worker import Worker
 from changemgmt.store.db import make_engine, session_factory, transaction
-from changemgmt.store.migrate import upgrade
+from changemgmt.store.migrate import recreate
 from changemgmt.store.models import Delivery, Notice, Recipient
 
 from bench.support.keepalive import KeepAliveSendGrid
@@ -72,7 +72,7 @@ def profiled(path: str | None):
 
 def setup(url: str, home: str, size: Size, windows: int) -> dict:
     engine = make_engine(url)
-    _empty_schema(engine)
+    recreate(engine)
     started = time.perf_counter()
     build_inventory(engine, size)
     built = time.perf_counter()
@@ -81,15 +81,6 @@ def setup(url: str, home: str, size: Size, windows: int) -> dict:
     with transaction(session_factory(engine)) as session:
         create_gcr(session, parse_patch(gcr_document(now, size.services, windows)), Who("bench", now, settings))
     return {"inventory_seconds": built - started, "create_seconds": time.perf_counter() - built}
-
-
-def _empty_schema(engine) -> None:
-    existing = MetaData()
-    existing.reflect(engine)
-    with engine.begin() as connection:
-        for table in existing.tables:
-            connection.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
-    upgrade(engine)
 
 
 def plan(url: str, home: str, profile: str | None = None) -> dict:
