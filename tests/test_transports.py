@@ -209,3 +209,27 @@ def test_every_transport_reaches_each_recipient_once(transport_and_inbox, messag
     transport, inbox = transport_and_inbox
     assert isinstance(transport.send(message), SendResult)
     assert inbox() == ["noc@acme.example", "ops@acme.example"]
+
+
+def test_sendgrid_requests_share_one_kept_alive_connection(sendgrid_server_for_keepalive):
+    fake, transport = sendgrid_server_for_keepalive
+    for _ in range(5):
+        transport.send(build_email(notice(), recipients(), load_settings({})))
+    assert len(fake.requests) == 5 and fake.problems == []
+    assert len(fake.connections) == 1
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened(sendgrid_server_for_keepalive):
+    fake, transport = sendgrid_server_for_keepalive
+    message = build_email(notice(), recipients(), load_settings({}))
+    transport.send(message)
+    fake.hang_up_after_next = True
+    transport.send(message)
+    assert transport.send(message).provider_message_id == "fake-msg-3"
+    assert len(fake.requests) == 3 and len(fake.connections) == 2
+
+
+@pytest.fixture
+def sendgrid_server_for_keepalive():
+    with FakeSendGrid() as fake:
+        yield fake, SendGridTransport("SG.test-key", fake.url, timeout=5)

@@ -90,6 +90,8 @@ class FakeSendGrid:
         self._script: list[Answer] = []
         self._lock = threading.Lock()
         self._counter = 0
+        self.connections: set[tuple[str, int]] = set()  # client (address, port) pairs seen
+        self.hang_up_after_next = False
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
@@ -147,7 +149,10 @@ class FakeSendGrid:
 
 def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps connections alive, as SendGrid does
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            fake.connections.add(self.client_address)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             answer = fake._answer(fake.check(self.path, dict(self.headers.items()), raw))
             payload = json.dumps(answer.body).encode() if answer.body is not None else b""
@@ -158,6 +163,10 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+            if fake.hang_up_after_next:
+                # Close as an idle timeout would: no "Connection: close" warned the client.
+                fake.hang_up_after_next = False
+                self.close_connection = True
 
         def log_message(self, *args) -> None:
             pass

@@ -12,6 +12,7 @@ from sendgrid import SendGridAPIClient
 
 from changemgmt.notify.message import OutgoingMessage, sendgrid_body
 from changemgmt.notify.transports.base import SendError, SendResult
+from changemgmt.notify.transports.keepalive import PooledClient
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -24,6 +25,8 @@ class SendGridTransport:
         self.timeout = timeout
         self._clock = clock
         self._client = SendGridAPIClient(api_key, host=host)
+        plain = self._client.client
+        self._client.client = PooledClient(host=plain.host, request_headers=plain.request_headers, version=3)
 
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
@@ -34,7 +37,7 @@ class SendGridTransport:
             response = self._client.client.mail.send.post(request_body=body, timeout=self.timeout)
         except HTTPError as exc:
             raise http_error(exc, self._clock()) from None
-        except (URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+        except (URLError, OSError, http.client.HTTPException) as exc:
             # Connection refused or reset, DNS, timeouts: SendGrid may or may not have
             # the request (no idempotency key), so the caller reconciles before resending.
             raise SendError(f"SendGrid unreachable: {exc}", permanent=False) from exc
