@@ -10,17 +10,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
-from changemgmt.domain.content import customer_digest, own_impacts
-from changemgmt.domain.impact import worst
+from changemgmt.domain.content import customer_digest
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import REMINDER_STATUSES, CustomerPlan, PlannedNotice, plan_reminders, reminder_key
 from changemgmt.domain.policy import needs_emergency_notice
-from changemgmt.domain.recipients import pick_recipients
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
 from changemgmt.gcrs.state import state_of
 from changemgmt.notify import audience as load
-from changemgmt.notify.outbox import PlanSummary, policy_of, write_plans
+from changemgmt.notify.outbox import PlanSummary, choose_recipients, impacts_by_customer, policy_of, write_plans
 from changemgmt.notify.writes import save_audiences
 from changemgmt.store.models import Audience, Contact, Customer, Gcr, Notice
 
@@ -117,8 +115,8 @@ def _revive(session: Session, gcr: Gcr, state, known: dict[int, Audience], setti
     scope = load.scope_services(session, gcr.id)
     contacts = load.contacts_by_customer(session, waiting)
     heard = load.heard_contacts(session, gcr.id, {c.id for cs in contacts.values() for c in cs})
-    ready = [cid for cid in waiting
-             if pick_recipients(contacts.get(cid, []), kind, _worst(state, scope.get(cid, frozenset())), heard)]
+    owned = impacts_by_customer(state, {cid: scope.get(cid, frozenset()) for cid in waiting})
+    ready = [cid for cid in waiting if choose_recipients(contacts.get(cid, []), kind, owned.get(cid, ()), heard)]
     if not ready:
         return PlanSummary()
     standing = load.standings(session, gcr.id, ready, known)
@@ -129,10 +127,7 @@ def _revive(session: Session, gcr: Gcr, state, known: dict[int, Audience], setti
         after = replace(standing[customer_id], notified=True, notified_at=now, shown=digest,
                         shown_revision=gcr.revision)
         plans[customer_id] = CustomerPlan(after, (notice,))
-    summary = write_plans(session, gcr.id, gcr.revision, state, scope, plans, now)
+    summary = write_plans(session, gcr.id, gcr.revision, state, scope, plans, now, owned)
     save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, now)
     return summary
 
-
-def _worst(state, services):
-    return worst(i.impact for i in own_impacts(state, services))

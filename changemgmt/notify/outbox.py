@@ -4,7 +4,7 @@ notice: each has a unique key per GCR, and inserts skip keys that exist."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -16,7 +16,8 @@ from changemgmt.domain.gcr import GcrState, ServiceImpact
 from changemgmt.domain.impact import worst
 from changemgmt.domain.planner import Change, CustomerPlan, Policy, plan_change
 from changemgmt.domain.policy import needs_emergency_notice
-from changemgmt.domain.recipients import pick_recipients
+from changemgmt.domain.notice import NoticeKind
+from changemgmt.domain.recipients import ContactPrefs, pick_recipients
 from changemgmt.domain.status import Status
 from changemgmt.notify import audience as load
 from changemgmt.notify.events import sync_events
@@ -114,11 +115,8 @@ def write_plans(
         owned = impacts_by_customer(state, {cid: scope.get(cid, frozenset()) for cid, _ in wanted})
     contacts = load.contacts_by_customer(session, {cid for cid, _ in wanted})
     heard = load.heard_contacts(session, gcr_id, {c.id for cs in contacts.values() for c in cs})
-    rows = []
-    for customer_id, notice in wanted:
-        impact = worst(i.impact for i in owned.get(customer_id, ()))
-        chosen = pick_recipients(contacts.get(customer_id, []), notice.kind, impact, heard)
-        rows.append((customer_id, notice, chosen))
+    rows = [(cid, n, choose_recipients(contacts.get(cid, []), n.kind, owned.get(cid, ()), heard))
+            for cid, n in wanted]
     inserted = insert_notices(session, gcr_id, revision, rows, now)
     for customer_id, notice, chosen in inserted:
         summary.planned[notice.kind.value] = summary.planned.get(notice.kind.value, 0) + 1
@@ -127,6 +125,12 @@ def write_plans(
             if notice.kind.value in ("new", "emergency"):
                 plans[customer_id] = _not_notified(plans[customer_id])
     return summary
+
+
+def choose_recipients(contacts: list[ContactPrefs], kind: NoticeKind, impacts: Iterable[ServiceImpact],
+                      heard: set[int]) -> list[ContactPrefs]:
+    """The contacts of one customer that get a `kind` notice, given its own impacts."""
+    return pick_recipients(contacts, kind, worst(i.impact for i in impacts), heard)
 
 
 def _not_notified(plan: CustomerPlan) -> CustomerPlan:
