@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from changemgmt.domain.status import Status
 from changemgmt.notify.claim import claim_due
 from changemgmt.notify.transports import InMemoryTransport, SendError, SendGridTransport, SmtpTransport
 from changemgmt.notify.worker import Worker
@@ -97,6 +98,7 @@ def test_a_500_is_retried_with_backoff(desk, sendgrid_worker, sendgrid, clock, d
 
 def test_a_400_fails_at_once_without_retrying(desk, sendgrid_worker, sendgrid, clock, db):
     desk.publish(GCR)
+    settled_at = clock()
     sendgrid.answer_next(400, times=1, body={"errors": [{"message": "bad", "field": "from"}]})
     sendgrid_worker.drain()
     clock.advance(hours=3)
@@ -104,7 +106,9 @@ def test_a_400_fails_at_once_without_retrying(desk, sendgrid_worker, sendgrid, c
     states = sorted((d.state, d.attempts) for d in deliveries(db))
     assert states == [("failed", 1), ("sent", 1)]
     with db() as session:
-        assert sorted(n.state for n in session.scalars(select(models.Notice))) == ["failed", "sent"]
+        notices = session.scalars(select(models.Notice)).all()
+        assert sorted(n.state for n in notices) == ["failed", "sent"]
+        assert {n.settled_at for n in notices} == {settled_at}
 
 
 def test_a_refused_connection_is_retried(desk, engine, settings, clock, db, sendgrid):
@@ -179,3 +183,24 @@ def test_smtp_delivers_each_contact_its_own_copy(desk, engine, settings, clock, 
     globex = received["ops@globex.example"]
     assert "GCR-6001" in globex["Subject"] and globex["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert {d.state for d in deliveries(db)} == {"sent"}
+
+
+def test_drain_sends_everything_once_in_order_across_many_small_batches(desk, engine, settings, clock, db):
+    """drain() claims the next batch while this one sends: a delivery held back by an
+    earlier one still in flight goes in a later batch of the same drain, never twice."""
+    transport = InMemoryTransport()
+    worker = Worker(engine, transport, settings, clock, rng=random.Random(1), batch_size=1, concurrency=2)
+    desk.publish(GCR)
+    for _ in range(2):
+        transport.fail_next(SendError("busy", permanent=False))
+    assert worker.drain() == 2
+    desk.update("GCR-6001", {"windows": [{"number": 1, "start": "2026-12-02T07:00Z", "end": "2026-12-02T11:00Z"}]})
+    clock.advance(hours=1)
+    assert worker.drain() == 4
+    worker.close()
+    subjects: dict[str, list[str]] = {}
+    for message in transport.sent:
+        subjects.setdefault(message.recipients[0].email, []).append(message.subject.split(":")[0])
+    assert sorted(subjects.values()) == [["New", "Rescheduled"]] * 2
+    assert {d.state for d in deliveries(db)} == {"sent"}
+    assert sorted(a[1:] for a in attempts(db)) == [(1, "retry")] * 2 + [(1, "sent")] * 2 + [(2, "sent")] * 2

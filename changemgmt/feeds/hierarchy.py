@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from changemgmt.feeds.chunks import chunks
+from changemgmt.store.bulk import among
 from changemgmt.store.models import Customer
 
 
@@ -18,7 +19,7 @@ def enterprise_ancestors(session: Session, customer_ids: Collection[int]) -> set
     frontier = set(customer_ids)
     while frontier:
         parents = {parent for chunk in chunks(frontier) for parent in session.scalars(
-            select(Customer.parent_id).where(Customer.id.in_(chunk), Customer.parent_id.is_not(None)))}
+            select(Customer.parent_id).where(among(Customer.id, chunk), Customer.parent_id.is_not(None)))}
         frontier = parents - found
         found |= parents
     return found
@@ -27,7 +28,7 @@ def enterprise_ancestors(session: Session, customer_ids: Collection[int]) -> set
 def enterprises_among(session: Session, customer_ids: Collection[int]) -> set[int]:
     """Those of the given customers that have accounts below them."""
     return {parent for chunk in chunks(customer_ids)
-            for parent in session.scalars(select(Customer.parent_id).where(Customer.parent_id.in_(chunk)))}
+            for parent in session.scalars(select(Customer.parent_id).where(among(Customer.parent_id, chunk)))}
 
 
 def members(session: Session, enterprise_ids: Collection[int]) -> dict[int, set[int]]:
@@ -37,7 +38,7 @@ def members(session: Session, enterprise_ids: Collection[int]) -> dict[int, set[
     seen = set(frontier)
     while frontier:
         rows = [row for chunk in chunks(frontier) for row in session.execute(
-            select(Customer.id, Customer.parent_id).where(Customer.parent_id.in_(chunk)))]
+            select(Customer.id, Customer.parent_id).where(among(Customer.parent_id, chunk)))]
         for child, parent in rows:
             children[parent].add(child)
         frontier = {child for child, _ in rows} - seen

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from changemgmt.config import Settings
 from changemgmt.feeds.chunks import chunks
 from changemgmt.feeds.tokens import SealError, new_token, seal, token_hash, unseal
-from changemgmt.notify.writes import dialect_insert
+from changemgmt.store.bulk import dialect_insert
 from changemgmt.store.models import AuditEntry, Customer, Feed
 from changemgmt.tokens import secret_key
 

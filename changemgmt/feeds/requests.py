@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from changemgmt.feeds.hierarchy import enterprise_ancestors, enterprises_among
 from changemgmt.feeds.registry import INTERNAL_KEY, Scope, feed_key
+from changemgmt.store.bulk import insert_rows
 from changemgmt.store.models import FeedRebuild
 
 
@@ -21,4 +21,4 @@ def request_rebuilds(session: Session, gcr_id: int, customer_ids: Collection[int
     enterprises = enterprise_ancestors(session, customer_ids) | enterprises_among(session, customer_ids)
     keys += [feed_key(Scope.ENTERPRISE, cid) for cid in sorted(enterprises)]
     keys.append(INTERNAL_KEY)
-    session.execute(insert(FeedRebuild), [{"feed_key": key, "gcr_id": gcr_id, "requested_at": now} for key in keys])
+    insert_rows(session, FeedRebuild.__table__, [{"feed_key": key, "gcr_id": gcr_id, "requested_at": now} for key in keys])

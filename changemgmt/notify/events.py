@@ -13,7 +13,7 @@ from changemgmt.domain.gcr import GcrState
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
 from changemgmt.feeds.requests import request_rebuilds
-from changemgmt.notify.writes import dialect_insert
+from changemgmt.store.bulk import among, insert_rows
 from changemgmt.store.models import Event, Gcr
 
 
@@ -26,7 +26,7 @@ def sync_events(
     `contents`: each customer's customer_digest(state, services).content, if known."""
     existing = {
         (row.customer_id, row.window_number): row
-        for row in session.scalars(select(Event).where(Event.gcr_id == gcr.id, Event.customer_id.in_(list(services))))
+        for row in session.scalars(select(Event).where(Event.gcr_id == gcr.id, among(Event.customer_id, services)))
     }
     values = []
     for customer_id, own in services.items():
@@ -42,11 +42,8 @@ def sync_events(
             if old is None or old.digest != digest:
                 values.append({"gcr_id": gcr.id, "customer_id": customer_id, "window_number": row.number,
                                "digest": digest, "sequence": revision, "modified_at": now, "cancelled": cancelled})
-    if values:
-        statement = dialect_insert(session)(Event)
-        update = {name: statement.excluded[name] for name in ("digest", "sequence", "modified_at", "cancelled")}
-        session.execute(statement.on_conflict_do_update(
-            index_elements=["gcr_id", "customer_id", "window_number"], set_=update), values)
+    insert_rows(session, Event.__table__, values, conflict=("gcr_id", "customer_id", "window_number"),
+                update=("digest", "sequence", "modified_at", "cancelled"))
     changed = {value["customer_id"] for value in values}
     request_rebuilds(session, gcr.id, changed, now)
     return changed

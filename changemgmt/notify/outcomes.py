@@ -7,13 +7,13 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.retry import gives_up, retry_delay
 from changemgmt.notify.claim import Claim
 from changemgmt.notify.transports.base import SendError
-from changemgmt.store.models import Delivery, DeliveryAttempt, Notice, Recipient, UtcDateTime
+from changemgmt.store.bulk import update_rows
+from changemgmt.store.models import Delivery, DeliveryAttempt, Notice, Recipient
 
 ATTEMPTS, DELIVERIES = DeliveryAttempt.__table__, Delivery.__table__
 NOTICES, RECIPIENTS = Notice.__table__, Recipient.__table__
@@ -56,17 +56,18 @@ class _Rows:
 
     def sent(self, outcome: Outcome) -> None:
         claim, message_id = outcome.claim, outcome.provider_message_id
-        self.sent_attempts.append({"b_delivery": claim.delivery_id, "b_number": claim.attempt, "b_id": message_id})
-        self.sent_deliveries.append({"b_delivery": claim.delivery_id, "b_id": message_id})
+        self.sent_attempts.append({"delivery_id": claim.delivery_id, "number": claim.attempt,
+                                   "provider_message_id": message_id})
+        self.sent_deliveries.append({"id": claim.delivery_id, "provider_message_id": message_id})
         self._recipients(claim, outcome.contact_ids)
-        self.other_recipients.append({"b_delivery": claim.delivery_id, "b_state": "skipped"})  # ineligible since
+        self.other_recipients.append({"delivery_id": claim.delivery_id, "state": "skipped"})  # ineligible since
         self._notice(claim, "sent", None)
 
     def skipped(self, outcome: Outcome) -> None:
         claim, reason = outcome.claim, outcome.skipped
         self._attempt(claim, "skipped", reason)
-        self.settled_deliveries.append({"b_delivery": claim.delivery_id, "b_state": "skipped", "b_error": reason})
-        self.other_recipients.append({"b_delivery": claim.delivery_id, "b_state": "skipped"})
+        self.settled_deliveries.append({"id": claim.delivery_id, "state": "skipped", "last_error": reason})
+        self.other_recipients.append({"delivery_id": claim.delivery_id, "state": "skipped"})
         self._notice(claim, "skipped", reason)
 
     def failed_attempt(self, outcome: Outcome, now: datetime, max_attempts: int, rng: random.Random) -> None:
@@ -75,50 +76,47 @@ class _Rows:
         message = str(error) if error.status is None else f"{error.status}: {error}"
         if gives_up(claim.attempt, max_attempts, error.permanent):
             self._attempt(claim, "failed", message)
-            self.settled_deliveries.append({"b_delivery": claim.delivery_id, "b_state": "failed", "b_error": message})
-            self.other_recipients.append({"b_delivery": claim.delivery_id, "b_state": "failed"})
+            self.settled_deliveries.append({"id": claim.delivery_id, "state": "failed", "last_error": message})
+            self.other_recipients.append({"delivery_id": claim.delivery_id, "state": "failed"})
             self._notice(claim, "failed", message)
             return
         delay = retry_delay(claim.attempt, rng.random(), error.retry_after)
         self._attempt(claim, "retry", message)
-        self.retried_deliveries.append({"b_delivery": claim.delivery_id, "b_next": now + delay, "b_error": message})
+        self.retried_deliveries.append({"id": claim.delivery_id, "next_attempt_at": now + delay,
+                                        "last_error": message})
 
     def _attempt(self, claim: Claim, outcome: str, error: str | None) -> None:
-        self.other_attempts.append({"b_delivery": claim.delivery_id, "b_number": claim.attempt,
-                                    "b_outcome": outcome, "b_error": error})
+        self.other_attempts.append({"delivery_id": claim.delivery_id, "number": claim.attempt, "outcome": outcome,
+                                    "error": error})
 
     def _recipients(self, claim: Claim, contact_ids) -> None:
-        self.sent_recipients += [{"b_delivery": claim.delivery_id, "b_contact": c} for c in contact_ids]
+        self.sent_recipients += [{"delivery_id": claim.delivery_id, "contact_id": c} for c in contact_ids]
 
     def _notice(self, claim: Claim, state: str, reason: str | None) -> None:
-        self.notices.append({"b_notice": claim.notice_id, "b_state": state, "b_reason": reason})
+        self.notices.append({"id": claim.notice_id, "state": state, "skip_reason": reason})
 
     def write(self, session: Session, now: datetime) -> None:
-        connection = session.connection()
-        for statement, rows in _statements(now, self):
-            if rows:
-                connection.execute(statement, rows)
+        released = {"claimed_until": None, "claimed_by": None}
+        pending = {"state": "pending"}
+        writes = [
+            (ATTEMPTS, self.sent_attempts, ("delivery_id", "number"), {}, {"finished_at": now, "outcome": "sent"}),
+            (ATTEMPTS, self.other_attempts, ("delivery_id", "number"), {}, {"finished_at": now}),
+            (DELIVERIES, self.sent_deliveries, ("id",), {},
+             {**released, "state": "sent", "sent_at": now, "last_error": None}),
+            (DELIVERIES, self.settled_deliveries, ("id",), {}, released),
+            (DELIVERIES, self.retried_deliveries, ("id",), {}, {**released, "state": "pending"}),
+            (RECIPIENTS, self.sent_recipients, ("delivery_id", "contact_id"), pending,
+             {"state": "sent", "updated_at": now}),
+            (RECIPIENTS, self.other_recipients, ("delivery_id",), pending, {"updated_at": now}),
+            (NOTICES, _first_per_notice(self.notices), ("id",), pending, {"settled_at": now}),
+        ]
+        for table, rows, match, only, constants in writes:
+            update_rows(session, table, rows, match=match, only=only, constants=constants)
 
 
-def _statements(now: datetime, rows: _Rows) -> list[tuple]:
-    attempt = update(ATTEMPTS).where(ATTEMPTS.c.delivery_id == bindparam("b_delivery"),
-                                     ATTEMPTS.c.number == bindparam("b_number"))
-    delivery = update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_delivery")).values(
-        claimed_until=None, claimed_by=None)
-    pending = update(RECIPIENTS).where(RECIPIENTS.c.delivery_id == bindparam("b_delivery"),
-                                       RECIPIENTS.c.state == "pending")
-    return [
-        (attempt.values(finished_at=now, outcome="sent", provider_message_id=bindparam("b_id")), rows.sent_attempts),
-        (attempt.values(finished_at=now, outcome=bindparam("b_outcome"), error=bindparam("b_error")),
-         rows.other_attempts),
-        (delivery.values(state="sent", sent_at=now, provider_message_id=bindparam("b_id"), last_error=None),
-         rows.sent_deliveries),
-        (delivery.values(state=bindparam("b_state"), last_error=bindparam("b_error")), rows.settled_deliveries),
-        (delivery.values(state="pending", next_attempt_at=bindparam("b_next", type_=UtcDateTime()),
-                         last_error=bindparam("b_error")), rows.retried_deliveries),
-        (pending.where(RECIPIENTS.c.contact_id == bindparam("b_contact")).values(state="sent", updated_at=now),
-         rows.sent_recipients),
-        (pending.values(state=bindparam("b_state"), updated_at=now), rows.other_recipients),
-        (update(NOTICES).where(NOTICES.c.id == bindparam("b_notice"), NOTICES.c.state == "pending")
-         .values(state=bindparam("b_state"), settled_at=now, skip_reason=bindparam("b_reason")), rows.notices),
-    ]
+def _first_per_notice(rows: list[dict]) -> list[dict]:
+    """Deliveries may share a notice: its first outcome in the batch settles it."""
+    first: dict[int, dict] = {}
+    for row in rows:
+        first.setdefault(row["id"], row)
+    return list(first.values())

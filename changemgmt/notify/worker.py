@@ -19,10 +19,25 @@ from changemgmt.notify.message import OutgoingMessage, build_email
 from changemgmt.notify.outcomes import Outcome, record_outcomes
 from changemgmt.notify.render import Renderer
 from changemgmt.notify.transports.base import SendError, Transport
+from changemgmt.notify.view import NoticeView, Recipient
+from changemgmt.store.bulk import among
 from changemgmt.store.db import session_factory
 from changemgmt.store.models import Notice, Window
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Batch:
+    """A claimed batch, loaded: what goes out (with its views and recipients), and the
+    outcomes of the claims that are not to be sent, with why."""
+
+    claims: list[Claim]
+    now: datetime
+    views: dict[int, NoticeView] = field(default_factory=dict)
+    recipients: dict[int, list[Recipient]] = field(default_factory=dict)
+    to_send: list[tuple[Claim, int]] = field(default_factory=list)  # (claim, notice id)
+    not_sent: list[Outcome] = field(default_factory=list)
 
 
 @dataclass
@@ -42,58 +57,92 @@ class Worker:
         self.sessions = session_factory(self.engine)
         self.renderer = self.renderer or Renderer.from_settings(self.settings)
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
+        # The database side (claim, load, record) runs here, in order, beside the rendering.
+        self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         # Revisions never change: parse each once for all batches, not once per batch.
         self.revisions = RevisionCache(maxsize=4)
 
     def run_once(self) -> int:
         """Claims and settles one batch; returns how many deliveries it handled (0: none due)."""
-        now = self.clock()
-        claims = claim_due(self.engine, now=now, limit=self.batch_size, lease=self.lease, worker=self.name)
-        if not claims:
+        batch = self._claim()
+        if batch is None:
             return 0
-        messages, outcomes = self._prepare(claims, now)
-        sends = {c.delivery_id: self.pool.submit(self.transport.send, m) for c, m in messages}
-        for claim, message in messages:
-            outcomes.append(self._outcome(claim, message, sends[claim.delivery_id]))
-        with self.sessions.begin() as session:
-            record_outcomes(session, outcomes, self.clock(), self.settings.max_attempts, self.rng)
-        return len(claims)
+        self._record(self._send(batch))
+        return len(batch.claims)
 
     def drain(self) -> int:
-        """Sends everything due now; returns how many deliveries were handled."""
+        """Sends everything due now; returns how many deliveries were handled.
+
+        Pipelined: while one batch renders and sends, the database thread claims and loads
+        the next, then records the outcomes of this one. A batch claimed ahead cannot hold
+        a delivery that waits on the batch before it (that one is still `sending`), so such
+        a delivery goes one batch later; nothing is claimed twice or out of order."""
         total = 0
-        while handled := self.run_once():
-            total += handled
-        return total
+        recording = None
+        upcoming = self.database.submit(self._claim)
+        while True:
+            batch = upcoming.result()
+            if batch is None:
+                if recording is None:
+                    return total
+                recording.result()  # its outcomes may have made more deliveries due
+                recording = None
+                upcoming = self.database.submit(self._claim)
+                continue
+            upcoming = self.database.submit(self._claim)
+            outcomes = self._send(batch)
+            if recording is not None:
+                recording.result()
+            recording = self.database.submit(self._record, outcomes)
+            total += len(batch.claims)
 
     def close(self) -> None:
+        self.database.shutdown(wait=True)
         self.pool.shutdown(wait=True)
 
-    def _prepare(self, claims: list[Claim], now: datetime) -> tuple[list[tuple[Claim, OutgoingMessage]], list]:
-        outcomes: list[Outcome] = []
-        messages = []
+    def _claim(self) -> _Batch | None:
+        now = self.clock()
+        claims = claim_due(self.engine, now=now, limit=self.batch_size, lease=self.lease, worker=self.name)
+        return self._load(claims, now) if claims else None
+
+    def _load(self, claims: list[Claim], now: datetime) -> _Batch:
+        batch = _Batch(claims, now)
         with self.sessions() as session:
             notices = {n.id: n for n in session.scalars(select(Notice).where(
-                Notice.id.in_([c.notice_id for c in claims])))}
-            views = compose_views(session, list(notices.values()), self.settings, now, self.revisions.bind(session))
-            recipients = recipients_of(session, [c.delivery_id for c in claims], self.settings)
+                among(Notice.id, [c.notice_id for c in claims])))}
+            batch.views = compose_views(session, list(notices.values()), self.settings, now,
+                                        self.revisions.bind(session))
+            batch.recipients = recipients_of(session, [c.delivery_id for c in claims], self.settings)
             for claim in claims:
                 notice = notices[claim.notice_id]
                 reason = _pointless(session, notice, now)
-                if reason is None and not recipients.get(claim.delivery_id):
+                if reason is None and not batch.recipients.get(claim.delivery_id):
                     reason = "no recipient is eligible any more (unsubscribed or suppressed)"
                 if reason:
-                    outcomes.append(Outcome(claim, skipped=reason))
-                    continue
-                try:
-                    message = build_email(views[notice.id], recipients[claim.delivery_id], self.settings,
-                                          self.renderer)
-                except Exception as exc:  # a template bug must fail this delivery, not the batch
-                    log.exception("rendering notice %s failed", notice.id)
-                    outcomes.append(Outcome(claim, error=SendError(f"rendering failed: {exc}", permanent=True)))
-                    continue
-                messages.append((claim, message))
-        return messages, outcomes
+                    batch.not_sent.append(Outcome(claim, skipped=reason))
+                else:
+                    batch.to_send.append((claim, notice.id))
+        return batch
+
+    def _send(self, batch: _Batch) -> list[Outcome]:
+        """Renders each message and hands it to a send thread at once, so that sending
+        overlaps the rendering of the next; returns every claim's outcome."""
+        outcomes = list(batch.not_sent)
+        sends = []
+        for claim, notice_id in batch.to_send:
+            try:
+                message = build_email(batch.views[notice_id], batch.recipients[claim.delivery_id], self.settings,
+                                      self.renderer)
+            except Exception as exc:  # a template bug must fail this delivery, not the batch
+                log.exception("rendering notice %s failed", notice_id)
+                outcomes.append(Outcome(claim, error=SendError(f"rendering failed: {exc}", permanent=True)))
+                continue
+            sends.append((claim, message, self.pool.submit(self.transport.send, message)))
+        return outcomes + [self._outcome(claim, message, future) for claim, message, future in sends]
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        with self.sessions.begin() as session:
+            record_outcomes(session, outcomes, self.clock(), self.settings.max_attempts, self.rng)
 
     def _outcome(self, claim: Claim, message: OutgoingMessage, future) -> Outcome:
         try:

@@ -1,31 +1,28 @@
 """Bulk writes of the outbox: notices with their deliveries and recipients, skips, and
-audience standings. Core statements, so that a GCR reaching 20,000 customers plans in
-a few round trips per thousand customers."""
+audience standings. One statement per table per chunk (store.bulk), so that a GCR
+reaching 20,000 customers plans in a few round trips per thousand customers."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from collections import defaultdict
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.planner import PlannedNotice, Skip, Standing
 from changemgmt.domain.recipients import ContactPrefs
+from changemgmt.store.bulk import among, insert_rows
 from changemgmt.store.models import Audience, Delivery, Event, Notice, Recipient
 
 MAX_PERSONALIZATIONS = 1000  # SendGrid's limit per request (STANDARDS C2)
 
 
-def dialect_insert(session: Session):
-    """`insert` with on_conflict_* for the session's database."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def events_json(session: Session, gcr_id: int, customer_ids: Iterable[int]) -> dict[int, dict]:
     rows = session.execute(
         select(Event.customer_id, Event.window_number, Event.sequence, Event.modified_at, Event.cancelled)
-        .where(Event.gcr_id == gcr_id, Event.customer_id.in_(list(customer_ids)))
+        .where(Event.gcr_id == gcr_id, among(Event.customer_id, customer_ids))
     )
     result: dict[int, dict] = {}
     for customer_id, window, sequence, modified_at, cancelled in rows:
@@ -41,9 +38,8 @@ def insert_notices(
     events = events_json(session, gcr_id, {cid for cid, _, _ in rows})
     values = [_notice_values(gcr_id, revision, cid, notice, bool(chosen), events.get(cid, {}), now)
               for cid, notice, chosen in rows]
-    notices = Notice.__table__  # Core, not ORM bulk inserts: no per-row ORM bookkeeping
-    statement = dialect_insert(session)(notices).on_conflict_do_nothing(index_elements=["gcr_id", "key"])
-    created = session.execute(statement.returning(notices.c.id, notices.c.customer_id, notices.c.key), values).all()
+    created = insert_rows(session, Notice.__table__, values, conflict=("gcr_id", "key"),
+                          returning=("id", "customer_id", "key"))
     ids = {(customer_id, key): notice_id for notice_id, customer_id, key in created}
     inserted = [(cid, n, chosen) for cid, n, chosen in rows if (cid, _key(cid, n)) in ids]
     _insert_deliveries(session, [(ids[(cid, _key(cid, n))], n, chosen) for cid, n, chosen in inserted if chosen], now)
@@ -71,14 +67,18 @@ def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, li
         return
     values = [{"notice_id": notice_id, "state": "pending", "attempts": 0, "next_attempt_at": n.due_at}
               for notice_id, n, _ in groups]
-    statement = insert(Delivery.__table__).returning(Delivery.__table__.c.id, sort_by_parameter_order=True)
-    delivery_ids = session.scalars(statement, values).all()
+    created: dict[int, list[int]] = defaultdict(list)
+    for delivery_id, notice_id in insert_rows(session, Delivery.__table__, values, returning=("id", "notice_id")):
+        created[notice_id].append(delivery_id)
+    # RETURNING has no set order; a notice's groups are alike (its recipients, a thousand
+    # at a time), so its deliveries take them in id order.
+    ids = {notice_id: iter(sorted(delivery_ids)) for notice_id, delivery_ids in created.items()}
     recipients = [
         {"notice_id": notice_id, "delivery_id": delivery_id, "contact_id": c.id, "email": c.email,
          "state": "pending", "updated_at": now}
-        for delivery_id, (notice_id, _, chosen) in zip(delivery_ids, groups) for c in chosen
+        for notice_id, _, chosen in groups for delivery_id in (next(ids[notice_id]),) for c in chosen
     ]
-    session.execute(insert(Recipient.__table__), recipients)
+    insert_rows(session, Recipient.__table__, recipients)
 
 
 def skip_notices(session: Session, skips: list[Skip], now: datetime) -> None:
@@ -96,9 +96,8 @@ def save_audiences(
     values = [_audience_values(gcr_id, cid, s, now) for cid, s in standings.items() if _changed(known.get(cid), s)]
     if not values:
         return
-    statement = dialect_insert(session)(Audience.__table__)
-    columns = {name: statement.excluded[name] for name in values[0] if name not in ("gcr_id", "customer_id")}
-    session.execute(statement.on_conflict_do_update(index_elements=["gcr_id", "customer_id"], set_=columns), values)
+    insert_rows(session, Audience.__table__, values, conflict=("gcr_id", "customer_id"),
+                update=[name for name in values[0] if name not in ("gcr_id", "customer_id")])
 
 
 def _audience_values(gcr_id: int, customer_id: int, standing: Standing, now: datetime) -> dict:

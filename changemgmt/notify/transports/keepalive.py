@@ -1,20 +1,25 @@
 """Kept-alive connections for the `sendgrid` client.
 
 `python_http_client` (under `sendgrid`) opens a new TCP connection, and builds a new
-urllib opener, for every request: at fan-out rates that costs the worker more CPU than a
-third of rendering the email. `PooledClient` is the same client, with the same request
-building and the same exceptions, sending over one kept-alive connection per thread.
+urllib opener (reading every proxy variable of the environment), for every request: at
+fan-out rates that costs the worker more CPU than a third of rendering the email.
+`PooledClient` is the same client, with the same URLs, headers, body encoding, responses
+and exceptions, sending over one kept-alive connection per thread and building no opener.
 """
 from __future__ import annotations
 
 import io
+import json
 import ssl
 import threading
 from http.client import HTTPConnection, HTTPSConnection, RemoteDisconnected
+from functools import partial
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
+from urllib.request import Request
 
 from python_http_client import Client
+from python_http_client.client import Response
 from python_http_client.exceptions import handle_error
 
 _STALE = (RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -90,6 +95,26 @@ class PooledClient(Client):
         return PooledClient(host=self.host, version=self._version, request_headers=self.request_headers,
                             url_path=url_path, append_slash=self.append_slash, timeout=self.timeout,
                             connections=self._connections)
+
+    def __getattr__(self, name):
+        if name in self.methods:
+            return partial(self._request, name.upper())
+        return super().__getattr__(name)
+
+    def _request(self, method: str, request_body=None, query_params=None, request_headers=None, timeout=None,
+                 **_) -> Response:
+        """Client's http_request, minus the opener it builds and never uses here."""
+        if request_headers:
+            self._update_headers(request_headers)
+        data = None
+        if request_body is not None:
+            if self.request_headers.get("Content-Type", "application/json") != "application/json":
+                data = request_body.encode("utf-8")
+            else:
+                self.request_headers.setdefault("Content-Type", "application/json")
+                data = json.dumps(request_body).encode("utf-8")
+        request = Request(self._build_url(query_params), headers=self.request_headers, data=data, method=method)
+        return Response(self._make_request(None, request, timeout=timeout))
 
     def _make_request(self, opener, request, timeout=None):
         answer = self._connections.send(request, timeout or self.timeout)

@@ -27,6 +27,7 @@ class SendGridTransport:
         self._client = SendGridAPIClient(api_key, host=host)
         plain = self._client.client
         self._client.client = PooledClient(host=plain.host, request_headers=plain.request_headers, version=3)
+        self._mail_send = self._client.client.mail.send  # each attribute step builds a client: once, not per send
 
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
@@ -34,7 +35,7 @@ class SendGridTransport:
         except ValueError as exc:
             raise SendError(str(exc), permanent=True) from exc
         try:
-            response = self._client.client.mail.send.post(request_body=body, timeout=self.timeout)
+            response = self._mail_send.post(request_body=body, timeout=self.timeout)
         except HTTPError as exc:
             raise http_error(exc, self._clock()) from None
         except (URLError, OSError, http.client.HTTPException) as exc:
