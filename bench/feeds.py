@@ -41,6 +41,7 @@ from changemgmt.gcrs.service import Who, change_status, create_gcr, update_gcr  
 from changemgmt.store import models  # noqa: E402
 from changemgmt.store.db import make_engine, session_factory, transaction  # noqa: E402
 from changemgmt.store.migrate import upgrade  # noqa: E402
+from changemgmt.store.revisions import revision_json  # noqa: E402
 from feeds_http import measure_serving  # noqa: E402
 
 UTC = timezone.utc
@@ -98,9 +99,11 @@ def gcr_rows(number: int, customers: int, rng: random.Random) -> dict[str, list[
     rows["impact"] = [{"gcr_id": number, "service_pk": pk, "level": next(i.impact.value for i in impacts
                                                                          if i.service_id == sid)}
                       for pk, sid in services.items()]
-    draft = {**state.to_json(), "status": "draft"}
+    rows["revision_impact"] = [{**row, "max_outage_minutes": None, "from_revision": 1, "until_revision": None}
+                               for row in rows["impact"]]
+    draft = {**revision_json(state), "status": "draft"}
     rows["revision"] = [{"gcr_id": number, "number": n, "created_at": created, "actor": "bench", "changes": [],
-                         "state": data} for n, data in ((1, draft), (2, state.to_json()))]
+                         "state": data} for n, data in ((1, draft), (2, revision_json(state)))]
     rows["event"] = [{"gcr_id": number, "customer_id": (pk + 1) // 2, "window_number": w.number, "sequence": 2,
                       "digest": event_digest(customer_digest(state, {sid}).content, w, False, "CONFIRMED"),
                       "modified_at": created, "cancelled": False} for pk, sid in services.items() for w in windows]
@@ -109,7 +112,7 @@ def gcr_rows(number: int, customers: int, rng: random.Random) -> dict[str, list[
 
 def insert_gcrs(connection, gcrs: int, customers: int, rng: random.Random) -> None:
     tables = {"gcr": models.Gcr, "window": models.Window, "impact": models.Impact, "revision": models.Revision,
-              "event": models.Event}
+              "revision_impact": models.RevisionImpact, "event": models.Event}
     for start in range(1, gcrs + 1, 500):
         batch: dict[str, list[dict]] = {name: [] for name in tables}
         for number in range(start, min(start + 500, gcrs + 1)):

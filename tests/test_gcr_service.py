@@ -213,3 +213,12 @@ def test_an_outsider_is_never_impacted(db, gcr, who):
     with db() as session:
         impacted = impacted_customers(session, get_gcr(session, gcr).id)
         assert [c.customer.account for c in impacted] == ["ACC-1001"]
+
+
+def test_a_draft_without_impacts_cannot_be_published(db, world, who):
+    with transaction(db) as session:
+        create_gcr(session, parse_patch({**DOCUMENT, "impacts": []}), who)
+    with pytest.raises(DomainError, match="at least one impacted service") as error:
+        with transaction(db) as session:
+            change_status(session, "GCR-1001", Status.TENTATIVE, who)
+    assert error.value.field == "impacts"

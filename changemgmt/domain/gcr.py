@@ -121,11 +121,7 @@ def check_title(title: str) -> str:
 
 def check_state(state: GcrState, pattern: re.Pattern[str]) -> None:
     """Raises DomainError for the first rule the state breaks."""
-    check_number(state.number, pattern)
-    check_title(state.title)
-    if not state.description.strip():
-        raise DomainError("description", "must describe the work")
-    check_windows(list(state.windows))
+    check_details(state, pattern)
     seen: set[str] = set()
     for item in state.impacts:
         if item.service_id in seen:
@@ -133,7 +129,20 @@ def check_state(state: GcrState, pattern: re.Pattern[str]) -> None:
         seen.add(item.service_id)
         if item.max_outage_minutes is not None and item.max_outage_minutes < 0:
             raise DomainError(f"impacts[{item.service_id}].max_outage_minutes", "must not be negative")
-    if state.status.is_published and not state.impacts:
+    check_published_impacts(state.status, has_impacts=bool(state.impacts))
+
+
+def check_details(state: GcrState, pattern: re.Pattern[str]) -> None:
+    """Raises DomainError for the first rule the state breaks, its impacts aside."""
+    check_number(state.number, pattern)
+    check_title(state.title)
+    if not state.description.strip():
+        raise DomainError("description", "must describe the work")
+    check_windows(list(state.windows))
+
+
+def check_published_impacts(status: Status, has_impacts: bool) -> None:
+    if status.is_published and not has_impacts:
         raise DomainError("impacts", "a published GCR needs at least one impacted service")
 
 

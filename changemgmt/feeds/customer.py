@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
@@ -19,39 +19,26 @@ from changemgmt.feeds.blocks import Block, block_of, keeps, retention_cutoff
 from changemgmt.feeds.ical import EventFacts, build_event
 from changemgmt.feeds.lines import service_line, services_by_customer
 from changemgmt.notify.view import WindowView
-from changemgmt.store.models import Customer, Event, Revision, Service
+from changemgmt.store.models import Customer, Event, Service
 from changemgmt.store.models import Window as WindowRow
+from changemgmt.store.revisions import ImpactHistory, impact_history, revision_states
 
 CHUNK = 400
 
 
 class States:
-    """GCR states by (gcr id, revision), each read and parsed once per rebuild."""
+    """GCR states without their impacts by (gcr id, revision), each read and parsed once
+    per rebuild."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self._states: dict[tuple[int, int], GcrState] = {}
-        self._impacts: dict[tuple[int, int], dict[str, ServiceImpact]] = {}
 
     def load(self, pairs: Iterable[tuple[int, int]]) -> None:
-        missing = sorted({p for p in pairs if p not in self._states})
-        for start in range(0, len(missing), CHUNK):
-            query = select(Revision.gcr_id, Revision.number, Revision.state).where(
-                tuple_(Revision.gcr_id, Revision.number).in_(missing[start:start + CHUNK]))
-            for gcr_id, number, data in self.session.execute(query):
-                state = GcrState.from_json(data)
-                self._states[(gcr_id, number)] = state
-                self._impacts[(gcr_id, number)] = {i.service_id: i for i in state.impacts}
+        self._states.update(revision_states(self.session, {p for p in pairs if p not in self._states}))
 
     def state(self, gcr_id: int, number: int) -> GcrState | None:
         return self._states.get((gcr_id, number))
-
-    def own(self, gcr_id: int, number: int, owned: Collection[str]) -> list[ServiceImpact]:
-        """The impacts on `owned` services at that revision, by service ID."""
-        impacts = self._impacts.get((gcr_id, number), {})
-        if len(owned) < len(impacts):
-            return sorted((impacts[s] for s in owned if s in impacts), key=lambda i: i.service_id)
-        return [i for s, i in sorted(impacts.items()) if s in owned]
 
 
 def organizer(state: GcrState, settings: Settings) -> Contact:
@@ -85,8 +72,10 @@ def customer_blocks(session: Session, customer_ids: Collection[int], settings: S
         customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(chunk),
                                                                              Customer.active.is_(True)))}
         cutoff = retention_cutoff(now, settings.feed_retention_days)
-        builder = _Builder(states, settings, cutoff, services_by_customer(session, list(customers)))
-        for customer_id, block in builder.build(customers, _event_rows(session, list(customers), cutoff)):
+        rows = _event_rows(session, list(customers), cutoff)
+        impacts = impact_history(session, {r.gcr_id for r in rows}, list(customers))
+        builder = _Builder(states, impacts, settings, cutoff, services_by_customer(session, list(customers)))
+        for customer_id, block in builder.build(customers, rows):
             result[customer_id].append(block)
     return result
 
@@ -94,13 +83,12 @@ def customer_blocks(session: Session, customer_ids: Collection[int], settings: S
 class _Builder:
     """Builds the blocks of a chunk of customers' event rows."""
 
-    def __init__(self, states: States, settings: Settings, cutoff: datetime,
+    def __init__(self, states: States, impacts: ImpactHistory, settings: Settings, cutoff: datetime,
                  owned: dict[int, dict[str, Service]]) -> None:
-        self.states, self.settings, self.cutoff, self.owned = states, settings, cutoff, owned
+        self.states, self.impacts, self.settings, self.cutoff, self.owned = states, impacts, settings, cutoff, owned
 
     def build(self, customers: dict[int, Customer], rows: list) -> Iterable[tuple[int, Block]]:
         self.states.load((r.gcr_id, r.sequence) for r in rows)
-        self.states.load((r.gcr_id, r.sequence - 1) for r in rows if r.sequence > 1 and not self._own(r, 0))
         facts: dict[tuple[int, int, int], EventFacts | None] = {}
         for row in rows:
             key = (row.customer_id, row.gcr_id, row.sequence)
@@ -113,8 +101,8 @@ class _Builder:
             if keeps(block, self.cutoff):
                 yield row.customer_id, block
 
-    def _own(self, row, back: int) -> list[ServiceImpact]:
-        return self.states.own(row.gcr_id, row.sequence - back, self.owned.get(row.customer_id, {}))
+    def _own(self, row, back: int) -> tuple[ServiceImpact, ...]:
+        return self.impacts.at(row.gcr_id, row.sequence - back, row.customer_id)
 
     def _facts(self, row, customer: Customer) -> EventFacts | None:
         state = self.states.state(row.gcr_id, row.sequence)

@@ -11,14 +11,19 @@ from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
 from changemgmt.domain.errors import DomainError
-from changemgmt.domain.gcr import GcrState, changed_fields, check_number, check_state, is_customer_visible
+from changemgmt.domain.gcr import (
+    GcrState, changed_fields, check_details, check_number, check_published_impacts, check_state, is_customer_visible,
+)
 from changemgmt.domain.policy import check_minimum_notice
 from changemgmt.domain.status import Status, check_transition
 from changemgmt.gcrs.input import GcrPatch
-from changemgmt.gcrs.state import apply_patch, next_window_number, state_of, write_state
+from changemgmt.gcrs.state import (
+    apply_patch, details_of, has_impacts, next_window_number, state_of, write_details, write_state,
+)
 from changemgmt.notify.outbox import PlanSummary, plan_for_change
 from changemgmt.store import models
 from changemgmt.store.queries import get_gcr
+from changemgmt.store.revisions import record_impacts, revision_json
 
 
 @dataclass(frozen=True)
@@ -91,34 +96,25 @@ ACTIONS = {
 def change_status(
     session: Session, number: str, target: Status, who: Who, override_reason: str | None = None
 ) -> Change:
-    """Publishes, confirms, starts, completes or cancels, as the status machine allows."""
+    """Publishes, confirms, starts, completes or cancels, as the status machine allows.
+    The impacts stay as they are, in the database: `before` and `after` have none."""
     gcr = get_gcr(session, number)
-    before = state_of(gcr)
+    before = details_of(gcr)
     check_transition(before.status, target)
     after = replace(before, status=target)
     if target is Status.COMPLETED:
         # Completing ends the GCR: windows not yet started are not needed (SPEC §3.1).
         after = replace(after, windows=tuple(w for w in before.windows if w.start <= who.now) or before.windows[:1])
-    check_state(after, who.settings.gcr_number_regex)
+    check_details(after, who.settings.gcr_number_regex)
+    check_published_impacts(after.status, has_impacts(gcr))
     if before.status is Status.DRAFT and target.is_published and target is not Status.CANCELLED:
         check_minimum_notice(after.windows, now=who.now, minimum=who.settings.minimum_notice,
                              emergency=after.emergency, override_reason=override_reason)
     action = ACTIONS[target]
     if before.status is Status.TENTATIVE and target is Status.CONFIRMED:
         action = "confirm"
-    write_state(session, gcr, after, who.now, before)
+    write_details(session, gcr, after, who.now)
     return _record(session, gcr, before, after, action, who, override_reason)
-
-
-def _revision_json(state: GcrState) -> dict:
-    """state.to_json(), without its deep copy (asdict) of every impact, which for a GCR
-    over 100,000 services doubled the time and the memory of recording a revision."""
-    data = replace(state, impacts=()).to_json()
-    data["impacts"] = [
-        {"service_id": i.service_id, "impact": i.impact.value, "max_outage_minutes": i.max_outage_minutes}
-        for i in state.canonical().impacts
-    ]
-    return data
 
 
 def _record(
@@ -136,7 +132,7 @@ def _record(
         gcr.revision += 1
         revision = gcr.revision
         session.add(models.Revision(gcr=gcr, number=revision, created_at=who.now, actor=who.actor,
-                                    changes=sorted(changes), state=_revision_json(after)))
+                                    changes=sorted(changes), state=revision_json(after)))
     if changes:
         gcr.updated_at = who.now
         details = {"changes": sorted(changes), "revision": revision}
@@ -145,6 +141,8 @@ def _record(
         session.add(models.AuditEntry(at=who.now, actor=who.actor, entity="gcr", entity_key=gcr.number,
                                       action=action, details=details))
     session.flush()
+    if before is None or "impacts" in changes:
+        record_impacts(session, gcr.id, revision)
     plan = None
     if revision is not None:
         plan = plan_for_change(session, gcr, before, after, revision, who.settings, who.now)

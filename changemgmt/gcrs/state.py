@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import inspect, select
+from sqlalchemy import exists, inspect, select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.errors import DomainError
@@ -17,6 +17,13 @@ from changemgmt.store import models
 
 
 def state_of(gcr: models.Gcr) -> GcrState:
+    impacts = (ServiceImpact(service_id, Impact(level), minutes) for service_id, level, minutes in _impact_rows(gcr))
+    return replace(details_of(gcr), impacts=tuple(impacts)).canonical()
+
+
+def details_of(gcr: models.Gcr) -> GcrState:
+    """The GCR's state without its impacts, for a change that leaves them as they are
+    (a status change): a GCR may impact 100,000 services."""
     contact = None
     if gcr.contact_email:
         contact = Contact(gcr.contact_name or "", gcr.contact_email, gcr.contact_phone or "")
@@ -32,9 +39,11 @@ def state_of(gcr: models.Gcr) -> GcrState:
         emergency=gcr.emergency,
         internal_notes=gcr.internal_notes,
         windows=tuple(Window(w.number, w.starts_at, w.ends_at) for w in gcr.windows if w.dropped_at is None),
-        impacts=tuple(ServiceImpact(service_id, Impact(level), minutes)
-                      for service_id, level, minutes in _impact_rows(gcr)),
     ).canonical()
+
+
+def has_impacts(gcr: models.Gcr) -> bool:
+    return bool(_session(gcr).scalar(select(exists().where(models.Impact.gcr_id == gcr.id))))
 
 
 def _stored_impacts(gcr: models.Gcr) -> bool:
@@ -89,6 +98,12 @@ def write_state(session: Session, gcr: models.Gcr, state: GcrState, now: datetim
                 before: GcrState | None = None) -> None:
     """Makes the rows of `gcr` say what `state` says. `before`: state_of(gcr), when the
     caller has read it in this transaction (it spares reading the impacts again)."""
+    write_details(session, gcr, state, now)
+    _write_impacts(session, gcr, state.impacts, before.impacts if before is not None else None)
+
+
+def write_details(session: Session, gcr: models.Gcr, state: GcrState, now: datetime) -> None:
+    """Makes the rows of `gcr` say what `state` says, but its impacts, left as they are."""
     gcr.title = state.title
     gcr.description = state.description
     gcr.reason = state.reason
@@ -101,7 +116,6 @@ def write_state(session: Session, gcr: models.Gcr, state: GcrState, now: datetim
     gcr.contact_phone = state.contact.phone if state.contact else None
     gcr.locations = _locations(session, state.location_codes)
     _write_windows(gcr, state.windows, now)
-    _write_impacts(session, gcr, state.impacts, before.impacts if before is not None else None)
 
 
 def _locations(session: Session, codes: tuple[str, ...]) -> list[models.Location]:

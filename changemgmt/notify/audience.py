@@ -3,41 +3,80 @@ scope, its standing, pending notices, contacts. Bulk queries, a chunk of custome
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import NamedTuple
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.content import Digest
+from changemgmt.domain.gcr import ServiceImpact
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import PendingNotice, Standing
 from changemgmt.domain.recipients import ContactPrefs
+from changemgmt.store.bulk import among
 from changemgmt.store.models import Audience, Contact, Customer, Delivery, Notice, Recipient, Impact as ImpactRow
 from changemgmt.store.models import Service
 
 
-def scope_services(session: Session, gcr_id: int) -> dict[int, frozenset[str]]:
-    """Active customers the GCR impacts now, each with its impacted service IDs."""
+class Scope(NamedTuple):
+    """What the GCR impacts now of some customers' services (active customers only)."""
+
+    services: dict[int, frozenset[str]]  # impacted service IDs by customer
+    impacts: dict[int, tuple[ServiceImpact, ...]]  # by customer, in service ID order
+
+
+def scope_of(session: Session, gcr_id: int, customer_ids: Collection[int]) -> Scope:
     rows = session.execute(
-        select(Service.customer_id, Service.service_id)
+        select(Service.customer_id, Service.service_id, ImpactRow.level, ImpactRow.max_outage_minutes)
+        .join(ImpactRow, ImpactRow.service_pk == Service.id)
+        .join(Customer, Customer.id == Service.customer_id)
+        .where(ImpactRow.gcr_id == gcr_id, among(Service.customer_id, customer_ids),
+               Customer.active.is_(True))
+    )
+    grouped: dict[int, list[ServiceImpact]] = defaultdict(list)
+    for customer_id, service_id, level, minutes in rows:
+        grouped[customer_id].append(ServiceImpact(service_id, Impact(level), minutes))
+    # Sorted here, not by the database, whose collation may not order as GcrState does.
+    return Scope({cid: frozenset(i.service_id for i in impacts) for cid, impacts in grouped.items()},
+                 {cid: tuple(sorted(impacts, key=_service_id)) for cid, impacts in grouped.items()})
+
+
+def _service_id(impact: ServiceImpact) -> str:
+    return impact.service_id
+
+
+def customers_to_plan(session: Session, gcr_id: int) -> list[int]:
+    """Ids of the active customers the GCR impacts now and of those it was in scope of
+    (they may need a "no longer affects you"), in order."""
+    impacted = session.scalars(
+        select(Service.customer_id).distinct()
         .join(ImpactRow, ImpactRow.service_pk == Service.id)
         .join(Customer, Customer.id == Service.customer_id)
         .where(ImpactRow.gcr_id == gcr_id, Customer.active.is_(True))
     )
-    grouped: dict[int, set[str]] = defaultdict(set)
-    for customer_id, service_id in rows:
-        grouped[customer_id].add(service_id)
-    return {customer_id: frozenset(ids) for customer_id, ids in grouped.items()}
+    in_scope = session.scalars(select(Audience.customer_id).where(Audience.gcr_id == gcr_id,
+                                                                  Audience.in_scope.is_(True)))
+    return sorted(set(impacted) | set(in_scope))
 
 
-def audiences(session: Session, gcr_id: int) -> dict[int, Audience]:
-    return {a.customer_id: a for a in session.scalars(select(Audience).where(Audience.gcr_id == gcr_id))}
+def audiences(session: Session, gcr_id: int, customer_ids: Collection[int] | None = None) -> dict[int, Audience]:
+    """The GCR's audience rows by customer: every one, or the given customers'."""
+    query = select(Audience).where(Audience.gcr_id == gcr_id)
+    if customer_ids is not None:
+        query = query.where(among(Audience.customer_id, customer_ids))
+    return {a.customer_id: a for a in session.scalars(query)}
 
 
 def standings(session: Session, gcr_id: int, customer_ids: list[int], known: dict[int, Audience]) -> dict[int, Standing]:
-    pending = _pending(session, gcr_id, customer_ids)
-    delivered = _delivered(session, gcr_id, customer_ids)
+    # Every notice is planned with its customer's audience row: a customer without one has
+    # none to look up. Publishing to 20,000 customers then asks nothing here, where asking
+    # in a transaction that has just grown `notices` far beyond its statistics can cost
+    # seconds a chunk (the planner expects a handful of rows).
+    planned_before = [customer_id for customer_id in customer_ids if customer_id in known]
+    pending = _pending(session, gcr_id, planned_before) if planned_before else {}
+    delivered = _delivered(session, gcr_id, planned_before) if planned_before else set()
     result = {}
     for customer_id in customer_ids:
         row = known.get(customer_id)
@@ -61,7 +100,7 @@ def _in_flight():
 def _pending(session: Session, gcr_id: int, customer_ids: list[int]) -> dict[int, list[PendingNotice]]:
     rows = session.execute(
         select(Notice.id, Notice.customer_id, Notice.kind, Notice.window_number, Notice.due_at)
-        .where(Notice.gcr_id == gcr_id, Notice.customer_id.in_(customer_ids), Notice.state == "pending",
+        .where(Notice.gcr_id == gcr_id, among(Notice.customer_id, customer_ids), Notice.state == "pending",
                ~_in_flight())
         .order_by(Notice.id)
     )
@@ -74,7 +113,7 @@ def _pending(session: Session, gcr_id: int, customer_ids: list[int]) -> dict[int
 def _delivered(session: Session, gcr_id: int, customer_ids: list[int]) -> set[int]:
     rows = session.scalars(
         select(Notice.customer_id).distinct()
-        .where(Notice.gcr_id == gcr_id, Notice.customer_id.in_(customer_ids),
+        .where(Notice.gcr_id == gcr_id, among(Notice.customer_id, customer_ids),
                (Notice.state == "sent") | _in_flight())
     )
     return set(rows)
@@ -87,7 +126,7 @@ def contacts_by_customer(session: Session, customer_ids: Iterable[int]) -> dict[
     chains = {cid: _chain(session, cid, parents) for cid in customer_ids}
     wanted = {c for chain in chains.values() for c in chain}
     own: dict[int, list[ContactPrefs]] = defaultdict(list)
-    for row in session.execute(select(*CONTACT_COLUMNS).where(Contact.customer_id.in_(wanted)).order_by(Contact.id)):
+    for row in session.execute(select(*CONTACT_COLUMNS).where(among(Contact.customer_id, wanted)).order_by(Contact.id)):
         own[row.customer_id].append(_prefs(row))
     return {cid: [c for owner in chains[cid] for c in own.get(owner, [])] for cid in customer_ids}
 
@@ -98,7 +137,7 @@ def _parents(session: Session, customer_ids: list[int]) -> dict[int, int | None]
     parents: dict[int, int | None] = {}
     wanted = set(customer_ids)
     while wanted:
-        query = select(Customer.id, Customer.parent_id).where(Customer.id.in_(sorted(wanted)))
+        query = select(Customer.id, Customer.parent_id).where(among(Customer.id, sorted(wanted)))
         found = dict(session.execute(query).all())
         parents.update({cid: found.get(cid) for cid in wanted})
         wanted = {p for p in found.values() if p is not None and p not in parents}
@@ -136,7 +175,7 @@ def heard_contacts(session: Session, gcr_id: int, contact_ids: Iterable[int]) ->
         select(Recipient.contact_id).distinct()
         .join(Notice, Notice.id == Recipient.notice_id)
         .join(Delivery, Delivery.id == Recipient.delivery_id)
-        .where(and_(Notice.gcr_id == gcr_id, Recipient.contact_id.in_(ids),
+        .where(and_(Notice.gcr_id == gcr_id, among(Recipient.contact_id, ids),
                     Delivery.state.in_(("pending", "sending", "sent"))))
     )
     return set(session.scalars(query))

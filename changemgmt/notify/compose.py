@@ -1,148 +1,83 @@
 """Turning notice rows into NoticeViews: what each one says, from the GCR revision it was
 planned at, with only its own customer's services. Batched: a handful of queries for a
-whole batch of notices, and each revision is parsed once."""
+whole batch of notices, each revision's state parsed once, and only the impacts on the
+batch's customers' services read."""
 from __future__ import annotations
 
-import json
-import re
 from collections import defaultdict
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterable
+from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from changemgmt.config import Settings
 from changemgmt.domain.content import own_impacts
-from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
-from changemgmt.domain.impact import Impact
+from changemgmt.domain.gcr import Contact, GcrState
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.feeds.lines import service_line as _line
 from changemgmt.notify.changes import change_lines
 from changemgmt.notify.view import CustomerView, NoticeView, Recipient, WindowView
+from changemgmt.store.bulk import among
 from changemgmt.store.models import Contact as ContactRow
-from changemgmt.store.models import Customer, Location, Notice, Revision, Service
+from changemgmt.store.models import Customer, Location, Notice, Service
 from changemgmt.store.models import Recipient as RecipientRow
 from changemgmt.store.models import Window as WindowRow
+from changemgmt.store.revisions import impact_history, revision_states
 from changemgmt.tokens import unsubscribe_token
 
 
-_DECODER = json.JSONDecoder()
-_SPACE = re.compile(r"[ \t\n\r]*")
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    """A revision's state without its impacts, and the impacts by service ID. A GCR over
-    100,000 services costs this index, not 100,000 parsed dicts and objects."""
-
-    base: GcrState  # impacts=()
-    positions: dict[str, int]  # service ID -> index in the revision's impacts
-    values: list[tuple[Impact, int | None]]  # (impact, max outage) by index; equal ones shared
-
-    @classmethod
-    def read(cls, text: str) -> "_Parsed | GcrState":
-        """Reads the revision's JSON one impact at a time; returns the whole GcrState
-        instead if a service appears twice (own_impacts then keeps both)."""
-        document, positions, values, shared = {}, {}, [], {}
-        for item in _top_level(text, document, "impacts"):
-            value = (Impact(item["impact"]), item.get("max_outage_minutes"))
-            if positions.setdefault(item["service_id"], len(values)) != len(values):
-                return GcrState.from_json(json.loads(text))
-            values.append(shared.setdefault(value, value))
-        return cls(GcrState.from_json({**document, "impacts": []}), positions, values)
-
-    def own(self, service_ids: Collection[str]) -> GcrState:
-        found = sorted((n, s) for s in service_ids if (n := self.positions.get(s)) is not None)
-        return replace(self.base, impacts=tuple(ServiceImpact(s, *self.values[n]) for n, s in found))
-
-    @property
-    def state(self) -> GcrState:
-        return self.own(self.positions)
-
-
-def _top_level(text: str, document: dict, streamed: str) -> Iterator[dict]:
-    """Parses a JSON object into `document`, but yields the items of its `streamed`
-    array one by one instead of keeping them."""
-    pos = _expect(text, 0, "{")
-    while text[pos] != "}":
-        key, pos = _DECODER.raw_decode(text, pos)
-        pos = _expect(text, pos, ":")
-        if key == streamed and text[pos] == "[":
-            pos = _expect(text, pos, "[")
-            while text[pos] != "]":
-                item, pos = _DECODER.raw_decode(text, pos)
-                yield item
-                pos = _SPACE.match(text, pos).end()
-                pos = _expect(text, pos, ",") if text[pos] == "," else pos
-            pos += 1
-        else:
-            document[key], pos = _DECODER.raw_decode(text, pos)
-        pos = _SPACE.match(text, pos).end()
-        pos = _expect(text, pos, ",") if text[pos] == "," else pos
-
-
-def _expect(text: str, pos: int, char: str) -> int:
-    """The position after `char` (at `pos`, after any spaces) and the spaces after it."""
-    pos = _SPACE.match(text, pos).end()
-    if text[pos] != char:
-        raise ValueError(f"revision JSON: expected {char!r} at {pos}")
-    return _SPACE.match(text, pos + 1).end()
-
-
 class RevisionCache:
-    """GCR states by (gcr id, revision number), read and parsed once. Revisions never
-    change, so a worker keeps one cache for all its batches, `bind`ing it to each batch's
-    session; `maxsize` bounds how many (possibly huge) states it holds."""
+    """GCR states without their impacts, by (gcr id, revision number), read and parsed
+    once. Revisions never change, so a worker keeps one cache for all its batches,
+    `bind`ing it to each batch's session; it holds the `maxsize` last used."""
 
     def __init__(self, session: Session | None = None, maxsize: int = 64) -> None:
         self.session = session
-        self._get = lru_cache(maxsize=maxsize)(self._load)
+        self.maxsize = maxsize
+        self._states: dict[tuple[int, int], GcrState] = {}
 
     def bind(self, session: Session) -> "RevisionCache":
         self.session = session
         return self
 
-    def _load(self, gcr_id: int, number: int) -> "_Parsed | GcrState":
-        text = self.session.scalar(select(cast(Revision.state, Text)).where(
-            Revision.gcr_id == gcr_id, Revision.number == number))
-        return _Parsed.read(text)
-
-    def state(self, gcr_id: int, number: int) -> GcrState:
-        parsed = self._get(gcr_id, number)
-        return parsed.state if isinstance(parsed, _Parsed) else parsed
-
-    def own(self, gcr_id: int, number: int, service_ids: Collection[str]) -> GcrState:
-        """The state with only the impacts on these services, in order: what
-        own_impacts(state, service_ids) gives, without reading every impact of the GCR."""
-        parsed = self._get(gcr_id, number)
-        if isinstance(parsed, _Parsed):
-            return parsed.own(service_ids)
-        return replace(parsed, impacts=tuple(own_impacts(parsed, service_ids)))
+    def states(self, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], GcrState]:
+        """The states of these (gcr id, revision number)s: one query for those not held."""
+        wanted = set(pairs)
+        found = {pair: self._states.pop(pair) for pair in wanted if pair in self._states}
+        found.update(revision_states(self.session, wanted - found.keys()))
+        self._states.update(found)
+        while len(self._states) > self.maxsize:
+            del self._states[next(iter(self._states))]
+        return found
 
 
 def compose_views(
     session: Session, notices: list[Notice], settings: Settings, now: datetime, cache: RevisionCache | None = None
 ) -> dict[int, NoticeView]:
-    """NoticeViews by notice id, for notices of any GCRs and customers."""
+    """NoticeViews by notice id, for notices of any GCRs and customers. A customer's
+    notice shows only its own services, so only their impacts are read."""
     cache = cache or RevisionCache(session)
     customers = {c.id: c for c in session.scalars(select(Customer).where(
-        Customer.id.in_({n.customer_id for n in notices})))}
+        among(Customer.id, {n.customer_id for n in notices})))}
     services = _services(session, set(customers))
     dropped = _dropped_windows(session, {n.gcr_id for n in notices})
+    states = cache.states([(n.gcr_id, n.revision) for n in notices]
+                          + [(n.gcr_id, n.previous_revision) for n in notices if n.previous_revision])
+    impacts = impact_history(session, {n.gcr_id for n in notices}, set(customers))
+
+    def state_at(notice: Notice, revision: int) -> GcrState:
+        return replace(states[(notice.gcr_id, revision)],
+                       impacts=impacts.at(notice.gcr_id, revision, notice.customer_id))
+
     views = {}
-    # A customer's notice shows only its own services, so its states need only their
-    # impacts; in revision order, so that a small cache is never read out of turn.
-    for notice in sorted(notices, key=lambda n: (n.gcr_id, n.revision, n.previous_revision or 0, n.id)):
-        owned = services.get(notice.customer_id, {})
-        state = cache.own(notice.gcr_id, notice.revision, owned)
-        previous = cache.own(notice.gcr_id, notice.previous_revision, owned) if notice.previous_revision else None
-        views[notice.id] = _view(notice, state, previous, customers[notice.customer_id], owned,
-                                 dropped.get(notice.gcr_id, ()), settings, now)
-    return {notice.id: views[notice.id] for notice in notices}
+    for notice in notices:
+        previous = state_at(notice, notice.previous_revision) if notice.previous_revision else None
+        views[notice.id] = _view(notice, state_at(notice, notice.revision), previous, customers[notice.customer_id],
+                                 services.get(notice.customer_id, {}), dropped.get(notice.gcr_id, ()), settings, now)
+    return views
 
 
 def _view(notice, state, previous, customer, owned, dropped, settings, now) -> NoticeView:
@@ -207,7 +142,7 @@ def _services(session: Session, customer_ids: Collection[int]) -> dict[int, dict
         select(Service.customer_id, Service.service_id, Service.product, Service.bandwidth,
                a_end.code, a_end.city, a_end.region, z_end.code, z_end.city, z_end.region)
         .outerjoin(a_end, a_end.id == Service.a_end_id).outerjoin(z_end, z_end.id == Service.z_end_id)
-        .where(Service.customer_id.in_(customer_ids))
+        .where(among(Service.customer_id, customer_ids))
     )
     owned: dict[int, dict[str, _Service]] = defaultdict(dict)
     for customer_id, service_id, product, bandwidth, a_code, a_city, a_region, z_code, z_city, z_region in rows:
@@ -232,7 +167,7 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
         select(RecipientRow.delivery_id, ContactRow.id, ContactRow.email, ContactRow.name,
                ContactRow.unsubscribed_at, ContactRow.suppressed_at)
         .join(ContactRow, ContactRow.id == RecipientRow.contact_id)
-        .where(RecipientRow.delivery_id.in_(delivery_ids), RecipientRow.state == "pending")
+        .where(among(RecipientRow.delivery_id, delivery_ids), RecipientRow.state == "pending")
         .order_by(RecipientRow.id)
     )  # columns, not Contact objects: a batch has hundreds of recipients
     grouped: dict[int, list[Recipient]] = defaultdict(list)

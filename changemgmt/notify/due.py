@@ -16,9 +16,9 @@ from changemgmt.domain.planner import REMINDER_STATUSES, CustomerPlan, PlannedNo
 from changemgmt.domain.policy import needs_emergency_notice
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
-from changemgmt.gcrs.state import state_of
+from changemgmt.gcrs.state import details_of
 from changemgmt.notify import audience as load
-from changemgmt.notify.outbox import PlanSummary, choose_recipients, impacts_by_customer, policy_of, write_plans
+from changemgmt.notify.outbox import PlanSummary, choose_recipients, policy_of, write_plans
 from changemgmt.notify.writes import save_audiences
 from changemgmt.store.models import Audience, Contact, Customer, Gcr, Notice
 
@@ -37,7 +37,7 @@ def _plan_gcr(session: Session, gcr: Gcr, settings: Settings, now: datetime) -> 
     if _reminders_owed(session, gcr, settings, now):
         summary.add(_plan_reminders(session, gcr, settings, now))
     if _someone_waiting(session, gcr.id):
-        summary.add(_revive(session, gcr, state_of(gcr), load.audiences(session, gcr.id), settings, now))
+        summary.add(_revive(session, gcr, details_of(gcr), load.audiences(session, gcr.id), settings, now))
     return summary
 
 
@@ -90,8 +90,8 @@ def _plan_reminders(session: Session, gcr: Gcr, settings: Settings, now: datetim
             plans[customer_id] = CustomerPlan(standing[customer_id], fresh)
     if not plans:
         return PlanSummary()
-    scope = load.scope_services(session, gcr.id)
-    return write_plans(session, gcr.id, gcr.revision, state_of(gcr), scope, plans, now)
+    owned = load.scope_of(session, gcr.id, list(plans)).impacts
+    return write_plans(session, gcr.id, gcr.revision, plans, now, owned)
 
 
 def _existing_reminder_keys(session: Session, gcr_id: int) -> set[tuple[int, str]]:
@@ -103,7 +103,7 @@ def _existing_reminder_keys(session: Session, gcr_id: int) -> set[tuple[int, str
 def _revive(session: Session, gcr: Gcr, state, known: dict[int, Audience], settings: Settings,
             now: datetime) -> PlanSummary:
     """Plans `new` for customers still in scope but never notified, once a contact of theirs
-    would receive it, while the GCR has not started."""
+    would receive it, while the GCR has not started. `state`: the GCR's, without impacts."""
     waiting = [cid for cid, a in known.items() if a.in_scope and not a.notified]
     if not waiting or state.status not in (Status.TENTATIVE, Status.CONFIRMED):
         return PlanSummary()
@@ -112,22 +112,23 @@ def _revive(session: Session, gcr: Gcr, state, known: dict[int, Audience], setti
     emergency = needs_emergency_notice(state.windows, now=now, minimum=settings.minimum_notice,
                                        emergency=state.emergency)
     kind = NoticeKind.EMERGENCY if emergency else NoticeKind.NEW
-    scope = load.scope_services(session, gcr.id)
+    scope = load.scope_of(session, gcr.id, waiting)
     contacts = load.contacts_by_customer(session, waiting)
     heard = load.heard_contacts(session, gcr.id, {c.id for cs in contacts.values() for c in cs})
-    owned = impacts_by_customer(state, {cid: scope.get(cid, frozenset()) for cid in waiting})
+    owned = scope.impacts
     ready = [cid for cid in waiting if choose_recipients(contacts.get(cid, []), kind, owned.get(cid, ()), heard)]
     if not ready:
         return PlanSummary()
     standing = load.standings(session, gcr.id, ready, known)
     plans = {}
     for customer_id in ready:
-        digest = customer_digest(state, scope.get(customer_id, frozenset()))
+        digest = customer_digest(replace(state, impacts=owned.get(customer_id, ())),
+                                 scope.services.get(customer_id, frozenset()))
         notice = PlannedNotice(kind, f"{kind.value}:r{gcr.revision}:at{now:%Y%m%dT%H%M%S}", now)
         after = replace(standing[customer_id], notified=True, notified_at=now, shown=digest,
                         shown_revision=gcr.revision)
         plans[customer_id] = CustomerPlan(after, (notice,))
-    summary = write_plans(session, gcr.id, gcr.revision, state, scope, plans, now, owned)
+    summary = write_plans(session, gcr.id, gcr.revision, plans, now, owned)
     save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, now)
     return summary
 

@@ -3,7 +3,6 @@ as the GCR change that causes them (STANDARDS E1). Planning twice never makes a 
 notice: each has a unique key per GCR, and inserts skip keys that exist."""
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -50,47 +49,36 @@ def plan_for_change(
     session: Session, gcr: Gcr, before: GcrState | None, after: GcrState, revision: int, settings: Settings,
     now: datetime,
 ) -> PlanSummary:
-    """Plans every customer's notices for a new revision, and updates its calendar events."""
+    """Plans every customer's notices for a new revision, and updates its calendar events.
+    A chunk of customers at a time, each with its impacts as the database has them now
+    (those of `after`, which need not carry them: a status change does not load them)."""
     summary = PlanSummary()
     if after.status is Status.DRAFT:
         return summary
-    was = before.status if before else None
     emergency = needs_emergency_notice(after.windows, now=now, minimum=settings.minimum_notice,
                                        emergency=after.emergency)
-    scope = load.scope_services(session, gcr.id)
-    owned = impacts_by_customer(after, scope)
-    known = load.audiences(session, gcr.id)
-    customers = sorted(set(scope) | {cid for cid, a in known.items() if a.in_scope})
-    for chunk in _chunks(customers):
-        standing = load.standings(session, gcr.id, chunk, known)
-        digests = {cid: customer_digest(replace(after, impacts=owned.get(cid, ())), scope.get(cid, frozenset()))
-                   for cid in chunk}
-        plans = {}
-        for customer_id in chunk:
-            change = Change(before=was, after=after.status, revision=revision,
-                            in_scope=bool(scope.get(customer_id)), digest=digests[customer_id],
-                            windows=after.windows, emergency=emergency, now=now)
-            plans[customer_id] = plan_change(standing[customer_id], change)
-        sync_events(session, gcr, after, revision, {cid: scope.get(cid, frozenset()) for cid in chunk}, now,
-                    contents={cid: digest.content for cid, digest in digests.items()})
-        summary.add(write_plans(session, gcr.id, revision, after, scope, plans, now, owned))
-        save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, now)
+    # The change as every customer sees it, but for its scope and digest, set per customer.
+    change = Change(before=before.status if before else None, after=after.status, revision=revision,
+                    in_scope=False, digest=None, windows=after.windows, emergency=emergency, now=now)
+    for chunk in _chunks(load.customers_to_plan(session, gcr.id)):
+        summary.add(_plan_chunk(session, gcr, after, change, chunk))
     return summary
 
 
-def impacts_by_customer(
-    state: GcrState, scope: Mapping[int, frozenset[str]]
-) -> dict[int, tuple[ServiceImpact, ...]]:
-    """Each customer's impacts, in the state's order: `own_impacts(state, scope[c])` for
-    every customer c in one pass (a service belongs to one customer), where calling it per
-    customer would read the whole GCR 20,000 times."""
-    owner = {service_id: customer_id for customer_id, ids in scope.items() for service_id in ids}
-    grouped: dict[int, list[ServiceImpact]] = defaultdict(list)
-    for impact in state.impacts:
-        customer_id = owner.get(impact.service_id)
-        if customer_id is not None:
-            grouped[customer_id].append(impact)
-    return {customer_id: tuple(impacts) for customer_id, impacts in grouped.items()}
+def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: list[int]) -> PlanSummary:
+    known = load.audiences(session, gcr.id, chunk)
+    scope = load.scope_of(session, gcr.id, chunk)
+    standing = load.standings(session, gcr.id, chunk, known)
+    services = {cid: scope.services.get(cid, frozenset()) for cid in chunk}
+    digests = {cid: customer_digest(replace(after, impacts=scope.impacts.get(cid, ())), services[cid])
+               for cid in chunk}
+    plans = {cid: plan_change(standing[cid], replace(change, in_scope=bool(services[cid]), digest=digests[cid]))
+             for cid in chunk}
+    sync_events(session, gcr, after, change.revision, services, change.now,
+                contents={cid: digest.content for cid, digest in digests.items()})
+    summary = write_plans(session, gcr.id, change.revision, plans, change.now, scope.impacts)
+    save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, change.now)
+    return summary
 
 
 def _chunks(items: list[int]) -> Iterator[list[int]]:
@@ -99,11 +87,11 @@ def _chunks(items: list[int]) -> Iterator[list[int]]:
 
 
 def write_plans(
-    session: Session, gcr_id: int, revision: int, state: GcrState, scope: dict[int, frozenset[str]],
-    plans: dict[int, CustomerPlan], now: datetime, owned: Mapping[int, tuple[ServiceImpact, ...]] | None = None,
+    session: Session, gcr_id: int, revision: int, plans: dict[int, CustomerPlan], now: datetime,
+    owned: Mapping[int, tuple[ServiceImpact, ...]],
 ) -> PlanSummary:
     """Skips what the plans make pointless and inserts their notices with recipients.
-    `owned`: impacts_by_customer(state, scope), when the caller has it already."""
+    `owned`: each planned customer's impacts (load.scope_of(...).impacts)."""
     summary = PlanSummary()
     skips = [s for p in plans.values() for s in p.skips]
     skip_notices(session, skips, now)
@@ -111,8 +99,6 @@ def write_plans(
     wanted = [(cid, n) for cid, p in plans.items() for n in p.notices]
     if not wanted:
         return summary
-    if owned is None:
-        owned = impacts_by_customer(state, {cid: scope.get(cid, frozenset()) for cid, _ in wanted})
     contacts = load.contacts_by_customer(session, {cid for cid, _ in wanted})
     heard = load.heard_contacts(session, gcr_id, {c.id for cs in contacts.values() for c in cs})
     rows = [(cid, n, choose_recipients(contacts.get(cid, []), n.kind, owned.get(cid, ()), heard))

@@ -108,7 +108,7 @@ def _unnest_insert(session: Session, table: Table, rows, conflict, update, retur
 
 def _columns_as_arrays(columns, rows, dialect) -> tuple[dict[str, list], str]:
     """One array parameter per column (:c0, :c1, ...), and the typed list of them for unnest."""
-    arrays = {f"c{i}": [_bind(column, row[column.name], dialect) for row in rows] for i, column in enumerate(columns)}
+    arrays = {f"c{i}": _column_values(column, rows, dialect) for i, column in enumerate(columns)}
     casts = ", ".join(f"CAST(:c{i} AS {_array_type(column, dialect)})" for i, column in enumerate(columns))
     return arrays, casts
 
@@ -119,15 +119,14 @@ def _array_type(column, dialect) -> str:
     return f"{column.type.compile(dialect=dialect)}[]"
 
 
-def _bind(column, value, dialect):
-    """The value as the column's type would bind it (text() binds it as it is)."""
-    if value is None:
-        return None
+def _column_values(column, rows, dialect) -> list:
+    """The column's value in each row, as its type would bind it (text() binds as given)."""
+    name = column.name
     if isinstance(column.type, JSON):
-        return json.dumps(value)
+        return [None if row[name] is None else json.dumps(row[name]) for row in rows]
     if isinstance(column.type, TypeDecorator):
-        return column.type.process_bind_param(value, dialect)
-    return value
+        return [column.type.process_bind_param(row[name], dialect) for row in rows]
+    return [row[name] for row in rows]
 
 
 class _ValueList(TypeDecorator):

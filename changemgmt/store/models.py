@@ -194,7 +194,8 @@ class Impact(Base):
 
 
 class Revision(Base):
-    """One customer-visible version of a GCR, stored whole (SPEC §2)."""
+    """One customer-visible version of a GCR (SPEC §2): `state` is GcrState.to_json()
+    without its impacts, which are RevisionImpact rows."""
 
     __tablename__ = "revisions"
     __table_args__ = (UniqueConstraint("gcr_id", "number"),)
@@ -208,6 +209,23 @@ class Revision(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     gcr: Mapped[Gcr] = relationship(back_populates="revisions")
+
+
+class RevisionImpact(Base):
+    """An impact as the GCR's revisions from_revision up to (not including) until_revision
+    had it; None: the GCR has it still. A revision that leaves the impacts alone (a status
+    change) writes none, and a few customers' impacts at a revision are a few rows."""
+
+    __tablename__ = "revision_impacts"
+    __table_args__ = (UniqueConstraint("gcr_id", "service_pk", "from_revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gcr_id: Mapped[int] = mapped_column(ForeignKey("gcrs.id"))
+    service_pk: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    level: Mapped[str] = mapped_column(String(32))
+    max_outage_minutes: Mapped[int | None] = mapped_column(Integer)
+    from_revision: Mapped[int] = mapped_column(Integer)
+    until_revision: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditEntry(Base):
