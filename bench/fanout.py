@@ -9,8 +9,8 @@ With a database in the URL, everything in that database is dropped and rebuilt; 
 (`postgresql://postgres@127.0.0.1:5432/`), the bench creates `cm_fanout_<pid>` and drops it
 at the end. Two sizes run in the same invocation, the full one and one `--small` times
 smaller, each on a fresh schema: setup (inventory and a draft GCR over every service, then
-ANALYZE as autovacuum would; not measured), then one process per phase, pinned to one core, the loopback SendGrid in its
-own process pinned to the other:
+ANALYZE as autovacuum would; not measured), then one process per phase, pinned to one
+core, the loopback SendGrid in its own process pinned to the other:
 
 - plan: publishing the GCR (change_status to confirmed), one transaction;
 - floor: the same notices rendered with no database and no HTTP (Jinja2, icalendar,
