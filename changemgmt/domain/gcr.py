@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
@@ -34,6 +35,12 @@ class ServiceImpact:
     max_outage_minutes: int | None = None
 
 
+def in_service_order(impacts: Iterable[ServiceImpact]) -> tuple[ServiceImpact, ...]:
+    """Impacts in the order a GcrState keeps them: by service ID, compared in Python (a
+    database's collation may order them otherwise)."""
+    return tuple(sorted(impacts, key=lambda i: i.service_id))
+
+
 @dataclass(frozen=True)
 class GcrState:
     """Everything a revision records about a GCR, in a canonical order."""
@@ -56,7 +63,7 @@ class GcrState:
             self,
             location_codes=tuple(sorted(set(self.location_codes))),
             windows=tuple(sorted(self.windows, key=lambda w: w.number)),
-            impacts=tuple(sorted(self.impacts, key=lambda i: i.service_id)),
+            impacts=in_service_order(self.impacts),
         )
 
     def to_json(self) -> dict:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from changemgmt.config import Settings
 from changemgmt.feeds.chunks import chunks
 from changemgmt.feeds.tokens import SealError, new_token, seal, token_hash, unseal
-from changemgmt.store.bulk import dialect_insert
+from changemgmt.store.bulk import insert_rows
 from changemgmt.store.models import AuditEntry, Customer, Feed
 from changemgmt.tokens import secret_key
 
@@ -96,8 +96,7 @@ def ensure_feeds(session: Session, keys: list[str], settings: Settings, now: dat
         token = new_token()
         values.append({"key": name, "scope": scope.value, "customer_id": customer_id, "token_hash": token_hash(token),
                        "token_sealed": seal(token, key), "created_at": now, "rotated_at": None})
-    statement = dialect_insert(session)(Feed).on_conflict_do_nothing(index_elements=["key"])
-    session.execute(statement, values)
+    insert_rows(session, Feed.__table__, values, conflict=("key",))
     return len(values)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.content import Digest
-from changemgmt.domain.gcr import ServiceImpact
+from changemgmt.domain.gcr import ServiceImpact, in_service_order
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import PendingNotice, Standing
@@ -28,37 +28,30 @@ class Scope(NamedTuple):
 
 
 def scope_of(session: Session, gcr_id: int, customer_ids: Collection[int]) -> Scope:
-    rows = session.execute(
-        select(Service.customer_id, Service.service_id, ImpactRow.level, ImpactRow.max_outage_minutes)
-        .join(ImpactRow, ImpactRow.service_pk == Service.id)
-        .join(Customer, Customer.id == Service.customer_id)
-        .where(ImpactRow.gcr_id == gcr_id, among(Service.customer_id, customer_ids),
-               Customer.active.is_(True))
-    )
+    rows = session.execute(_impacted(gcr_id, Service.customer_id, Service.service_id, ImpactRow.level,
+                                     ImpactRow.max_outage_minutes).where(among(Service.customer_id, customer_ids)))
     grouped: dict[int, list[ServiceImpact]] = defaultdict(list)
     for customer_id, service_id, level, minutes in rows:
         grouped[customer_id].append(ServiceImpact(service_id, Impact(level), minutes))
-    # Sorted here, not by the database, whose collation may not order as GcrState does.
     return Scope({cid: frozenset(i.service_id for i in impacts) for cid, impacts in grouped.items()},
-                 {cid: tuple(sorted(impacts, key=_service_id)) for cid, impacts in grouped.items()})
-
-
-def _service_id(impact: ServiceImpact) -> str:
-    return impact.service_id
+                 {cid: in_service_order(impacts) for cid, impacts in grouped.items()})
 
 
 def customers_to_plan(session: Session, gcr_id: int) -> list[int]:
     """Ids of the active customers the GCR impacts now and of those it was in scope of
     (they may need a "no longer affects you"), in order."""
-    impacted = session.scalars(
-        select(Service.customer_id).distinct()
-        .join(ImpactRow, ImpactRow.service_pk == Service.id)
-        .join(Customer, Customer.id == Service.customer_id)
-        .where(ImpactRow.gcr_id == gcr_id, Customer.active.is_(True))
-    )
+    impacted = session.scalars(_impacted(gcr_id, Service.customer_id).distinct())
     in_scope = session.scalars(select(Audience.customer_id).where(Audience.gcr_id == gcr_id,
                                                                   Audience.in_scope.is_(True)))
     return sorted(set(impacted) | set(in_scope))
+
+
+def _impacted(gcr_id: int, *columns):
+    """`columns` of the services of active customers that the GCR impacts now."""
+    return (select(*columns)
+            .join(ImpactRow, ImpactRow.service_pk == Service.id)
+            .join(Customer, Customer.id == Service.customer_id)
+            .where(ImpactRow.gcr_id == gcr_id, Customer.active.is_(True)))
 
 
 def audiences(session: Session, gcr_id: int, customer_ids: Collection[int] | None = None) -> dict[int, Audience]:

@@ -3,10 +3,9 @@ audience standings. One statement per table per chunk (store.bulk), so that a GC
 reaching 20,000 customers plans in a few round trips per thousand customers."""
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-
-from collections import defaultdict
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session

@@ -12,20 +12,13 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import JSON, Boolean, ColumnElement, Table, Text, TypeDecorator, bindparam, text, update
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.visitors import InternalTraversal
 
-
-def dialect_insert(session: Session):
-    """`insert` with on_conflict_* for the session's database."""
-    return postgresql.insert if is_postgres(session) else sqlite.insert
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+from changemgmt.store.db import is_postgres
 
 
 def insert_rows(
@@ -37,7 +30,7 @@ def insert_rows(
     there are none. Returns the `returning` columns of the rows written, in no set order."""
     if not rows:
         return []
-    if is_postgres(session):
+    if is_postgres(session.get_bind()):
         statement, parameters = _unnest_insert(session, table, rows, conflict, update, returning)
     else:
         statement, parameters = _values_insert(table, conflict, update, returning), list(rows)
@@ -55,7 +48,7 @@ def update_rows(
     if not rows:
         return
     names = [name for name in rows[0] if name not in match]
-    if is_postgres(session):
+    if is_postgres(session.get_bind()):
         statement, parameters = _unnest_update(session, table, rows, match, names, only, constants)
         session.execute(statement, parameters)
         return
