@@ -3,7 +3,7 @@ to a loopback SendGrid, against the floor of rendering the same notices.
 
     .venv/bin/python bench/fanout.py --pg-url postgresql://postgres@127.0.0.1:5432/cm_fanout
         [--customers 20000 --services 100000 --contacts 40000] [--small 4] [--windows 1]
-        [--batch 100 --concurrency 8] [--transport sendgrid|keepalive] [--profile DIR]
+        [--batch 250 --concurrency 8] [--transport sendgrid|keepalive] [--profile DIR]
 
 With a database in the URL, everything in that database is dropped and rebuilt; with none
 (`postgresql://postgres@127.0.0.1:5432/`), the bench creates `cm_fanout_<pid>` and drops it
@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.support.world import Size  # noqa: E402
+from changemgmt.notify.worker import BATCH_SIZE  # noqa: E402
 
 WORKER_CPU, SERVER_CPU = 0, 1
 
@@ -155,7 +156,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=40000)
     parser.add_argument("--small", type=int, default=4, help="The small run is this many times smaller (0: none).")
     parser.add_argument("--windows", type=int, default=1, help="Windows of the GCR.")
-    parser.add_argument("--batch", type=int, default=100, help="Worker batch size.")
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="Worker batch size.")
     parser.add_argument("--concurrency", type=int, default=8, help="Worker send threads.")
     parser.add_argument("--transport", choices=("sendgrid", "keepalive"), default="sendgrid",
                         help="keepalive: a comparison client with persistent connections (bench/support/keepalive.py).")

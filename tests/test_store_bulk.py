@@ -44,6 +44,28 @@ def test_insert_rows_returns_the_ids_of_every_row_and_binds_typed_values(db):
         assert stored.previous_revision is None
 
 
+def test_text_comes_back_exactly_as_written(db):
+    awkward = ['quote " and \\ backslash', "line\nbreak\ttab", "{braces, commas}", "NULL", "héllo ☎ 𝄞", ""]
+    with db.begin() as session:
+        rows = [{"account": f"A{n}", "name": name, "time_zone": "UTC", "active": n % 2 == 0}
+                for n, name in enumerate(awkward)]
+        insert_rows(session, Customer.__table__, rows)
+    with db() as session:
+        stored = {c.account: (c.name, c.active) for c in session.scalars(select(Customer))}
+    assert stored == {f"A{n}": (name, n % 2 == 0) for n, name in enumerate(awkward)}
+
+
+def test_a_naive_time_is_refused_and_nothing_is_written(db):
+    with pytest.raises(Exception, match="naive datetime"):
+        with db.begin() as session:
+            customer_id = _customers(session, 1)[0]
+            insert_rows(session, Event.__table__, [
+                {"gcr_id": _gcr(session), "customer_id": customer_id, "window_number": 1, "digest": "a",
+                 "sequence": 1, "modified_at": datetime(2026, 11, 2, 15, 0), "cancelled": False}])
+    with db() as session:
+        assert session.scalars(select(Customer)).all() == []
+
+
 def test_a_conflict_skips_or_updates_only_the_rows_whose_key_exists(db):
     with db.begin() as session:
         customer_id, other_id = _customers(session, 2)

@@ -16,7 +16,7 @@ from changemgmt.notify.compose import compose_views
 from changemgmt.notify.message import build_email
 from changemgmt.notify.transports import make_transport
 from changemgmt.notify.view import Recipient
-from changemgmt.notify.worker import Worker
+from changemgmt.notify.worker import BATCH_SIZE, Worker
 from changemgmt.notify.writes import events_json
 from changemgmt.store.models import Audience, Customer, Delivery, Gcr, Notice
 from changemgmt.store.queries import get_gcr, impacted_customers
@@ -58,7 +58,7 @@ def plan_command(app: AppContext, at: str | None, dry_run: bool) -> None:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Send what is due, then exit.")
 @click.option("--at", "at", metavar="TIME", hidden=True, help="Act as if it were TIME (testing, replays).")
-@click.option("--batch", default=100, show_default=True, help="Deliveries claimed at a time.")
+@click.option("--batch", default=BATCH_SIZE, show_default=True, help="Deliveries claimed at a time.")
 @click.option("--idle", default=2.0, show_default=True, help="Seconds to wait when nothing is due.")
 @click.pass_obj
 @user_errors

@@ -9,6 +9,7 @@ import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
 from changemgmt.domain.gcr import GcrState
 from changemgmt.domain.windows import Window
@@ -21,7 +22,10 @@ class Digest:
 
 
 def _hash(value) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return _hash_text(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str))
+
+
+def _hash_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -30,14 +34,29 @@ def own_impacts(state: GcrState, service_ids: Collection[str]) -> list:
 
 
 def customer_digest(state: GcrState, service_ids: Collection[str]) -> Digest:
-    """Digests of what this customer's notice says at `state`."""
-    contact = state.contact and [state.contact.name, state.contact.email, state.contact.phone]
-    content = [
-        state.title, state.description, state.reason, state.work_location, list(state.location_codes), contact,
-        state.status.value, state.emergency,
-        [[i.service_id, i.impact.value, i.max_outage_minutes] for i in own_impacts(state, service_ids)],
-    ]
-    return Digest(windows=_hash(_windows(state.windows)), content=_hash(content))
+    """Digests of what this customer's notice says at `state`: of the windows, and of the
+    GCR-wide fields followed by the customer's own impacts, as one JSON list."""
+    contact = state.contact and (state.contact.name, state.contact.email, state.contact.phone)
+    shared = _shared_fields(state.title, state.description, state.reason, state.work_location,
+                            tuple(state.location_codes), contact, state.status.value, state.emergency)
+    own = [[i.service_id, i.impact.value, i.max_outage_minutes] for i in own_impacts(state, service_ids)]
+    return Digest(windows=_windows_digest(tuple(state.windows)),
+                  content=_hash_text(f"{shared},{json.dumps(own, separators=(',', ':'))}]"))
+
+
+# Planning digests every customer of a GCR against the same state: what all of them share
+# is written (and the windows hashed) once, not once per customer.
+@lru_cache(maxsize=16)
+def _shared_fields(title, description, reason, work_location, location_codes, contact, status, emergency) -> str:
+    """The JSON of the shared fields, as the opening of the content list (no closing "]")."""
+    fields = [title, description, reason, work_location, list(location_codes), contact and list(contact), status,
+              emergency]
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)[:-1]
+
+
+@lru_cache(maxsize=16)
+def _windows_digest(windows: tuple[Window, ...]) -> str:
+    return _hash(_windows(windows))
 
 
 def _windows(windows: tuple[Window, ...]) -> list:

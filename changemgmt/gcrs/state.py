@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from changemgmt.domain.errors import DomainError
 from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
-from changemgmt.domain.impact import Impact
+from changemgmt.domain.impact import stored_impact
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
 from changemgmt.gcrs.input import GcrPatch, WindowInput
@@ -17,7 +17,7 @@ from changemgmt.store import models
 
 
 def state_of(gcr: models.Gcr) -> GcrState:
-    impacts = (ServiceImpact(service_id, Impact(level), minutes) for service_id, level, minutes in _impact_rows(gcr))
+    impacts = (ServiceImpact(service_id, stored_impact(level), minutes) for service_id, level, minutes in _impact_rows(gcr))
     return replace(details_of(gcr), impacts=tuple(impacts)).canonical()
 
 

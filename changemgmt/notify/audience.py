@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from changemgmt.domain.content import Digest
 from changemgmt.domain.gcr import ServiceImpact, in_service_order
-from changemgmt.domain.impact import Impact
+from changemgmt.domain.impact import stored_impact
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import PendingNotice, Standing
 from changemgmt.domain.recipients import ContactPrefs
@@ -32,7 +32,7 @@ def scope_of(session: Session, gcr_id: int, customer_ids: Collection[int]) -> Sc
                                      ImpactRow.max_outage_minutes).where(among(Service.customer_id, customer_ids)))
     grouped: dict[int, list[ServiceImpact]] = defaultdict(list)
     for customer_id, service_id, level, minutes in rows:
-        grouped[customer_id].append(ServiceImpact(service_id, Impact(level), minutes))
+        grouped[customer_id].append(ServiceImpact(service_id, stored_impact(level), minutes))
     return Scope({cid: frozenset(i.service_id for i in impacts) for cid, impacts in grouped.items()},
                  {cid: in_service_order(impacts) for cid, impacts in grouped.items()})
 
@@ -155,7 +155,7 @@ CONTACT_COLUMNS = (Contact.id, Contact.customer_id, Contact.email, Contact.name,
 
 def _prefs(row) -> ContactPrefs:
     kinds = frozenset(NoticeKind(k) for k in row.notice_kinds) if row.notice_kinds is not None else None
-    return ContactPrefs(row.id, row.email, row.name, kinds, Impact(row.min_impact), row.reminders,
+    return ContactPrefs(row.id, row.email, row.name, kinds, stored_impact(row.min_impact), row.reminders,
                         row.unsubscribed_at, row.suppressed_at)
 
 

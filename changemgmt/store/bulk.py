@@ -1,17 +1,20 @@
 """Many rows, or many values, in one short statement, on both databases.
 
-On PostgreSQL the rows travel as one array per column under a short `INSERT ... SELECT
-FROM unnest(...)`. The usual multi-row VALUES statement is text that grows with the rows,
-and the driver re-parses text that long on every call (it caches only short statements):
-planning a GCR for 20,000 customers spent more time there than in the database itself.
-For the same reason `among` matches a column against many values as one parameter.
+On PostgreSQL the rows travel as one JSON parameter under a short `INSERT ... SELECT FROM
+json_populate_recordset(...)`, which reads each field as its column's type. The usual
+multi-row VALUES statement is text that grows with the rows, and the driver re-parses text
+that long on every call (it caches only short statements); one array per column is short
+too, but the driver builds array parameters in Python, element by element, where JSON is
+encoded in C. For the first reason `among` matches a column against many values as one
+parameter.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ColumnElement, Table, Text, TypeDecorator, bindparam, text, update
+from sqlalchemy import Boolean, ColumnElement, Table, Text, TypeDecorator, bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.compiler import compiles
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from changemgmt.store.db import is_postgres
+from changemgmt.store.models import UtcDateTime
 
 
 def insert_rows(
@@ -31,7 +35,7 @@ def insert_rows(
     if not rows:
         return []
     if is_postgres(session.get_bind()):
-        statement, parameters = _unnest_insert(session, table, rows, conflict, update, returning)
+        statement, parameters = _json_insert(session, table, rows, conflict, update, returning)
     else:
         statement, parameters = _values_insert(table, conflict, update, returning), list(rows)
     result = session.execute(statement, parameters)
@@ -49,7 +53,7 @@ def update_rows(
         return
     names = [name for name in rows[0] if name not in match]
     if is_postgres(session.get_bind()):
-        statement, parameters = _unnest_update(session, table, rows, match, names, only, constants)
+        statement, parameters = _json_update(session, table, rows, match, names, only, constants)
         session.execute(statement, parameters)
         return
     statement = (update(table)
@@ -60,20 +64,15 @@ def update_rows(
                                 for row in rows])
 
 
-def _unnest_update(session: Session, table: Table, rows, match, names, only, constants):
-    dialect = session.get_bind().dialect
-    columns = [table.c[name] for name in (*match, *names)]
-    arrays, casts = _columns_as_arrays(columns, rows, dialect)
-    aliases = ", ".join(f"v{i}" for i in range(len(columns)))
-    settings = [f"{name} = v.v{len(match) + i}" for i, name in enumerate(names)]
-    settings += [f"{name} = :k_{name}" for name in constants]
-    conditions = [f"{table.name}.{name} = v.v{i}" for i, name in enumerate(match)]
+def _json_update(session: Session, table: Table, rows, match, names, only, constants):
+    settings = [f"{name} = v.{name}" for name in names] + [f"{name} = :k_{name}" for name in constants]
+    conditions = [f"{table.name}.{name} = v.{name}" for name in match]
     conditions += [f"{table.name}.{name} = :w_{name}" for name in only]
-    sql = (f"UPDATE {table.name} SET {', '.join(settings)} FROM unnest({casts}) AS v({aliases}) "
+    sql = (f"UPDATE {table.name} SET {', '.join(settings)} FROM {_recordset(table)} AS v "
            f"WHERE {' AND '.join(conditions)}")
     typed = [bindparam(f"k_{name}", value, type_=table.c[name].type) for name, value in constants.items()]
     typed += [bindparam(f"w_{name}", value, type_=table.c[name].type) for name, value in only.items()]
-    return text(sql).bindparams(*typed), arrays
+    return text(sql).bindparams(*typed), {"rows": _rows_json(session, table, rows, [*match, *names])}
 
 
 def _values_insert(table: Table, conflict, update, returning):
@@ -86,40 +85,51 @@ def _values_insert(table: Table, conflict, update, returning):
     return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
-def _unnest_insert(session: Session, table: Table, rows, conflict, update, returning):
-    dialect = session.get_bind().dialect
+def _json_insert(session: Session, table: Table, rows, conflict, update, returning):
     names = list(rows[0])
-    arrays, casts = _columns_as_arrays([table.c[name] for name in names], rows, dialect)
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({casts})"
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} FROM {_recordset(table)}"
     if conflict:
         action = ("UPDATE SET " + ", ".join(f"{name} = EXCLUDED.{name}" for name in update)) if update else "NOTHING"
         sql += f" ON CONFLICT ({', '.join(conflict)}) DO {action}"
     if returning:
         sql += f" RETURNING {', '.join(returning)}"
-    return text(sql), arrays
+    return text(sql), {"rows": _rows_json(session, table, rows, names)}
 
 
-def _columns_as_arrays(columns, rows, dialect) -> tuple[dict[str, list], str]:
-    """One array parameter per column (:c0, :c1, ...), and the typed list of them for unnest."""
-    arrays = {f"c{i}": _column_values(column, rows, dialect) for i, column in enumerate(columns)}
-    casts = ", ".join(f"CAST(:c{i} AS {_array_type(column, dialect)})" for i, column in enumerate(columns))
-    return arrays, casts
+def _recordset(table: Table) -> str:
+    """The :rows parameter as rows of the table's type (absent fields are NULL)."""
+    return f"json_populate_recordset(NULL::{table.name}, CAST(:rows AS JSON))"
 
 
-def _array_type(column, dialect) -> str:
-    if isinstance(column.type, JSON):
-        return "JSON[]"
-    return f"{column.type.compile(dialect=dialect)}[]"
+def _rows_json(session: Session, table: Table, rows, names) -> str:
+    """The rows as one JSON array of objects, times as ISO 8601 with their offset. A
+    column type with a bind step of its own other than for times is run first."""
+    dialect = session.get_bind().dialect
+    steps = {name: table.c[name].type for name in names
+             if isinstance(table.c[name].type, TypeDecorator) and not isinstance(table.c[name].type, UtcDateTime)}
+    if steps:
+        rows = [{**row, **{name: kind.process_bind_param(row[name], dialect) for name, kind in steps.items()}}
+                for row in rows]
+    return json.dumps(rows, separators=(",", ":"), default=_AwareIso())
 
 
-def _column_values(column, rows, dialect) -> list:
-    """The column's value in each row, as its type would bind it (text() binds as given)."""
-    name = column.name
-    if isinstance(column.type, JSON):
-        return [None if row[name] is None else json.dumps(row[name]) for row in rows]
-    if isinstance(column.type, TypeDecorator):
-        return [column.type.process_bind_param(row[name], dialect) for row in rows]
-    return [row[name] for row in rows]
+class _AwareIso(dict):
+    """What UtcDateTime would bind, as JSON: naive times are refused. Remembers each time
+    it has written: the rows of one statement mostly share a handful of times."""
+
+    def __call__(self, value) -> str:
+        try:
+            return self[value]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable: not a time
+            raise TypeError(f"{type(value).__name__} {value!r} cannot be written as JSON") from None
+        if not isinstance(value, datetime):
+            raise TypeError(f"{type(value).__name__} {value!r} cannot be written as JSON")
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} given; times must be timezone-aware")
+        self[value] = value.isoformat()
+        return self[value]
 
 
 class _ValueList(TypeDecorator):

@@ -13,7 +13,7 @@ from sqlalchemy import and_, exists, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.gcr import GcrState, ServiceImpact
-from changemgmt.domain.impact import Impact as Level
+from changemgmt.domain.impact import stored_impact
 from changemgmt.store.bulk import among
 from changemgmt.store.models import Impact, Revision, RevisionImpact, Service
 
@@ -81,6 +81,6 @@ def impact_history(session: Session, gcr_ids: Collection[int], customer_ids: Col
         .where(RevisionImpact.gcr_id.in_(gcr_ids), among(Service.customer_id, customer_ids)))
     spans: dict[tuple[int, int], list[_Span]] = defaultdict(list)
     for gcr_id, customer_id, service_id, level, minutes, first, until in rows:
-        spans[(gcr_id, customer_id)].append(_Span(ServiceImpact(service_id, Level(level), minutes), first, until))
+        spans[(gcr_id, customer_id)].append(_Span(ServiceImpact(service_id, stored_impact(level), minutes), first, until))
     # Sorted here, not by the database, whose collation may not order as GcrState does.
     return ImpactHistory({key: sorted(found, key=lambda s: s.impact.service_id) for key, found in spans.items()})
