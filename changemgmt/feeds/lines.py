@@ -21,7 +21,7 @@ def service_line(service: Service, impact) -> ServiceLine:
 
 def place(location: Location) -> str:
     """'DLLSTX01 (Dallas, TX)'."""
-    where = ", ".join(part for part in (location.city, location.region) if part)
+    where = ", ".join(filter(None, (location.city, location.region)))
     return f"{location.code} ({where})" if where else location.code
 
 

@@ -60,7 +60,8 @@ def compose_views(
     """NoticeViews by notice id, for notices of any GCRs and customers. A customer's
     notice shows only its own services, so only their impacts are read."""
     cache = cache or RevisionCache(session)
-    customers = {c.id: c for c in session.scalars(select(Customer).where(
+    customers = {c.id: c for c in session.execute(select(Customer.id, Customer.account, Customer.name,
+                                                         Customer.time_zone).where(
         among(Customer.id, {n.customer_id for n in notices})))}
     services = _services(session, set(customers))
     dropped = _dropped_windows(session, {n.gcr_id for n in notices})
