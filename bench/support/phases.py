@@ -12,6 +12,7 @@ from __future__ import annotations
 import cProfile
 import json
 import os
+import pickle
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -107,12 +108,18 @@ def plan(url: str, home: str, profile: str | None = None) -> dict:
             "peak_rss_kib": memory_kib()}
 
 
-def floor(url: str, home: str, profile: str | None = None) -> dict:
+def floor(url: str, home: str, profile: str | None = None, work_file: str | None = None) -> dict:
     """Renders every pending delivery's notice as the worker would, minus the database
-    and HTTP: Jinja2 + icalendar + sendgrid_body + json.dumps, in this one process."""
-    engine = make_engine(url)
+    and HTTP: Jinja2 + icalendar + sendgrid_body + json.dumps, in this one process.
+    With `work_file`: the composed views are saved there the first time and read back
+    the next (after delivery nothing is pending), so both renderings have the same input."""
     settings = bench_settings(url, home)
-    work = _compose_everything(session_factory(engine), settings)
+    if work_file and Path(work_file).exists():
+        work = pickle.loads(Path(work_file).read_bytes())
+    else:
+        work = _compose_everything(session_factory(make_engine(url)), settings)
+        if work_file:
+            Path(work_file).write_bytes(pickle.dumps(work))
     renderer = Renderer.from_settings(settings)
     size = 0
     started = time.perf_counter()
