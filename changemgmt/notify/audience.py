@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from typing import NamedTuple
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.content import Digest
@@ -159,8 +159,9 @@ def _prefs(row) -> ContactPrefs:
                         row.unsubscribed_at, row.suppressed_at)
 
 
-def heard_contacts(session: Session, gcr_id: int, contact_ids: Iterable[int]) -> set[int]:
-    """Contacts that already received a notice about the GCR (sent or in flight)."""
+def heard_contacts(session: Session, gcr_id: int, contact_ids: Iterable[int], until: int | None = None) -> set[int]:
+    """Contacts that already received a notice about the GCR (sent or in flight); with
+    `until`, only through the notices up to that id."""
     ids = list(contact_ids)
     if not ids:
         return set()
@@ -171,4 +172,11 @@ def heard_contacts(session: Session, gcr_id: int, contact_ids: Iterable[int]) ->
         .where(and_(Notice.gcr_id == gcr_id, among(Recipient.contact_id, ids),
                     Delivery.state.in_(("pending", "sending", "sent"))))
     )
+    if until is not None:
+        query = query.where(Notice.id <= until)
     return set(session.scalars(query))
+
+
+def last_notice_id(session: Session, gcr_id: int) -> int:
+    """The id of the GCR's latest notice (0: none yet)."""
+    return session.scalar(select(func.max(Notice.id)).where(Notice.gcr_id == gcr_id)) or 0

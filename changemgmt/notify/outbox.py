@@ -60,12 +60,16 @@ def plan_for_change(
     # The change as every customer sees it, but for its scope and digest, set per customer.
     change = Change(before=before.status if before else None, after=after.status, revision=revision,
                     in_scope=False, digest=None, windows=after.windows, emergency=emergency, now=now)
+    # Contacts are judged on what they had heard before this change, not on what an
+    # earlier chunk of it planned for them, so chunk boundaries change nothing.
+    heard_until = load.last_notice_id(session, gcr.id)
     for chunk in _chunks(load.customers_to_plan(session, gcr.id)):
-        summary.add(_plan_chunk(session, gcr, after, change, chunk))
+        summary.add(_plan_chunk(session, gcr, after, change, chunk, heard_until))
     return summary
 
 
-def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: list[int]) -> PlanSummary:
+def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: list[int],
+                heard_until: int) -> PlanSummary:
     known = load.audiences(session, gcr.id, chunk)
     scope = load.scope_of(session, gcr.id, chunk)
     standing = load.standings(session, gcr.id, chunk, known)
@@ -76,7 +80,7 @@ def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chu
              for cid in chunk}
     sync_events(session, gcr, after, change.revision, services, change.now,
                 contents={cid: digest.content for cid, digest in digests.items()})
-    summary = write_plans(session, gcr.id, change.revision, plans, change.now, scope.impacts)
+    summary = write_plans(session, gcr.id, change.revision, plans, change.now, scope.impacts, heard_until)
     save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, change.now)
     return summary
 
@@ -88,10 +92,11 @@ def _chunks(items: list[int]) -> Iterator[list[int]]:
 
 def write_plans(
     session: Session, gcr_id: int, revision: int, plans: dict[int, CustomerPlan], now: datetime,
-    owned: Mapping[int, tuple[ServiceImpact, ...]],
+    owned: Mapping[int, tuple[ServiceImpact, ...]], heard_until: int | None = None,
 ) -> PlanSummary:
     """Skips what the plans make pointless and inserts their notices with recipients.
-    `owned`: each planned customer's impacts (load.scope_of(...).impacts)."""
+    `owned`: each planned customer's impacts (load.scope_of(...).impacts). `heard_until`:
+    only notices up to this id count as heard (those before the change being planned)."""
     summary = PlanSummary()
     skips = [s for p in plans.values() for s in p.skips]
     skip_notices(session, skips, now)
@@ -100,7 +105,7 @@ def write_plans(
     if not wanted:
         return summary
     contacts = load.contacts_by_customer(session, {cid for cid, _ in wanted})
-    heard = load.heard_contacts(session, gcr_id, {c.id for cs in contacts.values() for c in cs})
+    heard = load.heard_contacts(session, gcr_id, {c.id for cs in contacts.values() for c in cs}, heard_until)
     rows = [(cid, n, choose_recipients(contacts.get(cid, []), n.kind, owned.get(cid, ()), heard))
             for cid, n in wanted]
     inserted = insert_notices(session, gcr_id, revision, rows, now)

@@ -1,0 +1,58 @@
+"""Planning a GCR a chunk of customers at a time must not change who gets what: a
+contact's filters are judged against what it had heard before this change, wherever the
+chunk boundaries fall (SPEC §3.1 Preferences)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from changemgmt.notify import outbox
+from changemgmt.store import models
+from changemgmt.store.db import transaction
+
+GCR = {
+    "number": "GCR-7001",
+    "title": "Fibre works, Dallas",
+    "description": "Re-splicing the Dallas ring.",
+    "windows": [{"start": "2027-03-20T06:00Z", "end": "2027-03-20T10:00Z"}],
+    "impacts": [{"service": "ACME-ETH-1", "impact": "OUTAGE"},
+                {"service": "ACME2-ETH-1", "impact": "DEGRADED"}],
+}
+
+
+def _second_child_and_a_choosy_parent(db) -> None:
+    """A second account under the enterprise; the enterprise's contact wants outages only."""
+    with transaction(db) as session:
+        enterprise = session.scalar(select(models.Customer).where(models.Customer.account == "ENT-100"))
+        child = models.Customer(account="ACC-1002", name="Acme Freight", time_zone="America/Chicago",
+                                parent=enterprise)
+        session.add_all([child, models.Service(service_id="ACME2-ETH-1", customer=child, product="Ethernet 1G",
+                                               bandwidth="1G"),
+                         models.Contact(customer=child, email="noc@acme-freight.example", name="Freight NOC")])
+        for contact in enterprise.contacts:
+            contact.min_impact = "OUTAGE"
+
+
+def _recipients_by_account(db) -> dict[str, set[str]]:
+    with db() as session:
+        rows = session.execute(
+            select(models.Customer.account, models.Recipient.email)
+            .join(models.Notice, models.Notice.customer_id == models.Customer.id)
+            .join(models.Recipient, models.Recipient.notice_id == models.Notice.id))
+        found: dict[str, set[str]] = {}
+        for account, address in rows:
+            found.setdefault(account, set()).add(address)
+        return found
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1000])
+def test_who_hears_of_a_gcr_does_not_depend_on_the_chunk_size(desk, db, monkeypatch, chunk):
+    monkeypatch.setattr(outbox, "CHUNK", chunk)
+    _second_child_and_a_choosy_parent(db)
+    desk.publish(GCR)
+    assert _recipients_by_account(db) == {
+        # The parent's contact wants outages: it gets Acme's, not Acme Freight's degraded
+        # service, though Acme's notice, planned in this same change, reached it first.
+        "ACC-1001": {"noc@acme.example", "it@acme-holdings.example"},
+        "ACC-1002": {"noc@acme-freight.example"},
+    }
