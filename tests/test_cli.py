@@ -7,7 +7,7 @@ from email import policy
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from changemgmt.store import models
 from changemgmt.store.db import transaction
@@ -112,9 +112,14 @@ def test_plan_at_a_moment_shows_what_falls_due(run, world, tmp_path):
     assert "4 notice(s) queued" in run("plan", "--at", "2026-11-30T08:00Z")
 
 
-def test_demo_loads_a_realistic_sample(run, db):
+def test_demo_loads_a_realistic_sample(run, db, home):
     out = run("demo", "--customers", "40", "--services", "200")
     assert "services: 200 rows" in out
+    with db() as session:
+        feeds = session.scalar(select(func.count()).select_from(models.Feed))
+    assert feeds > 40  # one per customer, the enterprises' and the internal one
+    assert len(list((home / "calendars").glob("*.ics"))) == feeds
+    assert f"feeds: {feeds} written" in out
     with db() as session:
         statuses = {g.status for g in session.scalars(select(models.Gcr))}
         zones = {c.time_zone for c in session.scalars(select(models.Customer))}

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from changemgmt import demo
 from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.domain.status import Status
+from changemgmt.feeds.publisher import rebuild_all
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import Who, change_status, create_gcr
 from changemgmt.inventory import import_inventory
@@ -28,7 +29,8 @@ DEMO_OVERRIDE = "demo sample: windows placed around now to show every state"
 @click.pass_obj
 @user_errors
 def demo_command(app: AppContext, customers: int, services: int, seed: int) -> None:
-    """Load a sample: customers across North America, contacts, services and GCRs.
+    """Load a sample: customers across North America, contacts, services and GCRs,
+    and publish every calendar feed.
 
     Safe to run again: the inventory is upserted and existing GCRs are left alone."""
     upgrade(app.engine)
@@ -49,3 +51,6 @@ def demo_command(app: AppContext, customers: int, services: int, seed: int) -> N
             for step in steps:
                 change = change_status(session, data["number"], Status(step), who, DEMO_OVERRIDE)
             click.echo(f"{data['number']}: {change.after.status.value} ({len(data['impacts'])} services)")
+    written = rebuild_all(app.session_factory(), app.settings, now)
+    click.echo(f"feeds: {written.total} written to {app.settings.calendars_dir}/; "
+               f"`changemgmt feeds url ACCOUNT` prints a customer's subscription URL")
