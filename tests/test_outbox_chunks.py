@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from changemgmt.domain.status import Status
 from changemgmt.notify import outbox
+from changemgmt.notify.transports import InMemoryTransport
+from changemgmt.notify.worker import Worker
 from changemgmt.store import models
 from changemgmt.store.db import transaction
 
@@ -56,3 +59,29 @@ def test_who_hears_of_a_gcr_does_not_depend_on_the_chunk_size(desk, db, monkeypa
         "ACC-1001": {"noc@acme.example", "it@acme-holdings.example"},
         "ACC-1002": {"noc@acme-freight.example"},
     }
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1000])
+def test_a_notice_skipped_by_the_change_counts_as_unheard_in_every_chunk(desk, db, engine, settings, clock,
+                                                                       monkeypatch, chunk):
+    monkeypatch.setattr(outbox, "CHUNK", chunk)
+    _second_child_and_a_choosy_parent(db)
+    degraded_only = {**GCR, "impacts": [{"service": "ACME-ETH-1", "impact": "DEGRADED"}]}
+    desk.publish(degraded_only)
+    worker = Worker(engine, InMemoryTransport(), settings, clock)
+    assert worker.drain() == 1  # Acme's `new`, to Acme's NOC only: the parent wants outages
+    desk.update(GCR["number"], {"impacts": degraded_only["impacts"] + [{"service": "ACME2-ETH-1",
+                                                                        "impact": "OUTAGE"}]})
+    # Acme Freight's `new` would reach the parent too, but the GCR is cancelled before it goes.
+    desk.status(GCR["number"], Status.CANCELLED)
+    with db() as session:
+        rows = session.execute(
+            select(models.Customer.account, models.Notice.kind, models.Notice.state, models.Recipient.email)
+            .join(models.Notice, models.Notice.customer_id == models.Customer.id)
+            .outerjoin(models.Recipient, models.Recipient.notice_id == models.Notice.id)).all()
+    assert sorted(rows) == [
+        ("ACC-1001", "cancelled", "pending", "noc@acme.example"),
+        ("ACC-1001", "new", "sent", "noc@acme.example"),
+        ("ACC-1002", "new", "skipped", "it@acme-holdings.example"),
+        ("ACC-1002", "new", "skipped", "noc@acme-freight.example"),
+    ]

@@ -46,6 +46,12 @@ def customers_to_plan(session: Session, gcr_id: int) -> list[int]:
     return sorted(set(impacted) | set(in_scope))
 
 
+def customers_with_pending(session: Session, gcr_id: int) -> set[int]:
+    """Ids of the customers with a notice about the GCR that is pending and not in flight."""
+    return set(session.scalars(select(Notice.customer_id).distinct()
+                               .where(Notice.gcr_id == gcr_id, Notice.state == "pending", ~_in_flight())))
+
+
 def _impacted(gcr_id: int, *columns):
     """`columns` of the services of active customers that the GCR impacts now."""
     return (select(*columns)

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
-from changemgmt.domain.content import customer_digest
+from changemgmt.domain.content import Digest, customer_digest
 from changemgmt.domain.gcr import GcrState, ServiceImpact
 from changemgmt.domain.impact import worst
 from changemgmt.domain.planner import Change, CustomerPlan, Policy, plan_change
@@ -21,7 +21,7 @@ from changemgmt.domain.status import Status
 from changemgmt.notify import audience as load
 from changemgmt.notify.events import sync_events
 from changemgmt.notify.writes import insert_notices, save_audiences, skip_notices
-from changemgmt.store.models import Gcr
+from changemgmt.store.models import Audience, Gcr
 
 CHUNK = 1000
 
@@ -61,15 +61,29 @@ def plan_for_change(
     change = Change(before=before.status if before else None, after=after.status, revision=revision,
                     in_scope=False, digest=None, windows=after.windows, emergency=emergency, now=now)
     # Contacts are judged on what they had heard before this change, not on what an
-    # earlier chunk of it planned for them, so chunk boundaries change nothing.
+    # earlier chunk of it planned for them, and a pending notice this change skips was
+    # never heard: the skips all come first. So chunk boundaries change nothing.
     heard_until = load.last_notice_id(session, gcr.id)
-    for chunk in _chunks(load.customers_to_plan(session, gcr.id)):
+    customers = load.customers_to_plan(session, gcr.id)
+    for chunk in _chunks(sorted(load.customers_with_pending(session, gcr.id).intersection(customers))):
+        skips = [s for p in _plans(session, gcr, after, change, chunk).plans.values() for s in p.skips]
+        skip_notices(session, skips, now)
+        summary.skipped += len(skips)
+    for chunk in _chunks(customers):
         summary.add(_plan_chunk(session, gcr, after, change, chunk, heard_until))
     return summary
 
 
-def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: list[int],
-                heard_until: int) -> PlanSummary:
+@dataclass
+class _ChunkPlans:
+    known: dict[int, Audience]
+    scope: load.Scope
+    services: dict[int, frozenset[str]]
+    digests: dict[int, Digest]
+    plans: dict[int, CustomerPlan]
+
+
+def _plans(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: list[int]) -> _ChunkPlans:
     known = load.audiences(session, gcr.id, chunk)
     scope = load.scope_of(session, gcr.id, chunk)
     standing = load.standings(session, gcr.id, chunk, known)
@@ -78,10 +92,18 @@ def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chu
                for cid in chunk}
     plans = {cid: plan_change(standing[cid], replace(change, in_scope=bool(services[cid]), digest=digests[cid]))
              for cid in chunk}
-    sync_events(session, gcr, after, change.revision, services, change.now,
-                contents={cid: digest.content for cid, digest in digests.items()})
-    summary = write_plans(session, gcr.id, change.revision, plans, change.now, scope.impacts, heard_until)
-    save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, change.now)
+    return _ChunkPlans(known, scope, services, digests, plans)
+
+
+def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: list[int],
+                heard_until: int) -> PlanSummary:
+    planned = _plans(session, gcr, after, change, chunk)
+    sync_events(session, gcr, after, change.revision, planned.services, change.now,
+                contents={cid: digest.content for cid, digest in planned.digests.items()})
+    summary = write_plans(session, gcr.id, change.revision, planned.plans, change.now, planned.scope.impacts,
+                          heard_until)
+    save_audiences(session, gcr.id, {cid: p.standing for cid, p in planned.plans.items()}, planned.known,
+                   change.now)
     return summary
 
 
