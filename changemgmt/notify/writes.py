@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from changemgmt.domain.planner import PlannedNotice, Skip, Standing
 from changemgmt.domain.recipients import ContactPrefs
-from changemgmt.store.bulk import among, insert_rows
+from changemgmt.store.bulk import among, insert_rows, update_rows
 from changemgmt.store.models import Audience, Delivery, Event, Notice, Recipient
 
 MAX_PERSONALIZATIONS = 1000  # SendGrid's limit per request (STANDARDS C2)
@@ -81,11 +81,13 @@ def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, li
 
 
 def skip_notices(session: Session, skips: list[Skip], now: datetime) -> None:
-    for skip in skips:
-        session.execute(update(Notice).where(Notice.id == skip.notice_id, Notice.state == "pending")
-                        .values(state="skipped", skip_reason=skip.reason, settled_at=now))
-        session.execute(update(Delivery).where(Delivery.notice_id == skip.notice_id, Delivery.state == "pending")
-                        .values(state="skipped"))
+    """Marks the skipped notices, and their deliveries, that are still pending."""
+    if not skips:
+        return
+    update_rows(session, Notice.__table__, [{"id": s.notice_id, "skip_reason": s.reason} for s in skips],
+                match=("id",), only={"state": "pending"}, constants={"state": "skipped", "settled_at": now})
+    session.execute(update(Delivery).where(among(Delivery.notice_id, [s.notice_id for s in skips]),
+                                           Delivery.state == "pending").values(state="skipped"))
 
 
 def save_audiences(
