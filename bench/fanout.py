@@ -16,7 +16,8 @@ core, the loopback SendGrid in its own process pinned to the other:
 - floor: the same notices rendered with no database and no HTTP (Jinja2, icalendar,
   SendGrid JSON body), views composed before the clock starts; measured just before and
   again just after delivery, from the same views, as this shared machine's speed drifts;
-- deliver: one Worker (real SendGridTransport) draining everything.
+- deliver: one Worker (real SendGridTransport) draining everything;
+- remind: the tick 72 h before the window, planning every customer's reminder (memory).
 
 Prints notices/s and messages/s (one message = one personalization, one email to one
 contact) for planning + delivery and for delivery alone, each phase's peak RSS, the floor
@@ -91,11 +92,12 @@ def measure(url: str, size: Size, server: LoopbackSendGrid, args, home: str) -> 
                       concurrency=args.concurrency, profile=profile("deliver"), transport=args.transport)
     after = server.stats()
     floors.append(phase("floor", WORKER_CPU, url=url, home=home, work_file=work_file))
+    reminded = phase("remind", WORKER_CPU, url=url, home=home)
     floor = {"seconds": sum(f["seconds"] for f in floors) / 2, "notices": floors[0]["notices"],
              "messages": floors[0]["messages"], "rates": [f["notices"] / f["seconds"] for f in floors]}
     sent = {key: after[key] - before[key] for key in ("requests", "personalizations", "bad", "cpu_seconds")}
     return {"size": size, "setup": setup, "plan": planned, "floor": floor, "deliver": delivered, "server": sent,
-            "transport": args.transport}
+            "remind": reminded, "transport": args.transport}
 
 
 def report(result: dict) -> float:
@@ -117,6 +119,9 @@ def report(result: dict) -> float:
           f"(after imports {_mib(deliver['start_rss_kib'])}); worker CPU "
           f"{deliver['cpu_seconds'] / deliver['seconds']:.0%}, SendGrid stand-in CPU "
           f"{server['cpu_seconds'] / deliver['seconds']:.0%} of a core")
+    remind = result["remind"]
+    print(f"remind (tick 72 h before): {remind['seconds']:.2f} s  {sum(remind['planned'].values()):,} reminders "
+          f"planned; peak RSS {_mib(remind['peak_rss_kib'])} (after imports {_mib(remind['start_rss_kib'])})")
     print(f"planning + delivery: {end_to_end:8,.0f} notices/s  {messages / both:8,.0f} messages/s")
     print(f"delivery alone:      {delivery:8,.0f} notices/s  {messages / deliver['seconds']:8,.0f} messages/s")
     print(f"floor (render only, 1 core): {floor_rate:8,.0f} notices/s  "
@@ -192,7 +197,8 @@ def main() -> None:
         print("\n== memory as the GCR grows ==")
         for result in results:
             print(f"{result['size'].label():>50}: plan peak RSS {_mib(result['plan']['peak_rss_kib'])}, "
-                  f"worker peak RSS {_mib(result['deliver']['peak_rss_kib'])}")
+                  f"worker peak RSS {_mib(result['deliver']['peak_rss_kib'])}, "
+                  f"reminder tick peak RSS {_mib(result['remind']['peak_rss_kib'])}")
     sys.exit(0 if ratios[-1] >= 0.5 else 1)
 
 

@@ -3,6 +3,8 @@ contact's filters are judged against what it had heard before this change, where
 chunk boundaries fall (SPEC §3.1 Preferences)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from sqlalchemy import select
 
@@ -12,6 +14,7 @@ from changemgmt.notify.transports import InMemoryTransport
 from changemgmt.notify.worker import Worker
 from changemgmt.store import models
 from changemgmt.store.db import transaction
+from changemgmt.ticks import tick
 
 GCR = {
     "number": "GCR-7001",
@@ -85,3 +88,26 @@ def test_a_notice_skipped_by_the_change_counts_as_unheard_in_every_chunk(desk, d
         ("ACC-1002", "new", "skipped", "it@acme-holdings.example"),
         ("ACC-1002", "new", "skipped", "noc@acme-freight.example"),
     ]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1000])
+def test_reminders_reach_the_same_contacts_whatever_the_chunk_size(desk, db, settings, clock, monkeypatch, chunk):
+    monkeypatch.setattr(outbox, "CHUNK", chunk)
+    _second_child_and_a_choosy_parent(db)
+    with transaction(db) as session:
+        for contact in session.scalar(select(models.Customer).where(models.Customer.account == "ENT-100")).contacts:
+            contact.notice_kinds = ["reminder"]  # the parent wants reminders of outages, nothing else
+    desk.publish(GCR)
+    before = _recipients_by_account(db)
+    tick(db, settings, datetime(2027, 3, 17, 6, tzinfo=timezone.utc))  # 72 h before the window
+    with db() as session:
+        rows = session.execute(
+            select(models.Customer.account, models.Recipient.email)
+            .join(models.Notice, models.Notice.customer_id == models.Customer.id)
+            .join(models.Recipient, models.Recipient.notice_id == models.Notice.id)
+            .where(models.Notice.kind == "reminder")).all()
+    assert before == {"ACC-1001": {"noc@acme.example"}, "ACC-1002": {"noc@acme-freight.example"}}
+    # Acme's outage reminder is the parent's first notice of the GCR; Acme Freight's degraded
+    # service stays below its filter, wherever the chunk boundary falls between them.
+    assert sorted(rows) == [("ACC-1001", "it@acme-holdings.example"), ("ACC-1001", "noc@acme.example"),
+                            ("ACC-1002", "noc@acme-freight.example")]

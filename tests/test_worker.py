@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from changemgmt.domain.status import Status
 from changemgmt.notify.claim import claim_due
 from changemgmt.notify.transports import InMemoryTransport, SendError, SendGridTransport, SmtpTransport
 from changemgmt.notify.worker import Worker

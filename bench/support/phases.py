@@ -5,7 +5,8 @@ one core), so its time and peak memory are its own, and prints one JSON line.
 - plan: publishing the GCR, one transaction that plans every customer's notice;
 - floor: the same notices rendered (Jinja2, icalendar, SendGrid JSON body) with no
   database and no HTTP: the views are composed before the clock starts;
-- deliver: one Worker draining the outbox through the real SendGridTransport.
+- deliver: one Worker draining the outbox through the real SendGridTransport;
+- remind: the tick 72 h before the window, which plans every customer's reminder.
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ from changemgmt.notify.transports.sendgrid import SendGridTransport
 from changemgmt.notify.worker import Worker
 from changemgmt.store.db import make_engine, session_factory, transaction
 from changemgmt.store.migrate import recreate
-from changemgmt.store.models import Delivery, Notice, Recipient
+from changemgmt.store.models import Delivery, Notice, Recipient, Window
+from changemgmt.ticks import tick
 
 from bench.support.keepalive import KeepAliveSendGrid
 from bench.support.world import GCR_NUMBER, Size, build_inventory, gcr_document
@@ -171,7 +173,23 @@ def deliver(url: str, home: str, sendgrid_host: str, batch: int, concurrency: in
             "start_rss_kib": started_rss, "peak_rss_kib": memory_kib()}
 
 
-PHASES = {"setup": setup, "plan": plan, "floor": floor, "deliver": deliver}
+def remind(url: str, home: str) -> dict:
+    """The tick at the first reminder's moment: one transaction planning a reminder for
+    every customer notified at publication."""
+    engine = make_engine(url)
+    settings = bench_settings(url, home)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        moment = session.scalar(select(func.min(Window.starts_at))) - max(settings.reminder_offsets)
+    started_rss = memory_kib("VmRSS")
+    started = time.perf_counter()
+    result = tick(sessions, settings, moment)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "planned": result.planned.planned, "start_rss_kib": started_rss,
+            "peak_rss_kib": memory_kib()}
+
+
+PHASES = {"setup": setup, "plan": plan, "floor": floor, "deliver": deliver, "remind": remind}
 
 
 def run(name: str, arguments: dict) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from changemgmt.feeds.chunks import chunks
+from changemgmt.store.chunks import chunks
 from changemgmt.store.bulk import among
 from changemgmt.store.models import Customer
 

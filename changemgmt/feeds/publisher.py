@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from changemgmt.config import Settings
 from changemgmt.feeds import files
 from changemgmt.feeds.blocks import Block, assemble, internal_gcr_number, keeps, retention_cutoff, split_feed
-from changemgmt.feeds.chunks import chunks
+from changemgmt.store.chunks import chunks
 from changemgmt.feeds.customer import States, customer_blocks
 from changemgmt.feeds.headers import header
 from changemgmt.feeds.hierarchy import enterprises, members

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
-from changemgmt.feeds.chunks import chunks
+from changemgmt.store.chunks import chunks
 from changemgmt.feeds.tokens import SealError, new_token, seal, token_hash, unseal
 from changemgmt.store.bulk import insert_rows
 from changemgmt.store.models import AuditEntry, Customer, Feed

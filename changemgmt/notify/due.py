@@ -18,8 +18,9 @@ from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
 from changemgmt.gcrs.state import details_of
 from changemgmt.notify import audience as load
-from changemgmt.notify.outbox import PlanSummary, choose_recipients, policy_of, write_plans
+from changemgmt.notify.outbox import PlanSummary, choose_recipients, customer_chunks, policy_of, write_plans
 from changemgmt.notify.writes import save_audiences
+from changemgmt.store.bulk import among
 from changemgmt.store.models import Audience, Contact, Customer, Gcr, Notice
 
 
@@ -37,7 +38,7 @@ def _plan_gcr(session: Session, gcr: Gcr, settings: Settings, now: datetime) -> 
     if _reminders_owed(session, gcr, settings, now):
         summary.add(_plan_reminders(session, gcr, settings, now))
     if _someone_waiting(session, gcr.id):
-        summary.add(_revive(session, gcr, details_of(gcr), load.audiences(session, gcr.id), settings, now))
+        summary.add(_revive(session, gcr, details_of(gcr), _waiting(session, gcr.id), settings, now))
     return summary
 
 
@@ -64,10 +65,18 @@ def _reminders_owed(session: Session, gcr: Gcr, settings: Settings, now: datetim
     return False
 
 
+def _waiting_where(gcr_id: int):
+    return (Audience.gcr_id == gcr_id, Audience.in_scope.is_(True), Audience.notified.is_(False))
+
+
+def _waiting(session: Session, gcr_id: int) -> dict[int, Audience]:
+    """The audience rows of the customers in scope still without a first notice."""
+    return {a.customer_id: a for a in session.scalars(select(Audience).where(*_waiting_where(gcr_id)))}
+
+
 def _someone_waiting(session: Session, gcr_id: int) -> bool:
     """Is a customer in scope still without a first notice, and has it any contact to try?"""
-    waiting = select(Audience.customer_id).where(Audience.gcr_id == gcr_id, Audience.in_scope.is_(True),
-                                                 Audience.notified.is_(False))
+    waiting = select(Audience.customer_id).where(*_waiting_where(gcr_id))
     parents = select(Customer.parent_id).where(Customer.id.in_(waiting))
     reachable = select(Contact.id).where(
         Contact.customer_id.in_(waiting) | Contact.customer_id.in_(parents),
@@ -76,35 +85,43 @@ def _someone_waiting(session: Session, gcr_id: int) -> bool:
 
 
 def _plan_reminders(session: Session, gcr: Gcr, settings: Settings, now: datetime) -> PlanSummary:
-    known = load.audiences(session, gcr.id)
-    in_scope = [cid for cid, a in known.items() if a.in_scope]
-    existing = _existing_reminder_keys(session, gcr.id)
-    standing = load.standings(session, gcr.id, in_scope, known)
+    """The reminders due by `now`, a chunk of customers at a time (memory stays flat as the
+    GCR grows); contacts are judged on what they had heard before this tick."""
+    heard_until = load.last_notice_id(session, gcr.id)
+    windows = _active_windows(gcr)
     times_set_at = {w.number: w.times_set_at for w in gcr.windows}
-    plans: dict[int, CustomerPlan] = {}
-    for customer_id in in_scope:
-        due = plan_reminders(standing[customer_id], status=Status(gcr.status), windows=_active_windows(gcr),
-                             times_set_at=times_set_at, policy=policy_of(settings), now=now)
-        fresh = tuple(n for n in due if (customer_id, n.key) not in existing)
-        if fresh:
-            plans[customer_id] = CustomerPlan(standing[customer_id], fresh)
-    if not plans:
-        return PlanSummary()
-    owned = load.scope_of(session, gcr.id, list(plans)).impacts
-    return write_plans(session, gcr.id, gcr.revision, plans, now, owned)
+    in_scope = session.scalars(select(Audience.customer_id).where(Audience.gcr_id == gcr.id,
+                                                                  Audience.in_scope.is_(True)))
+    summary = PlanSummary()
+    for chunk in customer_chunks(list(in_scope)):
+        known = load.audiences(session, gcr.id, chunk)
+        existing = _existing_reminder_keys(session, gcr.id, chunk)
+        standing = load.standings(session, gcr.id, chunk, known)
+        plans: dict[int, CustomerPlan] = {}
+        for customer_id in chunk:
+            due = plan_reminders(standing[customer_id], status=Status(gcr.status), windows=windows,
+                                 times_set_at=times_set_at, policy=policy_of(settings), now=now)
+            fresh = tuple(n for n in due if (customer_id, n.key) not in existing)
+            if fresh:
+                plans[customer_id] = CustomerPlan(standing[customer_id], fresh)
+        if plans:
+            owned = load.scope_of(session, gcr.id, list(plans)).impacts
+            summary.add(write_plans(session, gcr.id, gcr.revision, plans, now, owned, heard_until))
+    return summary
 
 
-def _existing_reminder_keys(session: Session, gcr_id: int) -> set[tuple[int, str]]:
+def _existing_reminder_keys(session: Session, gcr_id: int, customer_ids: list[int]) -> set[tuple[int, str]]:
     rows = session.execute(select(Notice.customer_id, Notice.key).where(
-        Notice.gcr_id == gcr_id, Notice.kind == NoticeKind.REMINDER.value))
+        Notice.gcr_id == gcr_id, Notice.kind == NoticeKind.REMINDER.value, among(Notice.customer_id, customer_ids)))
     return {(customer_id, key.split(":", 1)[1]) for customer_id, key in rows}
 
 
 def _revive(session: Session, gcr: Gcr, state, known: dict[int, Audience], settings: Settings,
             now: datetime) -> PlanSummary:
-    """Plans `new` for customers still in scope but never notified, once a contact of theirs
-    would receive it, while the GCR has not started. `state`: the GCR's, without impacts."""
-    waiting = [cid for cid, a in known.items() if a.in_scope and not a.notified]
+    """Plans `new` for customers still in scope but never notified (`known`: their audience
+    rows), once a contact of theirs would receive it, while the GCR has not started.
+    `state`: the GCR's, without impacts."""
+    waiting = sorted(known)
     if not waiting or state.status not in (Status.TENTATIVE, Status.CONFIRMED):
         return PlanSummary()
     if min(w.start for w in state.windows) <= now:

@@ -3,7 +3,7 @@ as the GCR change that causes them (STANDARDS E1). Planning twice never makes a 
 notice: each has a unique key per GCR, and inserts skip keys that exist."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -21,6 +21,7 @@ from changemgmt.domain.status import Status
 from changemgmt.notify import audience as load
 from changemgmt.notify.events import sync_events
 from changemgmt.notify.writes import insert_notices, save_audiences, skip_notices
+from changemgmt.store.chunks import chunks
 from changemgmt.store.models import Audience, Gcr
 
 CHUNK = 1000
@@ -65,11 +66,11 @@ def plan_for_change(
     # never heard: the skips all come first. So chunk boundaries change nothing.
     heard_until = load.last_notice_id(session, gcr.id)
     customers = load.customers_to_plan(session, gcr.id)
-    for chunk in _chunks(sorted(load.customers_with_pending(session, gcr.id).intersection(customers))):
+    for chunk in customer_chunks(load.customers_with_pending(session, gcr.id).intersection(customers)):
         skips = [s for p in _plans(session, gcr, after, change, chunk).plans.values() for s in p.skips]
         skip_notices(session, skips, now)
         summary.skipped += len(skips)
-    for chunk in _chunks(customers):
+    for chunk in customer_chunks(customers):
         summary.add(_plan_chunk(session, gcr, after, change, chunk, heard_until))
     return summary
 
@@ -107,9 +108,9 @@ def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chu
     return summary
 
 
-def _chunks(items: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start:start + CHUNK]
+def customer_chunks(customer_ids: Collection[int]) -> Iterator[list[int]]:
+    """The customers in the runs planning handles together, in id order."""
+    return chunks(sorted(customer_ids), CHUNK)
 
 
 def write_plans(

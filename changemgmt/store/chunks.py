@@ -1,4 +1,5 @@
-"""Splitting id lists for IN (...) queries: SQLite allows 32,766 parameters a statement."""
+"""Splitting lists into runs of bounded size: ids for IN (...) queries (SQLite allows
+32,766 parameters a statement), customers planned together."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
