@@ -92,7 +92,7 @@ def measure(url: str, size: Size, server: LoopbackSendGrid, args, home: str) -> 
                       concurrency=args.concurrency, profile=profile("deliver"), transport=args.transport)
     after = server.stats()
     floors.append(phase("floor", WORKER_CPU, url=url, home=home, work_file=work_file))
-    reminded = phase("remind", WORKER_CPU, url=url, home=home)
+    reminded = phase("remind", WORKER_CPU, url=url, home=home, profile=profile("remind"))
     floor = {"seconds": sum(f["seconds"] for f in floors) / 2, "notices": floors[0]["notices"],
              "messages": floors[0]["messages"], "rates": [f["notices"] / f["seconds"] for f in floors]}
     sent = {key: after[key] - before[key] for key in ("requests", "personalizations", "bad", "cpu_seconds")}

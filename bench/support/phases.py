@@ -173,7 +173,7 @@ def deliver(url: str, home: str, sendgrid_host: str, batch: int, concurrency: in
             "start_rss_kib": started_rss, "peak_rss_kib": memory_kib()}
 
 
-def remind(url: str, home: str) -> dict:
+def remind(url: str, home: str, profile: str | None = None) -> dict:
     """The tick at the first reminder's moment: one transaction planning a reminder for
     every customer notified at publication."""
     engine = make_engine(url)
@@ -183,7 +183,8 @@ def remind(url: str, home: str) -> dict:
         moment = session.scalar(select(func.min(Window.starts_at))) - max(settings.reminder_offsets)
     started_rss = memory_kib("VmRSS")
     started = time.perf_counter()
-    result = tick(sessions, settings, moment)
+    with profiled(profile):
+        result = tick(sessions, settings, moment)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "planned": result.planned.planned, "start_rss_kib": started_rss,
             "peak_rss_kib": memory_kib()}

@@ -76,20 +76,24 @@ def standings(session: Session, gcr_id: int, customer_ids: list[int], known: dic
     planned_before = [customer_id for customer_id in customer_ids if customer_id in known]
     pending = _pending(session, gcr_id, planned_before) if planned_before else {}
     delivered = _delivered(session, gcr_id, planned_before) if planned_before else set()
-    result = {}
-    for customer_id in customer_ids:
-        row = known.get(customer_id)
-        shown = Digest(row.shown_windows, row.shown_content) if row and row.shown_windows else None
-        result[customer_id] = Standing(
-            in_scope=bool(row and row.in_scope),
-            notified=bool(row and row.notified),
-            notified_at=row.notified_at if row else None,
-            delivered=customer_id in delivered,
-            shown_revision=row.shown_revision if row else None,
-            shown=shown,
-            pending=tuple(pending.get(customer_id, ())),
-        )
-    return result
+    return {customer_id: standing_of(known.get(customer_id), customer_id in delivered,
+                                     tuple(pending.get(customer_id, ())))
+            for customer_id in customer_ids}
+
+
+def standing_of(row: Audience | None, delivered: bool = False, pending: tuple[PendingNotice, ...] = ()) -> Standing:
+    """A customer's standing from its audience row. Without `delivered` and `pending`, it
+    is enough for reminders, which depend only on whether and when it was notified."""
+    shown = Digest(row.shown_windows, row.shown_content) if row and row.shown_windows else None
+    return Standing(
+        in_scope=bool(row and row.in_scope),
+        notified=bool(row and row.notified),
+        notified_at=row.notified_at if row else None,
+        delivered=delivered,
+        shown_revision=row.shown_revision if row else None,
+        shown=shown,
+        pending=pending,
+    )
 
 
 def _in_flight():

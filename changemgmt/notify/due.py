@@ -96,14 +96,14 @@ def _plan_reminders(session: Session, gcr: Gcr, settings: Settings, now: datetim
     for chunk in customer_chunks(list(in_scope)):
         known = load.audiences(session, gcr.id, chunk)
         existing = _existing_reminder_keys(session, gcr.id, chunk)
-        standing = load.standings(session, gcr.id, chunk, known)
         plans: dict[int, CustomerPlan] = {}
         for customer_id in chunk:
-            due = plan_reminders(standing[customer_id], status=Status(gcr.status), windows=windows,
+            standing = load.standing_of(known.get(customer_id))
+            due = plan_reminders(standing, status=Status(gcr.status), windows=windows,
                                  times_set_at=times_set_at, policy=policy_of(settings), now=now)
             fresh = tuple(n for n in due if (customer_id, n.key) not in existing)
             if fresh:
-                plans[customer_id] = CustomerPlan(standing[customer_id], fresh)
+                plans[customer_id] = CustomerPlan(standing, fresh)
         if plans:
             owned = load.scope_of(session, gcr.id, list(plans)).impacts
             summary.add(write_plans(session, gcr.id, gcr.revision, plans, now, owned, heard_until))
