@@ -86,21 +86,36 @@ class Change:
 
 def plan_change(standing: Standing, change: Change) -> CustomerPlan:
     """The notices a revision causes for one customer, and the pending ones it makes pointless."""
+    skips = pending_skips(standing, change)
     if change.after is Status.DRAFT:
         return CustomerPlan(replace(standing, in_scope=change.in_scope))
     if change.after is Status.CANCELLED:
-        return _cancelled(standing, change)
+        return _cancelled(standing, change, skips)
     if not change.in_scope:
-        return _dropped(standing, change) if standing.in_scope else CustomerPlan(standing)
-    stale = tuple(_stale_reminders(standing.pending, change.windows, change.after))
+        return _dropped(standing, change, skips) if standing.in_scope else CustomerPlan(standing)
     became_visible = change.before in (None, Status.DRAFT) or not standing.in_scope
     if became_visible:
         kind = NoticeKind.EMERGENCY if change.emergency else NoticeKind.NEW
-        return _shown(standing, change, kind, stale, notified=True)
+        return _shown(standing, change, kind, skips, notified=True)
     kind = _follow_up(standing, change) if standing.notified else None
     if kind is None:
-        return CustomerPlan(replace(standing, in_scope=True), skips=stale)
-    return _shown(standing, change, kind, stale, notified=standing.notified)
+        return CustomerPlan(replace(standing, in_scope=True), skips=skips)
+    return _shown(standing, change, kind, skips, notified=standing.notified)
+
+
+def pending_skips(standing: Standing, change: Change) -> tuple[Skip, ...]:
+    """The pending notices of one customer that a revision makes pointless. It needs of
+    `change` only its status, windows and whether the customer is in scope (no digest)."""
+    if not standing.pending or change.after is Status.DRAFT:
+        return ()
+    if change.after is Status.CANCELLED:
+        return tuple(Skip(p.id, "the GCR was cancelled before this notice was sent") for p in standing.pending)
+    if not change.in_scope:
+        if not standing.in_scope:
+            return ()
+        return tuple(Skip(p.id, "the customer was dropped from the GCR before this notice was sent")
+                     for p in standing.pending)
+    return tuple(_stale_reminders(standing.pending, change.windows, change.after))
 
 
 def _follow_up(standing: Standing, change: Change) -> NoticeKind | None:
@@ -115,16 +130,16 @@ def _follow_up(standing: Standing, change: Change) -> NoticeKind | None:
     return None
 
 
-def _shown(standing: Standing, change: Change, kind: NoticeKind, skips, notified: bool) -> CustomerPlan:
+def _shown(standing: Standing, change: Change, kind: NoticeKind, skips: tuple[Skip, ...],
+           notified: bool) -> CustomerPlan:
     notice = PlannedNotice(kind, f"{kind.value}:r{change.revision}", change.now,
                            previous_revision=None if kind in (NoticeKind.NEW, NoticeKind.EMERGENCY) else standing.shown_revision)
     after = replace(standing, in_scope=True, notified=notified, shown_revision=change.revision, shown=change.digest,
                     notified_at=standing.notified_at if standing.notified else change.now)
-    return CustomerPlan(after, (notice,), tuple(skips))
+    return CustomerPlan(after, (notice,), skips)
 
 
-def _cancelled(standing: Standing, change: Change) -> CustomerPlan:
-    skips = tuple(Skip(p.id, "the GCR was cancelled before this notice was sent") for p in standing.pending)
+def _cancelled(standing: Standing, change: Change, skips: tuple[Skip, ...]) -> CustomerPlan:
     notices = ()
     if standing.delivered and standing.in_scope and change.before is not Status.CANCELLED:
         notices = (PlannedNotice(NoticeKind.CANCELLED, f"cancelled:r{change.revision}", change.now,
@@ -132,9 +147,7 @@ def _cancelled(standing: Standing, change: Change) -> CustomerPlan:
     return CustomerPlan(replace(standing, shown_revision=change.revision, shown=change.digest), notices, skips)
 
 
-def _dropped(standing: Standing, change: Change) -> CustomerPlan:
-    skips = tuple(Skip(p.id, "the customer was dropped from the GCR before this notice was sent")
-                  for p in standing.pending)
+def _dropped(standing: Standing, change: Change, skips: tuple[Skip, ...]) -> CustomerPlan:
     notices = ()
     if standing.delivered:
         notices = (PlannedNotice(NoticeKind.CANCELLED, f"cancelled:r{change.revision}", change.now,

@@ -41,9 +41,13 @@ def customers_to_plan(session: Session, gcr_id: int) -> list[int]:
     """Ids of the active customers the GCR impacts now and of those it was in scope of
     (they may need a "no longer affects you"), in order."""
     impacted = session.scalars(_impacted(gcr_id, Service.customer_id).distinct())
-    in_scope = session.scalars(select(Audience.customer_id).where(Audience.gcr_id == gcr_id,
-                                                                  Audience.in_scope.is_(True)))
-    return sorted(set(impacted) | set(in_scope))
+    return sorted(set(impacted) | set(in_scope_customers(session, gcr_id)))
+
+
+def in_scope_customers(session: Session, gcr_id: int) -> list[int]:
+    """Ids of the customers the GCR was in scope of when last planned."""
+    return list(session.scalars(select(Audience.customer_id).where(Audience.gcr_id == gcr_id,
+                                                                   Audience.in_scope.is_(True))))
 
 
 def customers_with_pending(session: Session, gcr_id: int) -> set[int]:

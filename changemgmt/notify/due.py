@@ -88,19 +88,17 @@ def _plan_reminders(session: Session, gcr: Gcr, settings: Settings, now: datetim
     """The reminders due by `now`, a chunk of customers at a time (memory stays flat as the
     GCR grows); contacts are judged on what they had heard before this tick."""
     heard_until = load.last_notice_id(session, gcr.id)
-    windows = _active_windows(gcr)
+    status, windows, policy = Status(gcr.status), _active_windows(gcr), policy_of(settings)
     times_set_at = {w.number: w.times_set_at for w in gcr.windows}
-    in_scope = session.scalars(select(Audience.customer_id).where(Audience.gcr_id == gcr.id,
-                                                                  Audience.in_scope.is_(True)))
     summary = PlanSummary()
-    for chunk in customer_chunks(list(in_scope)):
+    for chunk in customer_chunks(load.in_scope_customers(session, gcr.id)):
         known = load.audiences(session, gcr.id, chunk)
         existing = _existing_reminder_keys(session, gcr.id, chunk)
         plans: dict[int, CustomerPlan] = {}
         for customer_id in chunk:
             standing = load.standing_of(known.get(customer_id))
-            due = plan_reminders(standing, status=Status(gcr.status), windows=windows,
-                                 times_set_at=times_set_at, policy=policy_of(settings), now=now)
+            due = plan_reminders(standing, status=status, windows=windows, times_set_at=times_set_at,
+                                 policy=policy, now=now)
             fresh = tuple(n for n in due if (customer_id, n.key) not in existing)
             if fresh:
                 plans[customer_id] = CustomerPlan(standing, fresh)

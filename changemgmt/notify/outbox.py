@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
-from changemgmt.domain.content import Digest, customer_digest
+from changemgmt.domain.content import customer_digest
 from changemgmt.domain.gcr import GcrState, ServiceImpact
 from changemgmt.domain.impact import worst
-from changemgmt.domain.planner import Change, CustomerPlan, Policy, plan_change
+from changemgmt.domain.planner import Change, CustomerPlan, Policy, pending_skips, plan_change
 from changemgmt.domain.policy import needs_emergency_notice
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.recipients import ContactPrefs, pick_recipients
@@ -22,7 +22,7 @@ from changemgmt.notify import audience as load
 from changemgmt.notify.events import sync_events
 from changemgmt.notify.writes import insert_notices, save_audiences, skip_notices
 from changemgmt.store.chunks import chunks
-from changemgmt.store.models import Audience, Gcr
+from changemgmt.store.models import Gcr
 
 CHUNK = 1000
 
@@ -67,24 +67,24 @@ def plan_for_change(
     heard_until = load.last_notice_id(session, gcr.id)
     customers = load.customers_to_plan(session, gcr.id)
     for chunk in customer_chunks(load.customers_with_pending(session, gcr.id).intersection(customers)):
-        skips = [s for p in _plans(session, gcr, after, change, chunk).plans.values() for s in p.skips]
-        skip_notices(session, skips, now)
-        summary.skipped += len(skips)
+        summary.skipped += _skip_pending(session, gcr.id, change, chunk)
     for chunk in customer_chunks(customers):
         summary.add(_plan_chunk(session, gcr, after, change, chunk, heard_until))
     return summary
 
 
-@dataclass
-class _ChunkPlans:
-    known: dict[int, Audience]
-    scope: load.Scope
-    services: dict[int, frozenset[str]]
-    digests: dict[int, Digest]
-    plans: dict[int, CustomerPlan]
+def _skip_pending(session: Session, gcr_id: int, change: Change, chunk: list[int]) -> int:
+    """Skips the pending notices of these customers that the change makes pointless."""
+    standing = load.standings(session, gcr_id, chunk, load.audiences(session, gcr_id, chunk))
+    services = load.scope_of(session, gcr_id, chunk).services
+    skips = [skip for cid in chunk
+             for skip in pending_skips(standing[cid], replace(change, in_scope=bool(services.get(cid))))]
+    skip_notices(session, skips, change.now)
+    return len(skips)
 
 
-def _plans(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: list[int]) -> _ChunkPlans:
+def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: list[int],
+                heard_until: int) -> PlanSummary:
     known = load.audiences(session, gcr.id, chunk)
     scope = load.scope_of(session, gcr.id, chunk)
     standing = load.standings(session, gcr.id, chunk, known)
@@ -93,18 +93,10 @@ def _plans(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: l
                for cid in chunk}
     plans = {cid: plan_change(standing[cid], replace(change, in_scope=bool(services[cid]), digest=digests[cid]))
              for cid in chunk}
-    return _ChunkPlans(known, scope, services, digests, plans)
-
-
-def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: list[int],
-                heard_until: int) -> PlanSummary:
-    planned = _plans(session, gcr, after, change, chunk)
-    sync_events(session, gcr, after, change.revision, planned.services, change.now,
-                contents={cid: digest.content for cid, digest in planned.digests.items()})
-    summary = write_plans(session, gcr.id, change.revision, planned.plans, change.now, planned.scope.impacts,
-                          heard_until)
-    save_audiences(session, gcr.id, {cid: p.standing for cid, p in planned.plans.items()}, planned.known,
-                   change.now)
+    sync_events(session, gcr, after, change.revision, services, change.now,
+                contents={cid: digest.content for cid, digest in digests.items()})
+    summary = write_plans(session, gcr.id, change.revision, plans, change.now, scope.impacts, heard_until)
+    save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, change.now)
     return summary
 
 
