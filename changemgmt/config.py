@@ -12,6 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from changemgmt.domain.errors import DomainError
+from changemgmt.domain.text import NAME_MAX, PHONE_MAX, display_name, email_address, one_line
+
+SECRET_KEY_MIN_BYTES = 32
+MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
 
 class ConfigError(ValueError):
     """A setting in the environment has a value we cannot use."""
@@ -50,6 +56,44 @@ def _zone(name: str, raw: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{name}: {raw!r} is not an IANA time zone") from None
     return raw
+
+
+def _checked(check, *args) -> str:
+    """The value a domain/text.py check returns; its DomainError as a ConfigError."""
+    try:
+        return check(*args)
+    except DomainError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _mailbox(name: str, raw: str) -> str:
+    """`Name <addr>` or `addr`, each part checked (a display name, never an encoded
+    word; one address, syntax only), written back in that form."""
+    match = re.fullmatch(r"\s*(.*?)\s*<([^<>]*)>\s*", raw, flags=re.DOTALL)
+    shown, address = (match.group(1).strip('"').strip(), match.group(2)) if match else ("", raw)
+    shown = _checked(display_name, shown, name, NAME_MAX)
+    address = _checked(email_address, address, name)
+    return f"{shown} <{address}>" if shown else address
+
+
+def _secret_key(env: dict[str, str], home: Path) -> str:
+    """SECRET_KEY, else the key kept in var/secret_key (made on first use when there is
+    none): refused when shorter than SECRET_KEY_MIN_BYTES."""
+    if env.get("SECRET_KEY"):
+        key, source = env["SECRET_KEY"], "the key"
+    else:
+        path = home / "var" / "secret_key"
+        try:
+            key, source = path.read_text(encoding="utf-8").strip(), f"the key in {path}"
+        except FileNotFoundError:
+            return ""
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"SECRET_KEY: cannot read {path} ({exc}); set SECRET_KEY or fix the file") from None
+    size = len(key.encode())
+    if size < SECRET_KEY_MIN_BYTES:
+        raise ConfigError(f"SECRET_KEY: {source} is {size} bytes long; it must be at least {SECRET_KEY_MIN_BYTES} "
+                          f"(make one with: {MAKE_A_KEY})")
+    return key
 
 
 @dataclass(frozen=True)
@@ -106,8 +150,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if backend not in ("file", "sendgrid", "smtp"):
         raise ConfigError(f"EMAIL_BACKEND: {backend!r} is not one of file, sendgrid, smtp")
     provider_domain = env.get("PROVIDER_DOMAIN", Settings.provider_domain)
-    cm_email = env.get("CM_EMAIL", f"change-management@{provider_domain}")
-    provider_name = env.get("PROVIDER_NAME", Settings.provider_name)
+    cm_email = _checked(email_address, env.get("CM_EMAIL", f"change-management@{provider_domain}"), "CM_EMAIL")
+    provider_name = _checked(display_name, env.get("PROVIDER_NAME", Settings.provider_name), "PROVIDER_NAME")
     return Settings(
         home=home,
         database_url=env.get("DATABASE_URL") or _default_database_url(home),
@@ -125,17 +169,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         base_url=env.get("BASE_URL", Settings.base_url).rstrip("/"),
         provider_name=provider_name,
         provider_domain=provider_domain,
-        mail_from=env.get("MAIL_FROM", f"{provider_name} Change Management <{cm_email}>"),
-        reply_to=env.get("REPLY_TO", cm_email),
-        cm_name=env.get("CM_NAME", Settings.cm_name),
+        mail_from=_mailbox("MAIL_FROM", env.get("MAIL_FROM", f"{provider_name} Change Management <{cm_email}>")),
+        reply_to=_mailbox("REPLY_TO", env.get("REPLY_TO", cm_email)),
+        cm_name=_checked(display_name, env.get("CM_NAME", Settings.cm_name), "CM_NAME"),
         cm_email=cm_email,
-        cm_phone=env.get("CM_PHONE", Settings.cm_phone),
+        cm_phone=_checked(one_line, env.get("CM_PHONE", Settings.cm_phone), "CM_PHONE", PHONE_MAX),
         default_time_zone=_zone("DEFAULT_TIME_ZONE", env.get("DEFAULT_TIME_ZONE", Settings.default_time_zone)),
         gcr_number_pattern=pattern,
         reminder_offsets=_duration_list("REMINDER_OFFSETS_HOURS", env.get("REMINDER_OFFSETS_HOURS", "72,24")),
         minimum_notice=timedelta(days=_positive_int("MINIMUM_NOTICE_DAYS", env.get("MINIMUM_NOTICE_DAYS", "7"))),
         feed_retention_days=_positive_int("FEED_RETENTION_DAYS", env.get("FEED_RETENTION_DAYS", "30")),
         max_attempts=max(1, _positive_int("MAX_DELIVERY_ATTEMPTS", env.get("MAX_DELIVERY_ATTEMPTS", "8"))),
-        secret_key=env.get("SECRET_KEY", ""),
+        secret_key=_secret_key(env, home),
         auto_complete_after=_optional_minutes("AUTO_COMPLETE_GRACE_MINUTES", env.get("AUTO_COMPLETE_GRACE_MINUTES")),
     )

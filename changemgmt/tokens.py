@@ -10,23 +10,40 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 from changemgmt.config import Settings
 
 
+def _make_key_file(path: Path) -> None:
+    """Writes a new random key to `path`, unless one is there: whole or not at all (a
+    crash never leaves an empty key file) and, with two processes, the first one wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
+
+
 @lru_cache(maxsize=8)
 def _key_file(path: Path) -> bytes:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32))
+        _make_key_file(path)
     return path.read_text().strip().encode()
 
 
 def secret_key(settings: Settings) -> bytes:
+    """SECRET_KEY, or the key kept in var/secret_key (load_settings checked its length;
+    one made here is 43 characters)."""
     if settings.secret_key:
         return settings.secret_key.encode()
     return _key_file(settings.home / "var" / "secret_key")

@@ -82,7 +82,7 @@ def story(url: str, home: str) -> dict:
     upgrade(engine)
     build_inventory(engine, Size(40, 160, 100))
     sessions = session_factory(engine)
-    settings = load_settings({"DATABASE_URL": url, "CHANGEMGMT_HOME": home, "SECRET_KEY": "equivalence"})
+    settings = load_settings({"DATABASE_URL": url, "CHANGEMGMT_HOME": home, "SECRET_KEY": "equivalence-snapshot-secret-key-0001"})
     with engine.begin() as connection:
         connection.execute(update(Contact).where(Contact.id == 3).values(notice_kinds=["new", "cancelled"]))
         connection.execute(update(Contact).where(Contact.id == 5).values(reminders=False))

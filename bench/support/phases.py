@@ -53,7 +53,7 @@ def memory_kib(field: str = "VmHWM") -> int:
 
 def bench_settings(url: str, home: str, sendgrid_host: str = "http://127.0.0.1:9") -> Settings:
     return load_settings({
-        "DATABASE_URL": url, "CHANGEMGMT_HOME": home, "EMAIL_BACKEND": "sendgrid", "SECRET_KEY": "bench-secret",
+        "DATABASE_URL": url, "CHANGEMGMT_HOME": home, "EMAIL_BACKEND": "sendgrid", "SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
         "SENDGRID_API_KEY": "SG.bench", "SENDGRID_API_HOST": sendgrid_host,
     })
 

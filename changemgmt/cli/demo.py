@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import asdict
+from datetime import datetime, timedelta
 
 import click
 from sqlalchemy import select
@@ -20,6 +21,13 @@ from changemgmt.store.migrate import upgrade
 from changemgmt.store.models import Gcr
 
 DEMO_OVERRIDE = "demo sample: windows placed around now to show every state"
+
+
+def _created_at(now: datetime, data: dict) -> datetime:
+    """When a sample GCR was created: now, or before its first window for one already
+    under way or done (no GCR is created with a window in the past)."""
+    first = min(datetime.fromisoformat(window["start"]) for window in data["windows"])
+    return min(now, first - timedelta(days=1))
 
 
 @click.command("demo")
@@ -47,7 +55,7 @@ def demo_command(app: AppContext, customers: int, services: int, seed: int) -> N
                 click.echo(f"{data['number']}: exists, left as it is")
                 continue
             who = Who(app.actor, now, app.settings)
-            change = create_gcr(session, parse_patch(data), who)
+            change = create_gcr(session, parse_patch(data), Who(app.actor, _created_at(now, data), app.settings))
             for step in steps:
                 change = change_status(session, data["number"], Status(step), who, DEMO_OVERRIDE)
             click.echo(f"{data['number']}: {change.after.status.value} ({len(data['impacts'])} services)")

@@ -7,9 +7,9 @@ from typing import Any
 import click
 
 from changemgmt.cli.context import AppContext, user_errors
-from changemgmt.domain.errors import DomainError
 from changemgmt.domain.status import Status
-from changemgmt.gcrs.input import load_document, parse_patch
+from changemgmt.gcrs.documents import load_document
+from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.present import gcr_document, gcr_text
 from changemgmt.gcrs.service import Change, Who, change_status, create_gcr, update_gcr
 from changemgmt.store.db import transaction
@@ -39,7 +39,7 @@ def _field_options(command):
 
 
 def _document(file: str | None, flags: dict[str, Any]) -> dict[str, Any]:
-    """The GCR fields from FILE, with the flags given on top."""
+    """The GCR fields from FILE, with the flags given on top (parse_patch checks them)."""
     data = load_document(file) if file else {}
     for name in ("title", "description", "reason", "work_location", "internal_notes", "time_zone", "emergency"):
         if flags.get(name) is not None:
@@ -47,20 +47,14 @@ def _document(file: str | None, flags: dict[str, Any]) -> dict[str, Any]:
     if flags.get("locations"):
         data["locations"] = list(flags["locations"])
     if flags.get("windows"):
-        data["windows"] = [_window(raw, i) for i, raw in enumerate(flags["windows"], start=1)]
+        data["windows"] = list(flags["windows"])  # START/END, as a document may write them
     if flags.get("impacts"):
         data["impacts"] = [_impact(raw) for raw in flags["impacts"]]
-    contact = {k: flags[f"contact_{k}"] for k in ("name", "email", "phone") if flags.get(f"contact_{k}")}
+    contact = {k: flags[f"contact_{k}"] for k in ("name", "email", "phone") if flags.get(f"contact_{k}") is not None}
     if contact:
-        data["contact"] = {**data.get("contact", {}), **contact}
+        given = data.get("contact")
+        data["contact"] = {**(given if isinstance(given, dict) else {}), **contact}
     return data
-
-
-def _window(raw: str, index: int) -> dict[str, Any]:
-    start, sep, end = raw.partition("/")
-    if not sep:
-        raise DomainError(f"windows[{index}]", f"{raw!r} is not START/END")
-    return {"start": start, "end": end}
 
 
 def _impact(raw: str) -> dict[str, Any]:

@@ -6,19 +6,34 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
-from changemgmt.domain.errors import DomainError
+from changemgmt.domain.errors import DomainError, Problems
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.status import Status
+from changemgmt.domain.text import (
+    DESCRIPTION_MAX, NAME_MAX, NOTES_MAX, PHONE_MAX, REASON_MAX, TITLE_MAX, WORK_LOCATION_MAX, display_name,
+    email_address, multi_line, one_line,
+)
 from changemgmt.domain.windows import Window, check_windows
 
-TITLE_MAX = 200
+# Limits of what a GCR refers to, as the database stores them (README, "Limits").
+NUMBER_MAX = 64
+LOCATION_CODE_MAX = 64
+SERVICE_ID_MAX = 100
+MAX_OUTAGE_MINUTES_MAX = 525_600  # a year
+
+# The GCR's free-text fields and their length limits. Multi-line fields keep LF and TAB;
+# one-line fields (and the contact's) refuse every control character (domain/text.py).
+MULTI_LINE_FIELDS = {"description": DESCRIPTION_MAX, "reason": REASON_MAX, "internal_notes": NOTES_MAX}
+ONE_LINE_FIELDS = {"title": TITLE_MAX, "work_location": WORK_LOCATION_MAX}
+TEXT_FIELDS = tuple(ONE_LINE_FIELDS) + tuple(MULTI_LINE_FIELDS)
 
 # Fields a customer's notice or feed event shows; a change to any is a new revision.
 CUSTOMER_VISIBLE = frozenset(
     {"title", "description", "reason", "work_location", "location_codes", "contact", "emergency",
      "status", "windows", "impacts"}
 )
-INTERNAL_ONLY = frozenset({"internal_notes"})
+# `time_zone` is how window times written without an offset are read: never shown.
+INTERNAL_ONLY = frozenset({"internal_notes", "time_zone"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,7 @@ class GcrState:
     internal_notes: str = ""
     windows: tuple[Window, ...] = ()
     impacts: tuple[ServiceImpact, ...] = field(default=())
+    time_zone: str | None = None
 
     def canonical(self) -> "GcrState":
         return replace(
@@ -93,6 +109,7 @@ class GcrState:
             contact=Contact(**contact) if contact else None,
             emergency=bool(data.get("emergency", False)),
             internal_notes=data.get("internal_notes", ""),
+            time_zone=data.get("time_zone"),
             windows=tuple(
                 Window(w["number"], datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"]))
                 for w in data.get("windows", ())
@@ -108,22 +125,40 @@ def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def check_number(number: str, pattern: re.Pattern[str]) -> str:
-    number = str(number).strip()
+def check_number(number: object, pattern: re.Pattern[str]) -> str:
+    number = one_line(number, "number", NUMBER_MAX, required=True)
     if not pattern.fullmatch(number):
         raise DomainError("number", f"{number!r} is not a GCR number (expected pattern {pattern.pattern})")
     return number
 
 
-def check_title(title: str) -> str:
-    if "\r" in title or "\n" in title:
-        raise DomainError("title", "must be one line (no CR or LF)")
-    title = title.strip()
-    if not title:
-        raise DomainError("title", "must not be empty")
-    if len(title) > TITLE_MAX:
-        raise DomainError("title", f"must be at most {TITLE_MAX} characters")
-    return title
+def check_title(title: object) -> str:
+    """The title without surrounding whitespace: one line, not empty, at most TITLE_MAX."""
+    return one_line(title, "title", TITLE_MAX, required=True)
+
+
+def check_text(name: str, value: object) -> str:
+    """The text field `name` (one of TEXT_FIELDS) as stored, or DomainError naming it."""
+    if name == "title":
+        return check_title(value)
+    if name in MULTI_LINE_FIELDS:
+        return multi_line(value, name, MULTI_LINE_FIELDS[name])
+    return one_line(value, name, ONE_LINE_FIELDS[name])
+
+
+def check_contact(name: object, email: object, phone: object) -> Contact:
+    """The contact for questions: a display name (never an encoded word), a valid
+    address, a one-line phone. Raises every problem at once."""
+    problems = Problems()
+    checked = {}
+    with problems.checking():
+        checked["name"] = display_name(name, "contact.name", NAME_MAX)
+    with problems.checking():
+        checked["email"] = email_address(email, "contact.email")
+    with problems.checking():
+        checked["phone"] = one_line(phone, "contact.phone", PHONE_MAX)
+    problems.raise_any()
+    return Contact(**checked)
 
 
 def check_state(state: GcrState, pattern: re.Pattern[str]) -> None:

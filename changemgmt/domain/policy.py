@@ -1,11 +1,45 @@
-"""Change-management rules that depend on `now`: minimum notice (SPEC §3.1, §8)."""
+"""Change-management rules that depend on `now`: windows are not set in the past, and
+minimum notice (SPEC §3.1, §8)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
-from changemgmt.domain.errors import DomainError
+from changemgmt.domain.errors import DomainError, Problems
+from changemgmt.domain.text import one_line
 from changemgmt.domain.windows import Window
+
+OVERRIDE_REASON_MAX = 500
+
+
+def _utc(value: datetime) -> str:
+    return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def check_windows_ahead(before: Iterable[Window], after: Iterable[Window], now: datetime) -> None:
+    """Refuses, every one at once, the windows a change sets in the past: a new or moved
+    window (its start changed) that starts before `now`, and a window whose end alone
+    moved to before `now`. A window the change leaves as it was is never refused, so a
+    GCR in progress, or a draft whose window went by, can still be edited."""
+    old = {window.number: window for window in before}
+    problems = Problems()
+    for window in sorted(after, key=lambda w: w.number):
+        was = old.get(window.number)
+        if (was is None or window.start != was.start) and window.start < now:
+            problems.add(f"windows[{window.number}].start",
+                         f"{_utc(window.start)} is already past (it is now {_utc(now)}): a new or moved window "
+                         "must start from now on; check its date, time and time zone or UTC offset")
+        elif was is not None and window.end != was.end and window.end <= now:
+            problems.add(f"windows[{window.number}].end",
+                         f"{_utc(window.end)} is already past (it is now {_utc(now)}): a window can only be made "
+                         "to end from now on; to end the work now, complete the GCR")
+    problems.raise_any()
+
+
+def check_override_reason(reason: object) -> str | None:
+    """The reason given to override the minimum notice: one line of at most
+    OVERRIDE_REASON_MAX characters, or None when none was given."""
+    return one_line(reason, "override_reason", OVERRIDE_REASON_MAX) or None
 
 
 def _describe(delta: timedelta) -> str:

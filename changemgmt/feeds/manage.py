@@ -10,6 +10,7 @@ from changemgmt.config import Settings
 from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.feeds import files
 from changemgmt.feeds.publisher import Written, publish
+from changemgmt.feeds.tokens import SealError
 from changemgmt.feeds.registry import (
     INTERNAL_KEY,
     FeedToken,
@@ -39,11 +40,24 @@ def key_for(session: Session, account: str | None, scope: Scope) -> str:
 
 def open_feed(sessions: sessionmaker[Session], settings: Settings, now: datetime, account: str | None,
               scope: Scope) -> FeedToken:
-    """The feed, created on first use, with its file written and current."""
+    """The feed, created on first use, with its file written and current. SealError
+    (a DomainError) when its token does not open with this SECRET_KEY."""
     with sessions.begin() as session:
-        feed = with_token(ensure_feed(session, key_for(session, account, scope), settings, now), settings)
-    _write(sessions, settings, now, feed)
-    return feed
+        feed = ensure_feed(session, key_for(session, account, scope), settings, now)
+        try:
+            opened = with_token(feed, settings)
+        except SealError:
+            raise _seal_error(account, scope) from None
+    _write(sessions, settings, now, opened)
+    return opened
+
+
+def _seal_error(account: str | None, scope: Scope) -> SealError:
+    """SealError naming the feed as the operator does, with the command that rotates it."""
+    if scope is Scope.INTERNAL:
+        return SealError("the internal feed's token", "changemgmt feeds rotate --internal")
+    flag = " --enterprise" if scope is Scope.ENTERPRISE else ""
+    return SealError(f"the token of {account}'s {scope.value} feed", f"changemgmt feeds rotate {account}{flag}")
 
 
 def rotate_feed(sessions: sessionmaker[Session], settings: Settings, now: datetime, account: str | None,

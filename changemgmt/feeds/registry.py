@@ -56,7 +56,11 @@ class FeedToken:
 
 
 def token_of(feed: Feed, settings: Settings) -> str:
-    return unseal(feed.token_sealed, secret_key(settings), feed.token_hash)
+    """The feed's token; SealError, naming the feed, when it does not open with this key."""
+    try:
+        return unseal(feed.token_sealed, secret_key(settings), feed.token_hash)
+    except SealError:
+        raise SealError(f"the token of feed {feed.key}") from None
 
 
 def with_token(feed: Feed, settings: Settings) -> FeedToken:

@@ -13,13 +13,21 @@ import hmac
 import re
 import secrets
 
+from changemgmt.domain.errors import DomainError
+
 TOKEN_BYTES = 32
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 _SALT_BYTES = 16
 
 
-class SealError(ValueError):
-    """A sealed token does not open with this key (SECRET_KEY changed?)."""
+class SealError(DomainError):
+    """A sealed token does not open with this key (SECRET_KEY changed?): an error the
+    operator fixes, shown as one line naming SECRET_KEY and what to do."""
+
+    def __init__(self, what: str = "a feed token", rotate: str = "changemgmt feeds rotate") -> None:
+        super().__init__("SECRET_KEY", f"{what} does not open with this key (was SECRET_KEY or var/secret_key "
+                                       "changed?); restore the key it was made with, or give the feed a new URL "
+                                       f"with `{rotate}`")
 
 
 def new_token() -> str:
@@ -57,5 +65,5 @@ def unseal(sealed: str, key: bytes, expected_hash: str) -> str:
     raw = bytes(a ^ b for a, b in zip(body, _pad(key, salt)))
     token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     if not hmac.compare_digest(token_hash(token), expected_hash):
-        raise SealError("a feed token does not open with this SECRET_KEY")
+        raise SealError()
     return token

@@ -47,6 +47,7 @@ def gcr_text(document: dict) -> str:
         f"{document['number']}  {document['title']}",
         f"status: {document['status']}   revision: {document['revision']}"
         + ("   EMERGENCY" if document["emergency"] else ""),
+        f"time zone: {document['time_zone'] or 'none (window times need a UTC offset)'}",
         "",
         "windows:",
     ]

@@ -10,20 +10,24 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
-from changemgmt.domain.errors import DomainError
+from changemgmt.domain.errors import DomainError, Problems
 from changemgmt.domain.gcr import (
     GcrState, changed_fields, check_details, check_number, check_published_impacts, check_state, is_customer_visible,
 )
-from changemgmt.domain.policy import check_minimum_notice
+from changemgmt.domain.policy import check_minimum_notice, check_override_reason, check_windows_ahead
 from changemgmt.domain.status import Status, check_transition
+from changemgmt.domain.text import NAME_MAX, one_line
 from changemgmt.gcrs.input import GcrPatch
 from changemgmt.gcrs.state import (
-    apply_patch, details_of, has_impacts, next_window_number, state_of, write_details, write_state,
+    apply_patch, details_of, has_impacts, next_window_number, state_of, unknown_references, write_details,
+    write_state,
 )
 from changemgmt.notify.outbox import PlanSummary, plan_for_change
 from changemgmt.store import models
 from changemgmt.store.queries import get_gcr
 from changemgmt.store.revisions import record_impacts, revision_json
+
+REQUIRED = ("title", "description", "windows")
 
 
 @dataclass(frozen=True)
@@ -40,24 +44,31 @@ class Change:
 
 @dataclass(frozen=True)
 class Who:
+    """Who makes a change, and when. The actor is recorded: one line of text."""
+
     actor: str
     now: datetime
     settings: Settings
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "actor", one_line(self.actor, "actor", NAME_MAX, required=True))
+
 
 def create_gcr(session: Session, patch: GcrPatch, who: Who) -> Change:
-    """Creates a draft GCR at revision 1."""
-    if patch.number is None:
-        raise DomainError("number", "a new GCR needs its number")
-    number = check_number(patch.number, who.settings.gcr_number_regex)
-    if session.query(models.Gcr.id).filter_by(number=number).first():
-        raise DomainError("number", f"{number} already exists")
-    if patch.title is None or patch.description is None or patch.windows is None:
-        missing = [n for n in ("title", "description", "windows") if getattr(patch, n) is None]
-        raise DomainError(missing[0], "is required for a new GCR")
-    empty = GcrState(number=number, title=patch.title, description=patch.description)
-    state = apply_patch(empty, patch, next_window_number=1)
-    check_state(state, who.settings.gcr_number_regex)
+    """Creates a draft GCR at revision 1. A patch that does not make a valid GCR is
+    refused with every problem found at once, those of reading it included."""
+    problems = _problems_of(patch)
+    with problems.checking():
+        number = _new_number(session, patch, who.settings)
+    for name in REQUIRED:
+        if getattr(patch, name) is None and not patch.failed(name):
+            problems.add(name, "is required for a new GCR")
+    state = None
+    if not problems:
+        empty = GcrState(number=number, title=patch.title, description=patch.description)
+        with problems.checking():
+            state = _checked_state(empty, apply_patch(empty, patch, next_window_number=1), who)
+    _refuse(session, problems, patch)
     gcr = models.Gcr(number=number, revision=0, created_at=who.now, updated_at=who.now, created_by=who.actor)
     session.add(gcr)
     write_state(session, gcr, state, who.now)
@@ -65,23 +76,66 @@ def create_gcr(session: Session, patch: GcrPatch, who: Who) -> Change:
 
 
 def update_gcr(session: Session, number: str, patch: GcrPatch, who: Who, override_reason: str | None = None) -> Change:
-    """Changes the fields the patch gives. Status changes go through change_status."""
-    if patch.status is not None:
-        raise DomainError("status", "use publish, start, complete or cancel to change the status")
-    if patch.number is not None and patch.number != number:
-        raise DomainError("number", "a GCR number never changes")
+    """Changes the fields the patch gives. Status changes go through change_status. A
+    patch that does not leave a valid GCR is refused with every problem found at once."""
+    override_reason = check_override_reason(override_reason)
     gcr = get_gcr(session, number)
     before = state_of(gcr)
     if before.status.is_final:
         raise DomainError("status", f"{number} is {before.status.value}; it can no longer be changed")
-    after = apply_patch(before, patch, next_window_number(gcr))
-    check_state(after, who.settings.gcr_number_regex)
-    if before.status.is_published:
-        moved = [w for w in after.windows if w not in before.windows]
-        check_minimum_notice(moved, now=who.now, minimum=who.settings.minimum_notice,
-                             emergency=after.emergency, override_reason=override_reason)
+    problems = _problems_of(patch)
+    if patch.status is not None:
+        problems.add("status", "use publish, start, complete or cancel to change the status")
+    if patch.number is not None and patch.number != number:
+        problems.add("number", "a GCR number never changes")
+    after = None
+    if not patch.problems:
+        with problems.checking():
+            after = _checked_state(before, apply_patch(before, patch, next_window_number(gcr)), who)
+            if before.status.is_published:  # notice is about starts: a window that only ends later needs none
+                starts = {w.number: w.start for w in before.windows}
+                moved = [w for w in after.windows if starts.get(w.number) != w.start]
+                check_minimum_notice(moved, now=who.now, minimum=who.settings.minimum_notice,
+                                     emergency=after.emergency, override_reason=override_reason)
+    _refuse(session, problems, patch)
     write_state(session, gcr, after, who.now, before)
     return _record(session, gcr, before, after, "update", who, override_reason)
+
+
+def _problems_of(patch: GcrPatch) -> Problems:
+    problems = Problems()
+    problems.errors.extend(patch.problems)
+    return problems
+
+
+def _new_number(session: Session, patch: GcrPatch, settings: Settings) -> str:
+    if patch.number is None:
+        if patch.failed("number"):
+            return ""  # already a problem
+        raise DomainError("number", "a new GCR needs its number")
+    number = check_number(patch.number, settings.gcr_number_regex)
+    if session.query(models.Gcr.id).filter_by(number=number).first():
+        raise DomainError("number", f"{number} already exists")
+    return number
+
+
+def _checked_state(before: GcrState, after: GcrState, who: Who) -> GcrState:
+    """`after`, once it passed the GCR's rules and has no window set in the past."""
+    problems = Problems()
+    with problems.checking():
+        check_state(after, who.settings.gcr_number_regex)
+    with problems.checking():
+        check_windows_ahead(before.windows, after.windows, who.now)
+    problems.raise_any()
+    return after
+
+
+def _refuse(session: Session, problems: Problems, patch: GcrPatch) -> None:
+    """Raises the problems found, if any, with the services and locations the patch
+    names that do not exist (looked up here only when nothing is to be written)."""
+    if problems:
+        problems.errors.extend(unknown_references(session, patch))
+        problems.raise_any()
 
 
 ACTIONS = {
@@ -98,6 +152,7 @@ def change_status(
 ) -> Change:
     """Publishes, confirms, starts, completes or cancels, as the status machine allows.
     The impacts stay as they are, in the database: `before` and `after` have none."""
+    override_reason = check_override_reason(override_reason)
     gcr = get_gcr(session, number)
     before = details_of(gcr)
     check_transition(before.status, target)

@@ -7,13 +7,16 @@ from datetime import datetime
 from sqlalchemy import exists, inspect, select
 from sqlalchemy.orm import Session
 
-from changemgmt.domain.errors import DomainError
+from changemgmt.domain.errors import DomainError, Problems
 from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
 from changemgmt.domain.impact import stored_impact
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
-from changemgmt.gcrs.input import GcrPatch, WindowInput
+from changemgmt.gcrs.input import GcrPatch, WindowInput, resolve_window
 from changemgmt.store import models
+from changemgmt.store.chunks import chunks
+
+UNKNOWN_LISTED = 20  # unknown services named one by one; the rest are counted
 
 
 def state_of(gcr: models.Gcr) -> GcrState:
@@ -38,6 +41,7 @@ def details_of(gcr: models.Gcr) -> GcrState:
         contact=contact,
         emergency=gcr.emergency,
         internal_notes=gcr.internal_notes,
+        time_zone=gcr.time_zone,
         windows=tuple(Window(w.number, w.starts_at, w.ends_at) for w in gcr.windows if w.dropped_at is None),
     ).canonical()
 
@@ -69,37 +73,49 @@ def _session(gcr: models.Gcr) -> Session:
 
 
 def apply_patch(old: GcrState, patch: GcrPatch, next_window_number: int) -> GcrState:
-    """Returns the state after the patch; windows given replace the active set."""
+    """Returns the state after the patch; windows given replace the active set, their
+    times written without an offset read in the patch's time zone, else the GCR's.
+    Raises every problem with the windows at once."""
     values = {
         name: getattr(patch, name)
         for name in ("title", "description", "reason", "work_location", "internal_notes", "location_codes",
-                     "emergency", "contact", "impacts")
+                     "emergency", "contact", "impacts", "time_zone")
         if getattr(patch, name) is not None
     }
     if patch.windows is not None:
-        values["windows"] = _merge_windows(old.windows, patch.windows, next_window_number)
+        time_zone = patch.time_zone or old.time_zone
+        values["windows"] = _merge_windows(old.windows, patch.windows, next_window_number, time_zone)
     return replace(old, **values).canonical()
 
 
-def _merge_windows(old: tuple[Window, ...], given: tuple[WindowInput, ...], next_number: int) -> tuple[Window, ...]:
+def _merge_windows(old: tuple[Window, ...], given: tuple[WindowInput, ...], next_number: int,
+                   time_zone: str | None) -> tuple[Window, ...]:
     active = {w.number for w in old}
-    merged = []
-    for index, item in enumerate(given, start=1):
+    problems, merged = Problems(), []
+    for item in given:
         number = item.number
         if number is None:
             number, next_number = next_number, next_number + 1
         elif number not in active:
-            raise DomainError(f"windows[{index}].number", f"the GCR has no window {number} to change")
-        merged.append(Window(number, item.start, item.end))
+            problems.add(f"{item.field}.number", f"the GCR has no window {number} to change")
+            continue
+        with problems.checking():
+            merged.append(Window(number, *resolve_window(item, time_zone)))
+    problems.raise_any()
     return tuple(merged)
 
 
 def write_state(session: Session, gcr: models.Gcr, state: GcrState, now: datetime,
                 before: GcrState | None = None) -> None:
     """Makes the rows of `gcr` say what `state` says. `before`: state_of(gcr), when the
-    caller has read it in this transaction (it spares reading the impacts again)."""
-    write_details(session, gcr, state, now)
-    _write_impacts(session, gcr, state.impacts, before.impacts if before is not None else None)
+    caller has read it in this transaction (it spares reading the impacts again). Raises
+    DomainErrors naming every location and service that does not exist."""
+    problems = Problems()
+    with problems.checking():
+        write_details(session, gcr, state, now)
+    with problems.checking():
+        _write_impacts(session, gcr, state.impacts, before.impacts if before is not None else None)
+    problems.raise_any()
 
 
 def write_details(session: Session, gcr: models.Gcr, state: GcrState, now: datetime) -> None:
@@ -109,6 +125,7 @@ def write_details(session: Session, gcr: models.Gcr, state: GcrState, now: datet
     gcr.reason = state.reason
     gcr.work_location = state.work_location
     gcr.internal_notes = state.internal_notes
+    gcr.time_zone = state.time_zone
     gcr.emergency = state.emergency
     gcr.status = state.status.value
     gcr.contact_name = state.contact.name if state.contact else None
@@ -120,10 +137,35 @@ def write_details(session: Session, gcr: models.Gcr, state: GcrState, now: datet
 
 def _locations(session: Session, codes: tuple[str, ...]) -> list[models.Location]:
     found = {loc.code: loc for loc in session.scalars(select(models.Location).where(models.Location.code.in_(codes)))}
-    for code in codes:
-        if code not in found:
-            raise DomainError("locations", f"no location with code {code!r}")
+    _unknown([], [code for code in codes if code not in found]).raise_any()
     return [found[code] for code in codes]
+
+
+def _unknown(service_ids: list[str], location_codes: list[str]) -> Problems:
+    """A problem for each service ID and location code given, which do not exist (a long
+    list of services is cut after UNKNOWN_LISTED, the rest counted)."""
+    problems = Problems()
+    for code in location_codes:
+        problems.add("locations", f"no location with code {code!r}")
+    for service_id in service_ids[:UNKNOWN_LISTED]:
+        problems.add(f"impacts[{service_id}].service", f"no service with ID {service_id!r}")
+    if len(service_ids) > UNKNOWN_LISTED:
+        problems.add("impacts", f"and {len(service_ids) - UNKNOWN_LISTED:,} more service IDs that do not exist")
+    return problems
+
+
+def unknown_references(session: Session, patch: GcrPatch) -> list[DomainError]:
+    """The problems with the services and locations the patch names that do not exist:
+    for a patch refused for other reasons, so that all its problems are named at once
+    (a patch that is written has them named as it is written)."""
+    codes = list(dict.fromkeys(patch.location_codes or ()))
+    service_ids = list(dict.fromkeys(i.service_id for i in patch.impacts or ()))
+    known_codes = {code for chunk in chunks(codes)
+                   for code in session.scalars(select(models.Location.code).where(models.Location.code.in_(chunk)))}
+    known_services = {sid for chunk in chunks(service_ids) for sid in session.scalars(
+        select(models.Service.service_id).where(models.Service.service_id.in_(chunk)))}
+    missing = _unknown([s for s in service_ids if s not in known_services], [c for c in codes if c not in known_codes])
+    return missing.errors
 
 
 def _write_windows(gcr: models.Gcr, windows: tuple[Window, ...], now: datetime) -> None:
@@ -172,9 +214,7 @@ def _services(session: Session, service_ids: list[str]) -> dict[str, models.Serv
         chunk = service_ids[start:start + 500]
         query = select(models.Service).where(models.Service.service_id.in_(chunk))
         found.update((s.service_id, s) for s in session.scalars(query))
-    for service_id in service_ids:
-        if service_id not in found:
-            raise DomainError(f"impacts[{service_id}].service", f"no service with ID {service_id!r}")
+    _unknown([service_id for service_id in service_ids if service_id not in found], []).raise_any()
     return found
 
 

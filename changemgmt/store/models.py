@@ -137,6 +137,7 @@ class Gcr(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(50))
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     internal_notes: Mapped[str] = mapped_column(Text, default="")
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # reads window times given without an offset
     status: Mapped[str] = mapped_column(String(20), index=True)
     revision: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
