@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 import changemgmt
 from changemgmt.domain.status import Status
 from changemgmt.domain.timefmt import duration_text, local_and_utc, utc_text
+from changemgmt.notify.headers import header_safe
 from changemgmt.notify.view import NoticeView, ServiceLine, WindowView
 
 STATUS_LABELS = {
@@ -45,11 +46,6 @@ def template_dirs(override: str | Path | None = None) -> list[Path]:
     """The search path: the operator's folder (if any) first, then the built-in one."""
     dirs = [Path(override)] if override else []
     return dirs + [default_template_dir()]
-
-
-def header_safe(text: str) -> str:
-    """One line: CR, LF and runs of whitespace become single spaces (STANDARDS F12)."""
-    return " ".join(str(text).split())
 
 
 def nl2br(value: object) -> Markup:
