@@ -6,6 +6,7 @@ import email
 import json
 from dataclasses import replace
 from email import policy
+from html import escape as html_escape
 
 import pytest
 
@@ -271,3 +272,51 @@ def test_a_long_non_ascii_name_is_encoded_words_that_every_reader_joins_into_one
     # name, where RFC 2047 §6.2 (and compat32, and mail clients) ignore it: one mailbox still.
     [(shown, address)] = seen["default"]
     assert address == "noc@acme.example" and shown.replace(" ", "") == name.replace(" ", "")
+
+
+# --- One rendering per notice, each copy greeting its own organisation ------------------
+
+WAYNE = CustomerView("ACC-100123", "Wayne Hotels Miami", "America/New_York")
+ORGANISED = (Recipient(11, "noc@wayne-miami.example", "Miami NOC", "tok-11", organisation="Wayne Hotels Miami"),
+             Recipient(12, "it@wayne.example", "Wayne IT", "tok-12", organisation="Wayne Enterprises & Sons <HQ>"),
+             Recipient(13, "x@wayne.example", "X", "tok-13", organisation="Wayne =?utf-8?q?Evil?= Ltd"))
+
+
+def bodies(raw: bytes) -> tuple[str, str]:
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    return tuple(msg.get_body((kind,)).get_content().replace("\r\n", "\n") for kind in ("plain", "html"))
+
+
+def test_each_copy_greets_its_own_organisation_and_names_the_account_it_concerns():
+    message = build_email(notice(customer=WAYNE), ORGANISED, SETTINGS)
+    for index, recipient in enumerate(ORGANISED):
+        text, html = bodies(raw_copy(message, index))
+        assert f"Dear {recipient.organisation} team," in text
+        assert f"Dear {html_escape(recipient.organisation, quote=False)} team," in html
+        for part in (text, html):
+            assert "This notice concerns your account Wayne Hotels Miami (ACC-100123)." in part
+            others = [r.organisation for r in ORGANISED if r is not recipient and r.organisation != WAYNE.name]
+            assert not [o for o in others if o in part or html_escape(o, quote=False) in part]
+
+
+def test_sendgrid_greets_each_personalization_by_substitution_and_says_the_same_as_the_mime_copy():
+    message = build_email(notice(customer=WAYNE), [replace(r, delivery_id=9) for r in ORGANISED], SETTINGS)
+    body = sendgrid_body(message)
+    assert list(load_validator().iter_errors(body)) == [] and extra_problems(body) == []
+    assert "template_id" not in body
+    shared = json.dumps([body["subject"], body["content"], body["headers"]])
+    assert not [r.organisation for r in ORGANISED[1:] if r.organisation in shared]
+    for index, personalization in enumerate(body["personalizations"]):
+        substitutions = personalization["substitutions"]
+        assert len(json.dumps(substitutions).encode()) <= 10_000
+        text, html = (c["value"] for c in body["content"])
+        for key, value in substitutions.items():
+            text, html = text.replace(key, value), html.replace(key, value)
+        assert (text, html) == bodies(raw_copy(message, index))
+        others = [r.organisation for r in ORGANISED if r is not ORGANISED[index]]
+        assert not [o for o in others if o in json.dumps(personalization)]
+
+
+def test_a_recipient_without_an_organisation_is_greeted_as_the_account():
+    text, _ = bodies(raw_copy(build_email(notice(customer=WAYNE), recipients(), SETTINGS)))
+    assert "Dear Wayne Hotels Miami team," in text

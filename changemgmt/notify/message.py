@@ -20,14 +20,15 @@ from changemgmt.domain.timefmt import require_aware
 from changemgmt.feeds.ical import EventFacts, build_calendar, calendar_bytes, notice_events
 from changemgmt.notify import headers
 from changemgmt.notify.headers import has_encoded_word_syntax, header_safe
-from changemgmt.notify.render import Renderer
+from changemgmt.notify.render import OrganisationKeys, RenderedEmail, Renderer, personalised
 from changemgmt.notify.view import NoticeView, Recipient
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One notice to one customer: the same content for every recipient; only To,
-    Message-ID and the unsubscribe headers differ per recipient."""
+    """One notice to one customer, rendered once for all its recipients: each copy
+    differs only in To, Message-ID, the unsubscribe headers, and the organisation its
+    greeting names (`organisation_keys`, replaced per copy)."""
 
     notice_id: int
     subject: str
@@ -42,6 +43,8 @@ class OutgoingMessage:
     provider_domain: str
     base_url: str
     recipients: tuple[Recipient, ...]
+    account_name: str = ""  # the notice's customer: whom a recipient without an organisation is
+    organisation_keys: OrganisationKeys | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -71,6 +74,17 @@ class OutgoingMessage:
             "List-Unsubscribe": ", ".join(f"<{uri}>" for uri in self.unsubscribe_uris(recipient)),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
+
+    def substitutions(self, recipient: Recipient) -> dict[str, str]:
+        """Key -> text for this recipient's copy: its own organisation, never another's."""
+        if self.organisation_keys is None:
+            return {}
+        return self.organisation_keys.values(recipient.organisation or self.account_name)
+
+    def rendered_for(self, recipient: Recipient) -> RenderedEmail:
+        """Subject, text and HTML as this recipient reads them."""
+        rendered = RenderedEmail(self.subject, self.text, self.html, self.organisation_keys)
+        return personalised(rendered, recipient.organisation or self.account_name)
 
     def only(self, contact_ids: Iterable[int]) -> "OutgoingMessage":
         """The same message for a subset of its recipients (e.g. a retry)."""
@@ -142,6 +156,8 @@ def build_email(view: NoticeView, recipients: Iterable[Recipient], settings: Set
         provider_domain=settings.provider_domain,
         base_url=settings.base_url.rstrip("/"),
         recipients=unique_recipients(recipients),
+        account_name=view.customer.name,
+        organisation_keys=rendered.keys,
     )
 
 
@@ -157,10 +173,11 @@ def mime_message(message: OutgoingMessage, recipient: Recipient) -> EmailMessage
     with no `method` parameter, as the .ics has no METHOD (STANDARDS A51). Every header
     is written by `notify.headers`, in the exact form it goes on the wire."""
     msg = EmailMessage(policy=policy.SMTP)
-    for header in _headers(message, recipient):
+    rendered = message.rendered_for(recipient)
+    for header in _headers(message, recipient, rendered.subject):
         msg[header.name] = header
-    msg.set_content(message.text, cte="quoted-printable")
-    msg.add_alternative(message.html, subtype="html", cte="quoted-printable")
+    msg.set_content(rendered.text, cte="quoted-printable")
+    msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     msg.add_attachment(message.ics, maintype="text", subtype="calendar",
                        filename=message.ics_filename, params={"charset": "utf-8"})
     seed = hashlib.sha256(message.message_id(recipient).encode() + message.ics).hexdigest()[:24]
@@ -168,14 +185,14 @@ def mime_message(message: OutgoingMessage, recipient: Recipient) -> EmailMessage
     return msg
 
 
-def _headers(message: OutgoingMessage, recipient: Recipient) -> list[headers.WrittenHeader]:
+def _headers(message: OutgoingMessage, recipient: Recipient, subject: str) -> list[headers.WrittenHeader]:
     sender, reply_to = split_address(message.mail_from), split_address(message.reply_to)
     date = format_datetime(require_aware(message.date, "Date").astimezone(timezone.utc))
     return [
         headers.mailbox("From", *sender),
         headers.mailbox("To", recipient.name, recipient.email),
         headers.mailbox("Reply-To", *reply_to),
-        headers.unstructured("Subject", message.subject),
+        headers.unstructured("Subject", subject),
         headers.token("Date", date),
         headers.token("Message-ID", message.message_id(recipient)),
         *(headers.token(name, value) for name, value in message.headers.items()),
@@ -219,7 +236,11 @@ def _personalization(message: OutgoingMessage, recipient: Recipient) -> dict:
     custom_args = {"notice_id": str(message.notice_id), "contact_id": str(recipient.contact_id)}
     if recipient.delivery_id is not None:
         custom_args["delivery_id"] = str(recipient.delivery_id)
-    return {"to": [to], "headers": message.unsubscribe_headers(recipient), "custom_args": custom_args}
+    personalization = {"to": [to], "headers": message.unsubscribe_headers(recipient), "custom_args": custom_args}
+    substitutions = message.substitutions(recipient)
+    if substitutions:  # allowed without a template_id, at most 10,000 bytes (STANDARDS C5)
+        personalization["substitutions"] = substitutions
+    return personalization
 
 
 def sendgrid_body(message: OutgoingMessage) -> dict:
