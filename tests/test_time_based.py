@@ -115,6 +115,9 @@ def test_a_reminder_missed_while_down_goes_out_late_only_before_its_window(desk,
     run_at(clock(), clock, db, settings, worker)
     run_at(START - timedelta(hours=2), clock, db, settings, worker)  # down through both moments
     assert kinds(outbox) == ["New", "Reminder", "Reminder"]
+    for late in outbox.sent[1:]:  # each says the time truly left, not its offset's 72 or 24 hours
+        assert late.subject.endswith("(starts in 2 h)")
+        assert "starts in 2 h and will affect" in late.text
 
 
 def test_planning_twice_never_plans_twice(desk, clock, db, settings):
