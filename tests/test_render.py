@@ -246,3 +246,13 @@ def test_a_missing_variable_fails_loudly(tmp_path):
     with pytest.raises(UndefinedError):
         Renderer.from_settings(object(), env={"TEMPLATES_DIR": str(tmp_path)}).render(
             notice(), provider_name=PROVIDER)
+
+
+def test_a_customer_in_utc_reads_its_times_once(renderer):
+    email = render(renderer, customer=customer("UTC"))
+    assert "WHEN (times in UTC)" in email.text and "with UTC" not in email.text
+
+
+def test_a_cancelled_notice_keeps_a_blank_line_before_what_changed(renderer):
+    email = render(renderer, kind=NoticeKind.CANCELLED, status=Status.CANCELLED, changes=("Status: Confirmed -> Cancelled",))
+    assert "listed below.\n\nWHAT CHANGED\n" in email.text

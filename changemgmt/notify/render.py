@@ -23,6 +23,10 @@ from changemgmt.domain.timefmt import duration_text, local_and_utc, local_day, t
 from changemgmt.notify.headers import header_safe
 from changemgmt.notify.view import NoticeView, ServiceLine, WindowView, shown_numbers
 
+# Zones whose times local_and_utc() writes in UTC alone (their abbreviation is UTC).
+UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "Etc/Universal", "Universal"})
+
+
 @dataclass(frozen=True)
 class OrganisationKeys:
     """Where each copy of one rendering names its recipient's organisation (the greeting):
@@ -155,6 +159,7 @@ def notice_context(view: NoticeView, *, provider_name: str, organisation: str | 
         "cancelled": cancelled,
         "emergency": view.emergency,
         "customer": {"account": view.customer.account, "name": view.customer.name, "time_zone": zone},
+        "zone_note": "times in UTC" if zone in UTC_ZONES else f"times in {zone}, with UTC",
         "recipient": {"organisation": view.customer.name if organisation is None else organisation},
         "contact": {"name": view.contact.name, "email": view.contact.email, "phone": view.contact.phone},
         "windows": [_window(w, zone, numbers[w.number], len(numbers) > 1)
