@@ -15,7 +15,9 @@ from changemgmt.config import load_settings
 from changemgmt.domain.errors import DomainError
 from changemgmt.domain.gcr import Contact
 from changemgmt.domain.notice import NoticeKind
-from changemgmt.domain.text import DESCRIPTION_MAX, NAME_MAX, REASON_MAX, TITLE_MAX, WORK_LOCATION_MAX, multi_line, one_line
+from changemgmt.domain.text import (
+    DESCRIPTION_MAX, NAME_MAX, REASON_MAX, TITLE_MAX, WORK_LOCATION_MAX, multi_line, one_line,
+)
 from changemgmt.notify.headers import header_safe
 from changemgmt.notify.message import build_email, sendgrid_body
 from changemgmt.notify.view import CustomerView, Recipient, ServiceLine
@@ -49,6 +51,7 @@ def accepted(rule, limit: int):
 
 
 ONE_LINE = accepted(one_line, NAME_MAX)
+WINDOW_SETS = [(window(1),), (window(2), window(3)), (window(1, cancelled=True),)]
 people = st.lists(st.tuples(ONE_LINE, ONE_LINE), min_size=1, max_size=3)
 
 
@@ -62,7 +65,7 @@ def notices(draw):
         reason=draw(accepted(multi_line, REASON_MAX)), work_location=draw(accepted(one_line, WORK_LOCATION_MAX)),
         contact=Contact(draw(ONE_LINE), "cm@example.net", draw(ONE_LINE)),
         customer=CustomerView("ACC-1", draw(ONE_LINE), draw(st.sampled_from(["UTC", "America/Chicago"]))),
-        services=services, windows=draw(st.sampled_from([(window(1),), (window(2), window(3)), (window(1, cancelled=True),)])),
+        services=services, windows=draw(st.sampled_from(WINDOW_SETS)),
         changes=(draw(ONE_LINE),), note=draw(ONE_LINE), reminder_window=1, reminder_offset_hours=72,
     )
     recipients = [Recipient(10 + i, f"c{i}@acme.example", name, f"tok-{i}", delivery_id=500 + i, organisation=org)
@@ -97,7 +100,8 @@ def test_every_email_from_hostile_text_parses_with_one_literal_recipient_and_its
         subject = header_safe(message.rendered_for(recipient).subject)
         assert subjects(raw) == {"default": subject, "compat32": subject}
         assert UNSUBSCRIBE.fullmatch(raw_field(raw, "List-Unsubscribe"))
-        assert f"Dear {literal(recipient.organisation or view.customer.name)} team," in message.rendered_for(recipient).text
+        greeted = literal(recipient.organisation or view.customer.name)
+        assert f"Dear {greeted} team," in message.rendered_for(recipient).text
     calendar = icalendar.Calendar.from_ical(message.ics)
     assert all(component.errors == [] for component in calendar.walk())
     assert len(calendar.walk("VEVENT")) == len(view.windows)

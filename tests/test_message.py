@@ -320,3 +320,9 @@ def test_sendgrid_greets_each_personalization_by_substitution_and_says_the_same_
 def test_a_recipient_without_an_organisation_is_greeted_as_the_account():
     text, _ = bodies(raw_copy(build_email(notice(customer=WAYNE), recipients(), SETTINGS)))
     assert "Dear Wayne Hotels Miami team," in text
+
+
+def test_an_organisation_name_from_before_the_limits_still_fits_a_sendgrid_substitution():
+    huge = Recipient(11, "noc@acme.example", "NOC", "tok", delivery_id=1, organisation="&" * 20_000 + "🙂" * 5_000)
+    body = sendgrid_body(build_email(notice(), [huge], SETTINGS))
+    assert extra_problems(body) == [] and list(load_validator().iter_errors(body)) == []

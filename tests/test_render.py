@@ -254,5 +254,6 @@ def test_a_customer_in_utc_reads_its_times_once(renderer):
 
 
 def test_a_cancelled_notice_keeps_a_blank_line_before_what_changed(renderer):
-    email = render(renderer, kind=NoticeKind.CANCELLED, status=Status.CANCELLED, changes=("Status: Confirmed -> Cancelled",))
+    email = render(renderer, kind=NoticeKind.CANCELLED, status=Status.CANCELLED,
+                   changes=("Status: Confirmed -> Cancelled",))
     assert "listed below.\n\nWHAT CHANGED\n" in email.text

@@ -148,8 +148,9 @@ def _follow_up(standing: Standing, change: Change) -> NoticeKind | None:
 
 def _shown(standing: Standing, change: Change, kind: NoticeKind, skips: tuple[Skip, ...],
            notified: bool) -> CustomerPlan:
+    first = kind in (NoticeKind.NEW, NoticeKind.EMERGENCY)
     notice = PlannedNotice(kind, f"{kind.value}:r{change.revision}", change.now,
-                           previous_revision=None if kind in (NoticeKind.NEW, NoticeKind.EMERGENCY) else standing.shown_revision)
+                           previous_revision=None if first else standing.shown_revision)
     after = replace(standing, in_scope=True, notified=notified, shown_revision=change.revision, shown=change.digest,
                     notified_at=change.now if notified and not standing.notified else standing.notified_at)
     return CustomerPlan(after, (notice,), skips)

@@ -23,6 +23,7 @@ from changemgmt.domain.timefmt import duration_text, local_and_utc, local_day, t
 from changemgmt.notify.headers import header_safe
 from changemgmt.notify.view import NoticeView, ServiceLine, WindowView, shown_numbers
 
+ORGANISATION_MAX = 1000  # a name stored before the input limits, cut to fit a substitution
 # Zones whose times local_and_utc() writes in UTC alone (their abbreviation is UTC).
 UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "Etc/Universal", "Universal"})
 
@@ -45,8 +46,9 @@ class OrganisationKeys:
         return cls(f"-org-{digest}-", f"-orghtml-{digest}-")
 
     def values(self, organisation: str) -> dict[str, str]:
-        """What each key becomes in a copy for a recipient of `organisation`."""
-        name = header_safe(organisation)
+        """What each key becomes in a copy for a recipient of `organisation` (at most
+        ORGANISATION_MAX characters: SendGrid takes 10,000 bytes of substitutions)."""
+        name = header_safe(organisation)[:ORGANISATION_MAX]
         return {self.text: name, self.html: str(escape(name))}
 
 
