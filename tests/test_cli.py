@@ -126,3 +126,24 @@ def test_demo_loads_a_realistic_sample(run, db, home):
     assert statuses == {"draft", "tentative", "confirmed", "in_progress", "completed", "cancelled"}
     assert len(zones) > 5
     assert "exists, left as it is" in run("demo", "--customers", "40", "--services", "200")
+
+
+def test_preview_of_a_draft_shows_what_publishing_it_now_would_send(run, world, tmp_path):
+    document = tmp_path / "gcr.json"
+    document.write_text(json.dumps(GCR_YAML))
+    run("gcr", "create", str(document))
+
+    def preview(*options: str) -> tuple[str, str]:
+        mail = email.message_from_string(run("preview", "GCR-8001", "--account", "ACC-2002", *options),
+                                         policy=policy.default)
+        return mail["Subject"], mail.get_body(("plain",)).get_content()
+
+    subject, text = preview()
+    assert subject.startswith("New: ") and "Status: Confirmed" in text and "Draft" not in text
+    assert "STATUS:CONFIRMED" in run("preview", "GCR-8001", "--account", "ACC-2002", "--ics")
+    subject, text = preview("--tentative")
+    assert "Status: Tentative" in text
+    assert "STATUS:TENTATIVE" in run("preview", "GCR-8001", "--account", "ACC-2002", "--ics", "--tentative")
+    run("gcr", "publish", "GCR-8001")
+    assert "--tentative" in run("preview", "GCR-8001", "--account", "ACC-2002", "--tentative", expect=1)
+    assert "Status: Confirmed" in preview()[1]

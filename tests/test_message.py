@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import base64
 import email
+import json
 from dataclasses import replace
 from email import policy
+from html import escape as html_escape
 
 import pytest
 
@@ -12,6 +14,7 @@ from changemgmt.config import load_settings
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.notify.message import build_email, build_ics, sendgrid_body, thread_id
 from changemgmt.notify.view import CustomerView, Recipient
+from tests.support.mail import header_block, mailboxes, raw_field, raw_fields, subjects
 from tests.support.sendgrid_server import extra_problems, load_validator
 from tests.support.views import notice, recipients
 
@@ -143,3 +146,183 @@ def test_a_comma_in_the_sender_name_stays_one_address():
     assert msg["From"].addresses[0].display_name == "Acme, Inc. Change Management"
     assert msg["From"].addresses[0].addr_spec == "cm@acme.example"
     assert sendgrid_body(message)["from"] == {"email": "cm@acme.example", "name": "Acme, Inc. Change Management"}
+
+
+# --- Headers as raw bytes: what mailbox providers and mail clients actually read -------
+
+REAL_TOKEN = "1234.ABCDEFGHIJKLMNOPQRSTUVWXYZab"  # the shape of tokens.unsubscribe_token
+LONG = load_settings({
+    "PROVIDER_DOMAIN": "notifications.example-networks-carrier.com", "PROVIDER_NAME": "Example Networks",
+    "BASE_URL": "https://change-management.notifications.example-networks-carrier.com/portal",
+    "MAIL_FROM": "Example Networks Change Management <change-management@example-networks-carrier.com>",
+})
+
+
+def raw_copy(message, index: int = 0) -> bytes:
+    return message.email_for(message.recipients[index]).as_bytes()
+
+
+def with_token(*recipient_list, token=REAL_TOKEN):
+    return [replace(r, unsubscribe_token=token) for r in recipient_list]
+
+
+@pytest.mark.parametrize("settings", [SETTINGS, LONG], ids=["short", "long-domain"])
+def test_list_unsubscribe_is_two_plain_ascii_uris_on_the_wire(settings):
+    message = build_email(notice(), with_token(*recipients()), settings)
+    raw = raw_copy(message)
+    base = settings.base_url.rstrip("/")
+    assert raw_field(raw, "List-Unsubscribe") == (
+        f"<mailto:unsubscribe@{settings.provider_domain}?subject=unsubscribe-{REAL_TOKEN}>, "
+        f"<{base}/unsubscribe/{REAL_TOKEN}>")
+    assert raw_field(raw, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+    assert b"=?" not in header_block(raw)  # nothing in this message needs an encoded word
+
+
+@pytest.mark.parametrize("settings", [SETTINGS, LONG], ids=["short", "long-domain"])
+def test_ids_dates_and_addresses_are_written_plain(settings):
+    view = notice(customer=CustomerView("ACC-100123-WAYNE-HOTELS-MIAMI-BEACH", "Wayne Hotels Miami", "UTC"))
+    raw = raw_copy(build_email(view, with_token(*recipients()), settings))
+    domain = settings.provider_domain
+    root = f"<gcr-1001.acc-100123-wayne-hotels-miami-beach@{domain}>"
+    assert raw_field(raw, "References") == raw_field(raw, "In-Reply-To") == root
+    assert raw_field(raw, "Message-ID") == f"<notice-7.11@{domain}>"
+    assert raw_field(raw, "Date") == "Mon, 02 Nov 2026 15:00:00 +0000"
+    assert raw_field(raw, "Auto-Submitted") == "auto-generated"
+    assert raw_field(raw, "To") == "Acme NOC <noc@acme.example>"
+    assert raw_field(raw, "From") == settings.mail_from
+    assert raw_field(raw, "Reply-To") == settings.reply_to
+    for name, _, lines in raw_fields(raw):
+        assert all(len(line) <= 998 for line in lines), name
+        # Past 78 characters only where a single token (a URI, an id) cannot be folded.
+        assert all(len(line) <= 78 or " " not in line.strip() or name in ("List-Unsubscribe", "References",
+                                                                           "In-Reply-To", "Message-ID", "From")
+                   for line in lines), (name, lines)
+
+
+@pytest.mark.parametrize("title", [
+    "Réparation de la fibre — anneau de Dallas",
+    "Splice =?utf-8?q?FREE_MONEY?= now",
+    "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGU=?=",
+    "A title with a " + "very" * 30 + "longword and more words after it to fold",
+    'Quotes "here", <angles> and commas, (parens)',
+])
+def test_the_subject_reads_as_the_literal_title_in_every_parser(title):
+    message = build_email(notice(title=title), recipients(), SETTINGS)
+    raw = raw_copy(message)
+    header_block(raw).decode("ascii")  # raises if anything is not ASCII
+    assert subjects(raw) == {"default": message.subject, "compat32": message.subject}
+    assert title in message.subject
+
+
+EVIL = "=?utf-8?b?" + base64.b64encode(b"evil@evil.example, x").decode() + "?="
+HOSTILE_NAMES = [
+    EVIL,
+    "=?utf-8?q?evil=40evil=2Eexample=2C_x?=",
+    "Pat =?utf-8?q?=3Cboss=40acme=2Eexample=3E?=",
+    "Acme, Inc. <noc@evil.example>",
+    'Pat "The Boss" O\'Brien \\ NOC',
+    "Zoë Müller-Lüdenscheidt",
+    "N" * 200,
+    "Wayne Hotels " * 15 + "NOC",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_recipient_name_is_one_literal_mailbox_for_every_parser(name):
+    message = build_email(notice(), [Recipient(11, "noc@acme.example", name, REAL_TOKEN)], SETTINGS)
+    raw = raw_copy(message)
+    header_block(raw).decode("ascii")
+    assert mailboxes(raw, "To") == {"default": [(name, "noc@acme.example")],
+                                    "compat32": [(name, "noc@acme.example")]}
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_the_sender_name_from_config_is_one_literal_mailbox_for_every_parser(name):
+    settings = load_settings({"MAIL_FROM": f"{name} <cm@example.net>", "REPLY_TO": f"{name} <help@example.net>"})
+    raw = raw_copy(build_email(notice(), recipients(), settings))
+    assert mailboxes(raw, "From") == {"default": [(name, "cm@example.net")], "compat32": [(name, "cm@example.net")]}
+    assert mailboxes(raw, "Reply-To") == {"default": [(name, "help@example.net")],
+                                          "compat32": [(name, "help@example.net")]}
+
+
+def test_the_sendgrid_body_carries_no_encoded_word_a_client_would_decode():
+    people = [Recipient(11, "noc@acme.example", EVIL, REAL_TOKEN),
+              Recipient(12, "ops@acme.example", "Pat Ops", REAL_TOKEN + "x")]
+    settings = load_settings({"MAIL_FROM": f"{EVIL} <cm@example.net>", "REPLY_TO": f"{EVIL} <help@example.net>",
+                              "BASE_URL": LONG.base_url, "PROVIDER_DOMAIN": LONG.provider_domain})
+    body = sendgrid_body(build_email(notice(title=f"Splice {EVIL}"), people, settings))
+    assert list(load_validator().iter_errors(body)) == [] and extra_problems(body) == []
+    assert "=?" not in json.dumps(body["personalizations"]) + json.dumps(body["from"]) + json.dumps(body["reply_to"])
+    assert "=?" not in body["subject"] and "Splice" in body["subject"]
+    first = body["personalizations"][0]
+    assert first["headers"]["List-Unsubscribe"] == (
+        f"<mailto:unsubscribe@{LONG.provider_domain}?subject=unsubscribe-{REAL_TOKEN}>, "
+        f"<{LONG.base_url}/unsubscribe/{REAL_TOKEN}>")
+    for value in [*body["headers"].values(), *first["headers"].values()]:
+        assert value.isascii() and value.isprintable()
+
+
+def test_a_long_non_ascii_name_is_encoded_words_that_every_reader_joins_into_one_mailbox():
+    name = "Zoë Müller " * 8 + "NOC"
+    raw = raw_copy(build_email(notice(), [Recipient(11, "noc@acme.example", name, REAL_TOKEN)], SETTINGS))
+    assert all(len(line) <= 78 for _, _, lines in raw_fields(raw)[:2] for line in lines)
+    seen = mailboxes(raw, "To")
+    assert seen["compat32"] == [(name, "noc@acme.example")]
+    # Python's policy.default parser keeps the space between two encoded words of a display
+    # name, where RFC 2047 §6.2 (and compat32, and mail clients) ignore it: one mailbox still.
+    [(shown, address)] = seen["default"]
+    assert address == "noc@acme.example" and shown.replace(" ", "") == name.replace(" ", "")
+
+
+# --- One rendering per notice, each copy greeting its own organisation ------------------
+
+WAYNE = CustomerView("ACC-100123", "Wayne Hotels Miami", "America/New_York")
+ORGANISED = (Recipient(11, "noc@wayne-miami.example", "Miami NOC", "tok-11", organisation="Wayne Hotels Miami"),
+             Recipient(12, "it@wayne.example", "Wayne IT", "tok-12", organisation="Wayne Enterprises & Sons <HQ>"),
+             Recipient(13, "x@wayne.example", "X", "tok-13", organisation="Wayne =?utf-8?q?Evil?= Ltd"))
+
+
+def bodies(raw: bytes) -> tuple[str, str]:
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    return tuple(msg.get_body((kind,)).get_content().replace("\r\n", "\n") for kind in ("plain", "html"))
+
+
+def test_each_copy_greets_its_own_organisation_and_names_the_account_it_concerns():
+    message = build_email(notice(customer=WAYNE), ORGANISED, SETTINGS)
+    for index, recipient in enumerate(ORGANISED):
+        text, html = bodies(raw_copy(message, index))
+        assert f"Dear {recipient.organisation} team," in text
+        assert f"Dear {html_escape(recipient.organisation, quote=False)} team," in html
+        for part in (text, html):
+            assert "This notice concerns your account Wayne Hotels Miami (ACC-100123)." in part
+            others = [r.organisation for r in ORGANISED if r is not recipient and r.organisation != WAYNE.name]
+            assert not [o for o in others if o in part or html_escape(o, quote=False) in part]
+
+
+def test_sendgrid_greets_each_personalization_by_substitution_and_says_the_same_as_the_mime_copy():
+    message = build_email(notice(customer=WAYNE), [replace(r, delivery_id=9) for r in ORGANISED], SETTINGS)
+    body = sendgrid_body(message)
+    assert list(load_validator().iter_errors(body)) == [] and extra_problems(body) == []
+    assert "template_id" not in body
+    shared = json.dumps([body["subject"], body["content"], body["headers"]])
+    assert not [r.organisation for r in ORGANISED[1:] if r.organisation in shared]
+    for index, personalization in enumerate(body["personalizations"]):
+        substitutions = personalization["substitutions"]
+        assert len(json.dumps(substitutions).encode()) <= 10_000
+        text, html = (c["value"] for c in body["content"])
+        for key, value in substitutions.items():
+            text, html = text.replace(key, value), html.replace(key, value)
+        assert (text, html) == bodies(raw_copy(message, index))
+        others = [r.organisation for r in ORGANISED if r is not ORGANISED[index]]
+        assert not [o for o in others if o in json.dumps(personalization)]
+
+
+def test_a_recipient_without_an_organisation_is_greeted_as_the_account():
+    text, _ = bodies(raw_copy(build_email(notice(customer=WAYNE), recipients(), SETTINGS)))
+    assert "Dear Wayne Hotels Miami team," in text
+
+
+def test_an_organisation_name_from_before_the_limits_still_fits_a_sendgrid_substitution():
+    huge = Recipient(11, "noc@acme.example", "NOC", "tok", delivery_id=1, organisation="&" * 20_000 + "🙂" * 5_000)
+    body = sendgrid_body(build_email(notice(), [huge], SETTINGS))
+    assert extra_problems(body) == [] and list(load_validator().iter_errors(body)) == []

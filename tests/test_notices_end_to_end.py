@@ -227,3 +227,42 @@ def test_a_dropped_customer_is_told_it_is_no_longer_affected(desk, worker, setti
     assert "Cancelled" in notice["Subject"]
     assert "no longer affects" in parts(notice)["text/plain"]
     assert "INIT-ETH-9" in everything_said(notice)  # a cancelled notice still lists its services
+
+
+def test_an_enterprise_contact_is_greeted_as_itself_and_told_which_account(desk, worker, settings):
+    desk.publish(GCR)
+    worker.drain()
+    mail = received(settings)
+    enterprise = parts(mail["it@acme-holdings.example"][0])
+    own = parts(mail["noc@acme.example"][0])
+    for body in (enterprise["text/plain"], enterprise["text/html"]):
+        assert "Dear Acme Holdings team," in body
+        assert "This notice concerns your account Acme Logistics (ACC-1001)." in body
+    for body in (own["text/plain"], own["text/html"]):
+        assert "Dear Acme Logistics team," in body
+        assert "Acme Holdings" not in body  # never another organisation's name
+
+
+def test_status_words_in_what_changed_are_capitalised(desk, worker, settings):
+    desk.publish(GCR, Status.TENTATIVE)
+    worker.drain()
+    desk.status("GCR-5001", Status.CANCELLED)
+    worker.drain()
+    cancelled = parts(received(settings)["ops@globex.example"][1])
+    for body in (cancelled["text/plain"], cancelled["text/html"]):
+        assert "Status: Tentative -&gt; Cancelled" in body or "Status: Tentative -> Cancelled" in body
+        assert "tentative -> cancelled" not in body
+
+
+def test_a_customer_who_only_saw_window_2_reads_of_one_window_with_bcop_id_of_window_2(desk, worker, settings):
+    two = {**GCR, "windows": GCR["windows"] + [{"start": "2027-03-21T07:00Z", "end": "2027-03-21T12:00Z"}]}
+    desk.create(two)
+    desk.update("GCR-5001", {"windows": [{"number": 2, "start": "2027-03-21T07:00Z", "end": "2027-03-21T12:00Z"}]})
+    desk.status("GCR-5001", Status.CONFIRMED)
+    worker.drain()
+    message = received(settings)["ops@globex.example"][0]
+    for body in (parts(message)["text/plain"], parts(message)["text/html"]):
+        assert "Window 2" not in body and "window 2" not in body
+    (event,) = calendar_of(message).walk("VEVENT")
+    assert str(event["X-MAINTNOTE-MAINTENANCE-ID"]) == "GCR-5001-2"  # BCOP ids never change
+    assert str(event["UID"]).startswith("GCR-5001-W2-ACC-2002@")

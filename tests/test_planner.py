@@ -7,7 +7,7 @@ from changemgmt.domain.content import Digest
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.notice import NoticeKind as K
 from changemgmt.domain.planner import (
-    NO_LONGER_AFFECTED, Change, PendingNotice, Policy, Standing, plan_change, plan_reminders,
+    NO_LONGER_AFFECTED, Change, PendingNotice, Policy, Standing, first_notice_kind, plan_change, plan_reminders,
 )
 from changemgmt.domain.recipients import ContactPrefs, pick_recipients, receives
 from changemgmt.domain.status import Status as S
@@ -25,9 +25,12 @@ PENDING_NEW = Standing(in_scope=True, notified=True, notified_at=NOW, delivered=
                        pending=(PendingNotice(7, K.NEW),))
 
 
-def change(before, after, digest=A, in_scope=True, emergency=False, windows=(W1,)):
+def change(before, after, digest=A, in_scope=True, emergency=False, windows=(W1,), short_notice=False):
     return Change(before=before, after=after, revision=3, in_scope=in_scope, digest=digest, windows=windows,
-                  emergency=emergency, now=NOW)
+                  emergency=emergency, short_notice=short_notice, now=NOW)
+
+
+NOT_NOTIFIED = Standing(in_scope=True, notified=False, shown=A, shown_revision=2)  # no eligible contact yet
 
 
 CASES = [
@@ -39,6 +42,12 @@ CASES = [
     ("a customer added later gets new", NEVER, change(S.CONFIRMED, S.CONFIRMED), [K.NEW], []),
     ("a customer added to an emergency gets emergency", NEVER,
      change(S.CONFIRMED, S.CONFIRMED, emergency=True), [K.EMERGENCY], []),
+    ("publishing within the minimum notice (after an override) sends emergency", NEVER,
+     change(S.DRAFT, S.CONFIRMED, short_notice=True), [K.EMERGENCY], []),
+    ("a customer added to a routine GCR within the minimum notice gets new", NEVER,
+     change(S.CONFIRMED, S.CONFIRMED, short_notice=True), [K.NEW], []),
+    ("a customer re-added to a routine GCR within the minimum notice gets new",
+     Standing(in_scope=False, delivered=True), change(S.TENTATIVE, S.TENTATIVE, short_notice=True), [K.NEW], []),
     ("moved windows send rescheduled", SHOWN, change(S.CONFIRMED, S.CONFIRMED, Digest("windows-b", "content-a")),
      [K.RESCHEDULED], []),
     ("other changes send updated", SHOWN, change(S.CONFIRMED, S.CONFIRMED, Digest("windows-a", "content-b")),
@@ -50,6 +59,12 @@ CASES = [
      [K.STARTED], []),
     ("completing sends completed", SHOWN, change(S.IN_PROGRESS, S.COMPLETED, Digest("windows-a", "c2")),
      [K.COMPLETED], []),
+    ("starting tells a customer never notified too", NOT_NOTIFIED,
+     change(S.CONFIRMED, S.IN_PROGRESS, Digest("windows-a", "c2")), [K.STARTED], []),
+    ("completing tells a customer never notified too", NOT_NOTIFIED,
+     change(S.IN_PROGRESS, S.COMPLETED, Digest("windows-a", "c2")), [K.COMPLETED], []),
+    ("starting tells nobody dropped", Standing(in_scope=False, delivered=True),
+     change(S.CONFIRMED, S.IN_PROGRESS, in_scope=False), [], []),
     ("cancelling tells the notified", SHOWN, change(S.CONFIRMED, S.CANCELLED), [K.CANCELLED], []),
     ("cancelling before new went out skips it and sends nothing", PENDING_NEW,
      change(S.CONFIRMED, S.CANCELLED), [], [7]),
@@ -75,6 +90,20 @@ def test_plan_change(name, standing, the_change, kinds, skipped):
     for notice in plan.notices:
         assert notice.due_at == NOW
         assert notice.key.endswith(":r3")
+
+
+def test_a_started_notice_to_a_customer_never_notified_leaves_it_unnotified():
+    plan = plan_change(NOT_NOTIFIED, change(S.CONFIRMED, S.IN_PROGRESS, Digest("windows-a", "c2")))
+    assert (plan.standing.notified, plan.standing.in_scope, plan.standing.shown_revision) == (False, True, 3)
+
+
+@pytest.mark.parametrize(("publishing", "emergency", "short_notice", "kind"), [
+    (True, False, False, K.NEW), (True, True, False, K.EMERGENCY), (True, False, True, K.EMERGENCY),
+    (False, False, False, K.NEW), (False, True, False, K.EMERGENCY), (False, False, True, K.NEW),
+])
+def test_the_first_notice_is_emergency_for_an_emergency_gcr_or_a_publish_at_short_notice(
+        publishing, emergency, short_notice, kind):
+    assert first_notice_kind(publishing=publishing, emergency=emergency, short_notice=short_notice) is kind
 
 
 def test_a_drop_notice_says_it_no_longer_affects_the_customer_and_resets_its_standing():
@@ -166,3 +195,9 @@ def test_contact_preferences(contact, kind, impact, heard, expected):
 def test_each_address_is_picked_once():
     contacts = [ANNA, ContactPrefs(2, "ANNA@acme.example"), ContactPrefs(3, "noc@acme.example")]
     assert [c.id for c in pick_recipients(contacts, K.NEW, Impact.OUTAGE, set())] == [1, 3]
+
+
+def test_a_customer_notified_at_the_reminder_moment_gets_no_reminder_for_it():
+    moment = W1.start - timedelta(hours=72)
+    at_the_moment = Standing(**{**SHOWN.__dict__, "notified_at": moment})
+    assert reminders(moment, standing=at_the_moment, windows=(W1,)) == []

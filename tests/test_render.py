@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from jinja2 import UndefinedError
@@ -22,7 +22,8 @@ def renderer() -> Renderer:
 
 
 def render(renderer, **changes):
-    return renderer.render(notice(**changes), provider_name=PROVIDER)
+    """The notice as a recipient at its customer reads it."""
+    return renderer.render_for(notice(**changes), provider_name=PROVIDER, organisation="Acme Corp")
 
 
 def html_text(html: str) -> str:
@@ -71,7 +72,9 @@ def key_facts() -> list[str]:
 def test_both_parts_carry_the_same_key_information(renderer, kind):
     email = render(renderer, kind=kind)
     seen = html_text(email.html)
-    for fact in key_facts():
+    facts = key_facts() if kind is not NoticeKind.CANCELLED else [
+        "Cancelled" if fact == "Confirmed" else fact for fact in key_facts()]
+    for fact in facts:
         assert fact in email.text, fact
         assert fact in seen, fact
 
@@ -89,10 +92,36 @@ def test_the_subject_names_the_kind_the_gcr_and_the_title(renderer, kind, word):
 
 
 def test_a_reminder_says_when_its_window_starts(renderer):
-    email = render(renderer, kind=NoticeKind.REMINDER, reminder_window=2, reminder_offset_hours=24)
+    email = render(renderer, kind=NoticeKind.REMINDER, reminder_window=2, reminder_offset_hours=24,
+                   issued_at=window(2).start - timedelta(hours=24))
     assert "(starts in 24 h)" in email.subject
     assert "window 2 starts in about 24 hours" in email.text
     assert "window 2 starts in about 24 hours" in html_text(email.html)
+
+
+@pytest.mark.parametrize("left, short, long", [
+    (timedelta(hours=5, minutes=10), "5 h", "about 5 hours"),
+    (timedelta(hours=1, minutes=35), "1 h 35 min", "1 h 35 min"),
+    (timedelta(minutes=20), "20 min", "20 min"),
+])
+def test_a_reminder_sent_late_says_the_true_time_left_from_its_issue(renderer, left, short, long):
+    email = render(renderer, kind=NoticeKind.REMINDER, reminder_window=1, reminder_offset_hours=72,
+                   issued_at=window(1).start - left)
+    assert f"(starts in {short})" in email.subject
+    for part in (email.text, html_text(email.html)):
+        assert f"window 1 starts in {long} " in part
+        assert "72" not in part
+
+
+def test_a_rescheduled_notice_states_the_change_once(renderer):
+    moved = window(1, previous_start=datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
+                   previous_end=datetime(2026, 11, 28, 11, 0, tzinfo=UTC))
+    changes = ("Window 1 moved: Sat 28 Nov 2026 01:00 CST (07:00 UTC) - Sat 28 Nov 2026 05:00 CST (11:00 UTC) -> "
+               "Tue 1 Dec 2026 01:00 CST (07:00 UTC) - Tue 1 Dec 2026 05:00 CST (11:00 UTC)",)
+    email = render(renderer, kind=NoticeKind.RESCHEDULED, windows=(moved, window(2)), changes=changes)
+    for part in (email.text, html_text(email.html)):
+        assert part.count("Sat 28 Nov 2026 01:00 CST (07:00 UTC)") == 1
+        assert part.count("Tue 1 Dec 2026 01:00 CST (07:00 UTC)") == 2  # what changed, and when
 
 
 def test_a_rescheduled_notice_shows_the_old_and_the_new_times(renderer):
@@ -116,10 +145,53 @@ def test_an_updated_notice_lists_what_changed(renderer):
 def test_a_cancelled_notice_carries_its_note_and_marks_cancelled_windows(renderer):
     note = "This maintenance no longer affects your services."
     email = render(renderer, kind=NoticeKind.CANCELLED, note=note, status=Status.CONFIRMED,
-                   windows=(window(1, cancelled=True),))
+                   windows=(window(1, cancelled=True), window(2, cancelled=True)))
     assert note in email.text and note in email.html
-    assert "Window 1 - CANCELLED" in email.text
+    assert "Window 1 - CANCELLED" in email.text and "Window 2 - CANCELLED" in email.text
     assert "CANCELLED" in html_text(email.html)
+
+
+@pytest.mark.parametrize("status, note", [(Status.CANCELLED, ""),
+                                          (Status.CONFIRMED, "This maintenance no longer affects your services.")])
+def test_a_cancelled_notice_says_what_was_planned_as_cancelled_not_as_an_impact_to_come(renderer, status, note):
+    email = render(renderer, kind=NoticeKind.CANCELLED, status=status, note=note,
+                   windows=(window(1, cancelled=True),))
+    seen = html_text(email.html)
+    for part in (email.text, seen):
+        assert "Status: Cancelled" in part
+        assert "Worst expected impact" not in part and "max outage" not in part.lower()
+        assert "Planned before the cancellation: OUTAGE, up to 30 min" in part
+        assert "will not affect" in part
+    assert "#b3261e" not in email.html  # no red: nothing is coming
+
+
+@pytest.mark.parametrize("kind", list(NoticeKind))
+def test_every_subject_carries_the_first_windows_date_in_the_customers_zone(renderer, kind):
+    early = window(1, start=datetime(2026, 12, 1, 3, 0, tzinfo=UTC))  # Mon 30 Nov 21:00 in Chicago
+    email = render(renderer, kind=kind, windows=(window(2), early), issued_at=early.start - timedelta(hours=30))
+    assert "Mon 30 Nov 2026" in email.subject
+    assert "Tue 1 Dec" not in email.subject
+
+
+def test_when_comes_before_work(renderer):
+    email = render(renderer)
+    assert email.text.index("WHEN") < email.text.index("WORK")
+    seen = html_text(email.html)
+    assert seen.index("When (times in") < seen.index("Work Splicing")
+
+
+def test_windows_are_numbered_as_the_customer_saw_them(renderer):
+    email = render(renderer, windows=(window(2), window(3)))
+    for part in (email.text, html_text(email.html)):
+        assert "Window 1" in part and "Window 2" in part and "Window 3" not in part
+
+
+def test_a_single_window_seen_is_not_numbered(renderer):
+    email = render(renderer, kind=NoticeKind.REMINDER, reminder_window=2, windows=(window(2),),
+                   issued_at=window(2).start - timedelta(hours=24))
+    for part in (email.subject, email.text, html_text(email.html)):
+        assert "window 2" not in part.lower()
+    assert "starts in about 24 hours" in email.text
 
 
 def test_html_escapes_what_users_typed(renderer):
@@ -174,3 +246,14 @@ def test_a_missing_variable_fails_loudly(tmp_path):
     with pytest.raises(UndefinedError):
         Renderer.from_settings(object(), env={"TEMPLATES_DIR": str(tmp_path)}).render(
             notice(), provider_name=PROVIDER)
+
+
+def test_a_customer_in_utc_reads_its_times_once(renderer):
+    email = render(renderer, customer=customer("UTC"))
+    assert "WHEN (times in UTC)" in email.text and "with UTC" not in email.text
+
+
+def test_a_cancelled_notice_keeps_a_blank_line_before_what_changed(renderer):
+    email = render(renderer, kind=NoticeKind.CANCELLED, status=Status.CANCELLED,
+                   changes=("Status: Confirmed -> Cancelled",))
+    assert "listed below.\n\nWHAT CHANGED\n" in email.text

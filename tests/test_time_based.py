@@ -115,6 +115,9 @@ def test_a_reminder_missed_while_down_goes_out_late_only_before_its_window(desk,
     run_at(clock(), clock, db, settings, worker)
     run_at(START - timedelta(hours=2), clock, db, settings, worker)  # down through both moments
     assert kinds(outbox) == ["New", "Reminder", "Reminder"]
+    for late in outbox.sent[1:]:  # each says the time truly left, not its offset's 72 or 24 hours
+        assert late.subject.endswith("(starts in 2 h)")
+        assert "starts in 2 h and will affect" in late.text
 
 
 def test_planning_twice_never_plans_twice(desk, clock, db, settings):
@@ -168,3 +171,59 @@ def test_a_hard_bounce_suppresses_the_contact(desk, worker, outbox, clock, db, s
     desk.update("GCR-7001", {"description": "Splicing two fibres."})
     run_at(clock(), clock, db, settings, worker)
     assert kinds(outbox) == ["New"]  # the suppressed contact gets nothing more
+
+
+def notices_of(db, account: str) -> list[tuple[str, str]]:
+    """(kind, state) of every notice to the customer `account`, in order."""
+    with db() as session:
+        return [tuple(row) for row in session.execute(
+            select(models.Notice.kind, models.Notice.state).join(models.Customer)
+            .where(models.Customer.account == account).order_by(models.Notice.id))]
+
+
+def test_a_customer_added_to_a_routine_gcr_at_short_notice_gets_new(desk, worker, outbox, clock, db, settings):
+    desk.publish(GCR)  # four weeks ahead: routine notice
+    run_at(clock(), clock, db, settings, worker)
+    clock.now = START - timedelta(days=4)
+    desk.update("GCR-7001", {"impacts": GCR["impacts"] + [{"service": "ACME-ETH-1", "impact": "DEGRADED"}]})
+    run_at(clock.now, clock, db, settings, worker)
+    assert notices_of(db, "ACC-1001") == [("new", "sent")]
+    assert kinds(outbox) == ["New", "New"]
+
+
+def test_a_first_contact_appearing_at_short_notice_gets_new(desk, worker, outbox, clock, db, settings):
+    with transaction(db) as session:
+        session.execute(models.Contact.__table__.delete().where(models.Contact.email == "ops@globex.example"))
+    desk.publish(GCR)
+    run_at(clock(), clock, db, settings, worker)
+    with transaction(db) as session:
+        globex = session.scalar(select(models.Customer).where(models.Customer.account == "ACC-2002"))
+        session.add(models.Contact(customer=globex, email="new-noc@globex.example", name="Globex NOC"))
+    run_at(START - timedelta(days=2), clock, db, settings, worker)
+    assert kinds(outbox) == ["New"]
+
+
+def test_publishing_at_short_notice_after_an_override_sends_emergency(desk, worker, outbox, clock, db, settings):
+    clock.now = START - timedelta(days=2)
+    desk.create(GCR)
+    desk.status("GCR-7001", Status.CONFIRMED, override_reason="fibre cut risk")
+    run_at(clock.now, clock, db, settings, worker)
+    assert kinds(outbox) == ["EMERGENCY"]
+
+
+def test_started_and_completed_reach_a_customer_whose_first_contact_came_after_the_start(
+        desk, worker, outbox, clock, db, settings):
+    with transaction(db) as session:
+        session.execute(models.Contact.__table__.delete().where(models.Contact.email == "ops@globex.example"))
+    desk.publish(GCR)
+    run_at(clock(), clock, db, settings, worker)
+    run_at(START, clock, db, settings, worker)  # starts by itself, nobody to tell
+    with transaction(db) as session:
+        globex = session.scalar(select(models.Customer).where(models.Customer.account == "ACC-2002"))
+        session.add(models.Contact(customer=globex, email="new-noc@globex.example", name="Globex NOC"))
+    run_at(START + timedelta(hours=1), clock, db, settings, worker)
+    desk.status("GCR-7001", Status.COMPLETED)
+    run_at(clock.now, clock, db, settings, worker)
+    assert notices_of(db, "ACC-2002") == [("new", "no_recipient"), ("started", "no_recipient"), ("completed", "sent")]
+    assert kinds(outbox) == ["Completed"]
+    assert [r.email for r in outbox.sent[0].recipients] == ["new-noc@globex.example"]

@@ -69,6 +69,18 @@ def test_sendgrid_gets_one_valid_request_per_customer_notice_with_one_personaliz
     assert {d.provider_message_id for d in deliveries(db)} == {"fake-msg-1", "fake-msg-2"}
 
 
+def test_sendgrid_greets_each_contact_by_its_own_organisation(desk, sendgrid_worker, sendgrid):
+    desk.publish(GCR)
+    sendgrid_worker.drain()
+    (acme,) = [r.body for r in sendgrid.requests if len(r.body["personalizations"]) == 2]
+    greeted = {p["to"][0]["email"]: set(p["substitutions"].values()) for p in acme["personalizations"]}
+    assert greeted == {"noc@acme.example": {"Acme Logistics"}, "it@acme-holdings.example": {"Acme Holdings"}}
+    text = acme["content"][0]["value"]
+    assert "Acme Holdings" not in text and "This notice concerns your account Acme Logistics (ACC-1001)." in text
+    assert all(key in text or key in acme["content"][1]["value"]
+               for p in acme["personalizations"] for key in p["substitutions"])
+
+
 def test_a_429_waits_for_the_reset_time_then_succeeds(desk, sendgrid_worker, sendgrid, clock, db):
     desk.publish(GCR)
     reset = int(clock().timestamp()) + 120

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from dataclasses import replace
 from datetime import datetime
 
 import click
@@ -11,7 +12,10 @@ from sqlalchemy import select
 from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.domain.notice import NoticeKind
-from changemgmt.domain.windows import parse_instant
+from changemgmt.domain.planner import first_notice_kind
+from changemgmt.domain.policy import needs_emergency_notice
+from changemgmt.domain.status import Status
+from changemgmt.domain.windows import Window, parse_instant
 from changemgmt.notify.compose import compose_views
 from changemgmt.notify.message import build_email
 from changemgmt.notify.transports import make_transport
@@ -94,12 +98,16 @@ def _report_queue(sessions) -> None:
 @click.command("preview")
 @click.argument("number")
 @click.option("--account", required=True, help="The customer account to preview for.")
-@click.option("--kind", type=click.Choice([k.value for k in NoticeKind]), help="Notice kind (default: new).")
+@click.option("--kind", type=click.Choice([k.value for k in NoticeKind]),
+              help="Notice kind (default: the first notice the account would get now).")
+@click.option("--tentative", is_flag=True, help="For a draft: as published tentative (default: confirmed).")
 @click.option("--ics", "only_ics", is_flag=True, help="Print only the .ics attachment.")
 @click.pass_obj
 @user_errors
-def preview_command(app: AppContext, number: str, account: str, kind: str | None, only_ics: bool) -> None:
-    """Print the email (and its .ics) that ACCOUNT would get about GCR NUMBER now."""
+def preview_command(app: AppContext, number: str, account: str, kind: str | None, tentative: bool,
+                    only_ics: bool) -> None:
+    """Print the email (and its .ics) that ACCOUNT would get about GCR NUMBER now; a draft
+    as if published now, as `gcr publish` would (confirmed, or --tentative)."""
     now = app.now()
     with app.session_factory()() as session:
         gcr = get_gcr(session, number)
@@ -110,11 +118,14 @@ def preview_command(app: AppContext, number: str, account: str, kind: str | None
                                                          Audience.customer_id == customer.id))
         if audience is None and not _impacted(session, gcr, customer):
             raise DomainError("account", f"{number} does not affect {account}")
-        notice = Notice(id=0, gcr_id=gcr.id, customer_id=customer.id, kind=kind or "new", revision=gcr.revision,
+        status = _previewed_status(gcr, tentative)
+        kind = kind or _first_kind(gcr, app.settings, now).value
+        notice = Notice(id=0, gcr_id=gcr.id, customer_id=customer.id, kind=kind, revision=gcr.revision,
                         previous_revision=None, note="", created_at=now,
                         events=events_json(session, gcr.id, [customer.id]).get(customer.id, {}))
-        view = compose_views(session, [notice], app.settings, now)[0]
-        contacts = [Recipient(c.id, c.email, c.name, unsubscribe_token(app.settings, c.id)) for c in customer.contacts]
+        view = replace(compose_views(session, [notice], app.settings, now)[0], status=status)
+        contacts = [Recipient(c.id, c.email, c.name, unsubscribe_token(app.settings, c.id), organisation=customer.name)
+                    for c in customer.contacts]
         message = build_email(view, contacts or [Recipient(0, "preview@example.invalid", "Preview", "preview")],
                               app.settings)
         session.expunge_all()
@@ -122,6 +133,24 @@ def preview_command(app: AppContext, number: str, account: str, kind: str | None
         click.echo(message.ics.decode())
         return
     click.echo(message.email_for(message.recipients[0]).as_string())
+
+
+def _previewed_status(gcr: Gcr, tentative: bool) -> Status:
+    """What customers would read: a draft as `gcr publish` would publish it now."""
+    status = Status(gcr.status)
+    if status is Status.DRAFT:
+        return Status.TENTATIVE if tentative else Status.CONFIRMED
+    if tentative:
+        raise DomainError("--tentative", f"{gcr.number} is already {status.value}: it is previewed as it is")
+    return status
+
+
+def _first_kind(gcr: Gcr, settings, now: datetime) -> NoticeKind:
+    """The kind of the first notice the account would get now (publishing a draft, or
+    being added to a published GCR): the planner's rule."""
+    windows = [Window(w.number, w.starts_at, w.ends_at) for w in gcr.windows if w.dropped_at is None]
+    short = needs_emergency_notice(windows, now=now, minimum=settings.minimum_notice, emergency=False)
+    return first_notice_kind(publishing=gcr.status == Status.DRAFT.value, emergency=gcr.emergency, short_notice=short)
 
 
 def _impacted(session, gcr: Gcr, customer: Customer) -> bool:

@@ -1,7 +1,10 @@
-"""Notice kinds (SPEC §3). Their values are also the template folder names."""
+"""Notice kinds (SPEC §3), whose values are also the template folder names, and the words
+a notice uses for a GCR's status."""
 from __future__ import annotations
 
 import enum
+
+from changemgmt.domain.status import Status
 
 
 class NoticeKind(str, enum.Enum):
@@ -17,3 +20,18 @@ class NoticeKind(str, enum.Enum):
     @property
     def subject_word(self) -> str:
         return "EMERGENCY" if self is NoticeKind.EMERGENCY else self.value.capitalize()
+
+
+STATUS_LABELS = {
+    Status.DRAFT: "Draft",
+    Status.TENTATIVE: "Tentative",
+    Status.CONFIRMED: "Confirmed",
+    Status.IN_PROGRESS: "In progress",
+    Status.COMPLETED: "Completed",
+    Status.CANCELLED: "Cancelled",
+}
+
+
+def status_label(status: Status) -> str:
+    """A status as a notice words it: 'Tentative', 'In progress'."""
+    return STATUS_LABELS[status]

@@ -80,8 +80,9 @@ class Change:
     in_scope: bool
     digest: Digest
     windows: tuple[Window, ...]
-    emergency: bool  # send `emergency` instead of `new`
+    emergency: bool  # the GCR's emergency flag
     now: datetime
+    short_notice: bool = False  # a window starts within the minimum notice from `now`
 
 
 def plan_change(standing: Standing, change: Change) -> CustomerPlan:
@@ -93,14 +94,24 @@ def plan_change(standing: Standing, change: Change) -> CustomerPlan:
         return _cancelled(standing, change, skips)
     if not change.in_scope:
         return _dropped(standing, change, skips) if standing.in_scope else CustomerPlan(standing)
-    became_visible = change.before in (None, Status.DRAFT) or not standing.in_scope
-    if became_visible:
-        kind = NoticeKind.EMERGENCY if change.emergency else NoticeKind.NEW
+    publishing = change.before in (None, Status.DRAFT)
+    if publishing or not standing.in_scope:
+        kind = first_notice_kind(publishing=publishing, emergency=change.emergency, short_notice=change.short_notice)
         return _shown(standing, change, kind, skips, notified=True)
-    kind = _follow_up(standing, change) if standing.notified else None
+    kind = _follow_up(standing, change)
     if kind is None:
         return CustomerPlan(replace(standing, in_scope=True), skips=skips)
     return _shown(standing, change, kind, skips, notified=standing.notified)
+
+
+def first_notice_kind(*, publishing: bool, emergency: bool, short_notice: bool) -> NoticeKind:
+    """The kind of a customer's first notice about a GCR (SPEC §3.1, Kinds): `emergency`
+    for an emergency GCR, or when publishing within the minimum notice (which needed an
+    explicit override); a customer added later, or whose first eligible contact appears
+    later, to a routine GCR gets `new` however close its window is."""
+    if emergency or (publishing and short_notice):
+        return NoticeKind.EMERGENCY
+    return NoticeKind.NEW
 
 
 def pending_skips(standing: Standing, change: Change) -> tuple[Skip, ...]:
@@ -119,10 +130,15 @@ def pending_skips(standing: Standing, change: Change) -> tuple[Skip, ...]:
 
 
 def _follow_up(standing: Standing, change: Change) -> NoticeKind | None:
+    """What a change says to a customer in scope before and after it: `started` and
+    `completed` to every one (SPEC §3: "impacted customers"), the others only to those
+    already notified (a customer still without an eligible contact is not chased)."""
     if change.after is not change.before and change.after is Status.IN_PROGRESS:
         return NoticeKind.STARTED
     if change.after is not change.before and change.after is Status.COMPLETED:
         return NoticeKind.COMPLETED
+    if not standing.notified:
+        return None
     if standing.shown is None or change.digest.windows != standing.shown.windows:
         return NoticeKind.RESCHEDULED
     if change.digest.content != standing.shown.content:
@@ -132,10 +148,11 @@ def _follow_up(standing: Standing, change: Change) -> NoticeKind | None:
 
 def _shown(standing: Standing, change: Change, kind: NoticeKind, skips: tuple[Skip, ...],
            notified: bool) -> CustomerPlan:
+    first = kind in (NoticeKind.NEW, NoticeKind.EMERGENCY)
     notice = PlannedNotice(kind, f"{kind.value}:r{change.revision}", change.now,
-                           previous_revision=None if kind in (NoticeKind.NEW, NoticeKind.EMERGENCY) else standing.shown_revision)
+                           previous_revision=None if first else standing.shown_revision)
     after = replace(standing, in_scope=True, notified=notified, shown_revision=change.revision, shown=change.digest,
-                    notified_at=standing.notified_at if standing.notified else change.now)
+                    notified_at=change.now if notified and not standing.notified else standing.notified_at)
     return CustomerPlan(after, (notice,), skips)
 
 
@@ -197,8 +214,8 @@ def plan_reminders(
             moment = window.start - offset
             if moment > now or moment < times_set_at.get(window.number, moment):
                 continue
-            if standing.notified_at is None or standing.notified_at > moment:
-                continue
+            if standing.notified_at is None or standing.notified_at >= moment:
+                continue  # only customers notified before the moment: the first notice itself is news enough
             due.append(PlannedNotice(NoticeKind.REMINDER, reminder_key(window, offset, moment), moment,
                                      window_number=window.number, offset=offset))
     return due

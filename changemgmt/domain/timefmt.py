@@ -4,7 +4,7 @@ Shared by the email templates and the iCalendar DESCRIPTION so both say the same
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
@@ -44,6 +44,11 @@ def local_and_utc(instant: datetime, zone_name: str) -> str:
     return f"{local_text} ({utc_text})"
 
 
+def local_day(instant: datetime, zone_name: str) -> str:
+    """'Tue 1 Dec 2026': the day `instant` falls on in the zone."""
+    return _day(require_aware(instant).astimezone(ZoneInfo(zone_name)))
+
+
 def utc_text(instant: datetime) -> str:
     """'Tue 1 Dec 2026 07:00 UTC'."""
     utc = require_aware(instant).astimezone(UTC)
@@ -57,3 +62,15 @@ def duration_text(start: datetime, end: datetime) -> str:
     if not hours:
         return f"{rest} min"
     return f"{hours} h" if not rest else f"{hours} h {rest} min"
+
+
+def time_left(now: datetime, start: datetime) -> tuple[str, str]:
+    """How long from `now` until `start`, short and long: ('72 h', 'about 72 hours') to the
+    nearest hour from 3 hours on, to the minute below ('1 h 35 min', '1 h 35 min')."""
+    left = require_aware(start) - require_aware(now)
+    if left >= timedelta(hours=3):
+        hours = round(left.total_seconds() / 3600)
+        return f"{hours} h", f"about {hours} hours"
+    minutes = max(1, int(-(-left.total_seconds() // 60)))  # rounded up: never "0 min"
+    text = duration_text(now, now + timedelta(minutes=minutes))
+    return text, text

@@ -2,21 +2,25 @@
 notice says (its own services), old -> new, times in its zone and UTC."""
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 
 from changemgmt.domain.content import own_impacts
 from changemgmt.domain.gcr import GcrState
+from changemgmt.domain.notice import status_label
 from changemgmt.domain.timefmt import local_and_utc
 
 TEXT_FIELDS = (("title", "Title"), ("description", "Description of the work"), ("reason", "Reason"),
                ("work_location", "Work location"))
 
 
-def change_lines(before: GcrState, after: GcrState, owned: Collection[str], zone: str) -> Iterator[str]:
-    yield from _windows(before, after, zone)
+def change_lines(before: GcrState, after: GcrState, owned: Collection[str], zone: str,
+                 numbers: Mapping[int, int] | None = None) -> Iterator[str]:
+    """`numbers`: the number the customer knows each window by (view.shown_numbers);
+    a window missing from it keeps its own."""
+    yield from _windows(before, after, zone, numbers or {})
     yield from _services(before, after, owned)
     if before.status is not after.status:
-        yield f"Status: {before.status.value.replace('_', ' ')} -> {after.status.value.replace('_', ' ')}"
+        yield f"Status: {status_label(before.status)} -> {status_label(after.status)}"
     for name, label in TEXT_FIELDS:
         if getattr(before, name) != getattr(after, name):
             yield f"{label} updated"
@@ -26,18 +30,19 @@ def change_lines(before: GcrState, after: GcrState, owned: Collection[str], zone
         yield "Now declared an emergency maintenance"
 
 
-def _windows(before: GcrState, after: GcrState, zone: str) -> Iterator[str]:
+def _windows(before: GcrState, after: GcrState, zone: str, numbers: Mapping[int, int]) -> Iterator[str]:
     old = {w.number: w for w in before.windows}
     new = {w.number: w for w in after.windows}
     for number in sorted(old.keys() | new.keys()):
         was, now = old.get(number), new.get(number)
+        name = f"Window {numbers.get(number, number)}"
         if was and now and (was.start, was.end) != (now.start, now.end):
-            yield (f"Window {number} moved: {local_and_utc(was.start, zone)} - {local_and_utc(was.end, zone)} -> "
+            yield (f"{name} moved: {local_and_utc(was.start, zone)} - {local_and_utc(was.end, zone)} -> "
                    f"{local_and_utc(now.start, zone)} - {local_and_utc(now.end, zone)}")
         elif now and not was:
-            yield f"Window {number} added: {local_and_utc(now.start, zone)} - {local_and_utc(now.end, zone)}"
+            yield f"{name} added: {local_and_utc(now.start, zone)} - {local_and_utc(now.end, zone)}"
         elif was and not now:
-            yield f"Window {number} cancelled (was {local_and_utc(was.start, zone)})"
+            yield f"{name} cancelled (was {local_and_utc(was.start, zone)})"
 
 
 def _services(before: GcrState, after: GcrState, owned: Collection[str]) -> Iterator[str]:

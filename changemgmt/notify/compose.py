@@ -19,7 +19,7 @@ from changemgmt.domain.gcr import Contact, GcrState
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.feeds.lines import service_line as _line
 from changemgmt.notify.changes import change_lines
-from changemgmt.notify.view import CustomerView, NoticeView, Recipient, WindowView
+from changemgmt.notify.view import CustomerView, NoticeView, Recipient, WindowView, shown_numbers
 from changemgmt.store.bulk import among
 from changemgmt.store.models import Contact as ContactRow
 from changemgmt.store.models import Customer, Location, Notice, Service
@@ -84,6 +84,8 @@ def compose_views(
 def _view(notice, state, previous, customer, owned, dropped, settings, now) -> NoticeView:
     impacts = own_impacts(state, owned) or (own_impacts(previous, owned) if previous else [])
     kind = NoticeKind(notice.kind)
+    windows = _windows(notice, state, previous, dropped)
+    numbers = shown_numbers(windows)
     return NoticeView(
         kind=kind, notice_id=notice.id, gcr_number=state.number, title=state.title,
         description=state.description, reason=state.reason, work_location=state.work_location,
@@ -91,9 +93,9 @@ def _view(notice, state, previous, customer, owned, dropped, settings, now) -> N
         contact=state.contact or Contact(settings.cm_name, settings.cm_email, settings.cm_phone),
         customer=CustomerView(customer.account, customer.name, customer.time_zone),
         services=tuple(_line(owned[i.service_id], i) for i in impacts),
-        windows=_windows(notice, state, previous, dropped),
+        windows=windows,
         issued_at=now,
-        changes=tuple(change_lines(previous, state, owned, customer.time_zone)) if previous else (),
+        changes=tuple(change_lines(previous, state, owned, customer.time_zone, numbers)) if previous else (),
         note=notice.note,
         reminder_window=notice.window_number,
         reminder_offset_hours=notice.offset_minutes // 60 if notice.offset_minutes else None,
@@ -166,15 +168,16 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
     planning take effect at once)."""
     rows = session.execute(
         select(RecipientRow.delivery_id, ContactRow.id, ContactRow.email, ContactRow.name,
-               ContactRow.unsubscribed_at, ContactRow.suppressed_at)
+               ContactRow.unsubscribed_at, ContactRow.suppressed_at, Customer.name)
         .join(ContactRow, ContactRow.id == RecipientRow.contact_id)
+        .join(Customer, Customer.id == ContactRow.customer_id)
         .where(among(RecipientRow.delivery_id, delivery_ids), RecipientRow.state == "pending")
         .order_by(RecipientRow.id)
     )  # columns, not Contact objects: a batch has hundreds of recipients
     grouped: dict[int, list[Recipient]] = defaultdict(list)
-    for delivery_id, contact_id, email, name, unsubscribed_at, suppressed_at in rows:
+    for delivery_id, contact_id, email, name, unsubscribed_at, suppressed_at, organisation in rows:
         if unsubscribed_at or suppressed_at:
             continue
         grouped[delivery_id].append(Recipient(contact_id, email, name, unsubscribe_token(settings, contact_id),
-                                              delivery_id))
+                                              delivery_id, organisation))
     return grouped

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from changemgmt.config import Settings
 from changemgmt.domain.content import customer_digest
 from changemgmt.domain.notice import NoticeKind
-from changemgmt.domain.planner import REMINDER_STATUSES, CustomerPlan, PlannedNotice, plan_reminders, reminder_key
-from changemgmt.domain.policy import needs_emergency_notice
+from changemgmt.domain.planner import (
+    REMINDER_STATUSES, CustomerPlan, PlannedNotice, first_notice_kind, plan_reminders, reminder_key,
+)
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
 from changemgmt.gcrs.state import details_of
@@ -56,7 +57,7 @@ def _reminders_owed(session: Session, gcr: Gcr, settings: Settings, now: datetim
                 continue
             owed = session.scalar(select(func.count()).select_from(Audience).where(
                 Audience.gcr_id == gcr.id, Audience.in_scope.is_(True), Audience.notified.is_(True),
-                Audience.notified_at <= moment))
+                Audience.notified_at < moment))
             have = session.scalar(select(func.count()).select_from(Notice).where(
                 Notice.gcr_id == gcr.id, Notice.kind == NoticeKind.REMINDER.value,
                 Notice.key.endswith(":" + reminder_key(window, offset, moment))))
@@ -124,9 +125,7 @@ def _revive(session: Session, gcr: Gcr, state, known: dict[int, Audience], setti
         return PlanSummary()
     if min(w.start for w in state.windows) <= now:
         return PlanSummary()
-    emergency = needs_emergency_notice(state.windows, now=now, minimum=settings.minimum_notice,
-                                       emergency=state.emergency)
-    kind = NoticeKind.EMERGENCY if emergency else NoticeKind.NEW
+    kind = first_notice_kind(publishing=False, emergency=state.emergency, short_notice=False)
     scope = load.scope_of(session, gcr.id, waiting)
     contacts = load.contacts_by_customer(session, waiting)
     heard = load.heard_contacts(session, gcr.id, {c.id for cs in contacts.values() for c in cs})

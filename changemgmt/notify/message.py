@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from datetime import datetime, timezone
 from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import quote
@@ -19,14 +18,17 @@ from changemgmt.config import Settings
 from changemgmt.domain.gcr import Contact
 from changemgmt.domain.timefmt import require_aware
 from changemgmt.feeds.ical import EventFacts, build_calendar, calendar_bytes, notice_events
-from changemgmt.notify.render import Renderer, header_safe
+from changemgmt.notify import headers
+from changemgmt.notify.headers import has_encoded_word_syntax, header_safe
+from changemgmt.notify.render import OrganisationKeys, RenderedEmail, Renderer, personalised
 from changemgmt.notify.view import NoticeView, Recipient
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One notice to one customer: the same content for every recipient; only To,
-    Message-ID and the unsubscribe headers differ per recipient."""
+    """One notice to one customer, rendered once for all its recipients: each copy
+    differs only in To, Message-ID, the unsubscribe headers, and the organisation its
+    greeting names (`organisation_keys`, replaced per copy)."""
 
     notice_id: int
     subject: str
@@ -41,6 +43,8 @@ class OutgoingMessage:
     provider_domain: str
     base_url: str
     recipients: tuple[Recipient, ...]
+    account_name: str = ""  # the notice's customer: whom a recipient without an organisation is
+    organisation_keys: OrganisationKeys | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -51,16 +55,36 @@ class OutgoingMessage:
             "Auto-Submitted": "auto-generated",  # RFC 3834: no vacation auto-replies
         }
 
+    @property
+    def envelope_from(self) -> str:
+        """The sender's address alone (the SMTP MAIL FROM)."""
+        return split_address(self.mail_from)[1]
+
     def message_id(self, recipient: Recipient) -> str:
         return f"<notice-{self.notice_id}.{recipient.contact_id}@{self.provider_domain}>"
 
-    def unsubscribe_headers(self, recipient: Recipient) -> dict[str, str]:
+    def unsubscribe_uris(self, recipient: Recipient) -> tuple[str, str]:
+        """The mailto and the one-click https URI of this recipient's unsubscribe (RFC 8058)."""
         token = quote(recipient.unsubscribe_token, safe="")
-        mailto = f"mailto:unsubscribe@{self.provider_domain}?subject=unsubscribe-{token}"
+        return (f"mailto:unsubscribe@{self.provider_domain}?subject=unsubscribe-{token}",
+                f"{self.base_url}/unsubscribe/{token}")
+
+    def unsubscribe_headers(self, recipient: Recipient) -> dict[str, str]:
         return {
-            "List-Unsubscribe": f"<{mailto}>, <{self.base_url}/unsubscribe/{token}>",
+            "List-Unsubscribe": ", ".join(f"<{uri}>" for uri in self.unsubscribe_uris(recipient)),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
+
+    def substitutions(self, recipient: Recipient) -> dict[str, str]:
+        """Key -> text for this recipient's copy: its own organisation, never another's."""
+        if self.organisation_keys is None:
+            return {}
+        return self.organisation_keys.values(recipient.organisation or self.account_name)
+
+    def rendered_for(self, recipient: Recipient) -> RenderedEmail:
+        """Subject, text and HTML as this recipient reads them."""
+        rendered = RenderedEmail(self.subject, self.text, self.html, self.organisation_keys)
+        return personalised(rendered, recipient.organisation or self.account_name)
 
     def only(self, contact_ids: Iterable[int]) -> "OutgoingMessage":
         """The same message for a subset of its recipients (e.g. a retry)."""
@@ -132,11 +156,9 @@ def build_email(view: NoticeView, recipients: Iterable[Recipient], settings: Set
         provider_domain=settings.provider_domain,
         base_url=settings.base_url.rstrip("/"),
         recipients=unique_recipients(recipients),
+        account_name=view.customer.name,
+        organisation_keys=rendered.keys,
     )
-
-
-def _address(recipient: Recipient) -> Address:
-    return Address(display_name=header_safe(recipient.name), addr_spec=recipient.email.strip())
 
 
 def _fix_boundaries(msg: EmailMessage, seed: str) -> None:
@@ -148,23 +170,35 @@ def _fix_boundaries(msg: EmailMessage, seed: str) -> None:
 
 def mime_message(message: OutgoingMessage, recipient: Recipient) -> EmailMessage:
     """multipart/mixed: (multipart/alternative: text, html) + text/calendar attachment
-    with no `method` parameter, as the .ics has no METHOD (STANDARDS A51)."""
+    with no `method` parameter, as the .ics has no METHOD (STANDARDS A51). Every header
+    is written by `notify.headers`, in the exact form it goes on the wire."""
     msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = _header_address(message.mail_from)
-    msg["To"] = _address(recipient)
-    msg["Reply-To"] = _header_address(message.reply_to)
-    msg["Subject"] = header_safe(message.subject)
-    msg["Date"] = format_datetime(require_aware(message.date, "Date").astimezone(timezone.utc), usegmt=True)
-    msg["Message-ID"] = message.message_id(recipient)
-    for name, value in {**message.headers, **message.unsubscribe_headers(recipient)}.items():
-        msg[name] = value
-    msg.set_content(message.text, cte="quoted-printable")
-    msg.add_alternative(message.html, subtype="html", cte="quoted-printable")
+    rendered = message.rendered_for(recipient)
+    for header in _headers(message, recipient, rendered.subject):
+        msg[header.name] = header
+    msg.set_content(rendered.text, cte="quoted-printable")
+    msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     msg.add_attachment(message.ics, maintype="text", subtype="calendar",
                        filename=message.ics_filename, params={"charset": "utf-8"})
     seed = hashlib.sha256(message.message_id(recipient).encode() + message.ics).hexdigest()[:24]
     _fix_boundaries(msg, seed)
     return msg
+
+
+def _headers(message: OutgoingMessage, recipient: Recipient, subject: str) -> list[headers.WrittenHeader]:
+    sender, reply_to = split_address(message.mail_from), split_address(message.reply_to)
+    date = format_datetime(require_aware(message.date, "Date").astimezone(timezone.utc))
+    return [
+        headers.mailbox("From", *sender),
+        headers.mailbox("To", recipient.name, recipient.email),
+        headers.mailbox("Reply-To", *reply_to),
+        headers.unstructured("Subject", subject),
+        headers.token("Date", date),
+        headers.token("Message-ID", message.message_id(recipient)),
+        *(headers.token(name, value) for name, value in message.headers.items()),
+        headers.uri_list("List-Unsubscribe", message.unsubscribe_uris(recipient)),
+        headers.token("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
 
 
 def split_address(raw: str) -> tuple[str, str]:
@@ -176,15 +210,20 @@ def split_address(raw: str) -> tuple[str, str]:
     return match.group(1).strip('"').strip(), match.group(2).strip()
 
 
+def sendgrid_name(name: str, *, recipient: bool = False) -> str:
+    """A display name SendGrid can put in a header as it is. SendGrid refuses ";" and ","
+    in recipient names (STANDARDS C14), and writes an ASCII name unencoded, so a name
+    holding `=?` would reach readers as an encoded word they decode: such a name is left
+    out (the address alone is shown)."""
+    name = header_safe(re.sub(r"[;,]", " ", name) if recipient else name)
+    return "" if has_encoded_word_syntax(name) else name
+
+
 def sender_address(raw: str) -> dict[str, str]:
     """'Name <addr>' as SendGrid's {"email", "name"}."""
     name, email = split_address(raw)
+    name = sendgrid_name(name)
     return {"email": email, "name": name} if name else {"email": email}
-
-
-def _header_address(raw: str) -> Address:
-    name, email = split_address(raw)
-    return Address(display_name=name, addr_spec=email)
 
 
 SENDGRID_MAX_PERSONALIZATIONS = 1000
@@ -192,13 +231,16 @@ SENDGRID_MAX_PERSONALIZATIONS = 1000
 
 def _personalization(message: OutgoingMessage, recipient: Recipient) -> dict:
     to = {"email": recipient.email.strip()}
-    if header_safe(recipient.name):
-        # SendGrid refuses ";" and "," in recipient names (STANDARDS C14).
-        to["name"] = re.sub(r"[;,]", " ", header_safe(recipient.name)).strip()
+    if sendgrid_name(recipient.name, recipient=True):
+        to["name"] = sendgrid_name(recipient.name, recipient=True)
     custom_args = {"notice_id": str(message.notice_id), "contact_id": str(recipient.contact_id)}
     if recipient.delivery_id is not None:
         custom_args["delivery_id"] = str(recipient.delivery_id)
-    return {"to": [to], "headers": message.unsubscribe_headers(recipient), "custom_args": custom_args}
+    personalization = {"to": [to], "headers": message.unsubscribe_headers(recipient), "custom_args": custom_args}
+    substitutions = message.substitutions(recipient)
+    if substitutions:  # allowed without a template_id, at most 10,000 bytes (STANDARDS C5)
+        personalization["substitutions"] = substitutions
+    return personalization
 
 
 def sendgrid_body(message: OutgoingMessage) -> dict:
@@ -216,7 +258,8 @@ def sendgrid_body(message: OutgoingMessage) -> dict:
         "personalizations": [_personalization(message, r) for r in message.recipients],
         "from": sender_address(message.mail_from),
         "reply_to": sender_address(message.reply_to),
-        "subject": header_safe(message.subject),
+        # SendGrid writes an ASCII subject as it is: break what a reader would decode.
+        "subject": header_safe(message.subject).replace("=?", "= ?"),
         "content": [{"type": "text/plain", "value": message.text},
                     {"type": "text/html", "value": message.html}],
         "attachments": [{

@@ -56,11 +56,11 @@ def plan_for_change(
     summary = PlanSummary()
     if after.status is Status.DRAFT:
         return summary
-    emergency = needs_emergency_notice(after.windows, now=now, minimum=settings.minimum_notice,
-                                       emergency=after.emergency)
+    short_notice = needs_emergency_notice(after.windows, now=now, minimum=settings.minimum_notice, emergency=False)
     # The change as every customer sees it, but for its scope and digest, set per customer.
     change = Change(before=before.status if before else None, after=after.status, revision=revision,
-                    in_scope=False, digest=None, windows=after.windows, emergency=emergency, now=now)
+                    in_scope=False, digest=None, windows=after.windows, emergency=after.emergency, now=now,
+                    short_notice=short_notice)
     # Contacts are judged on what they had heard before this change, not on what an
     # earlier chunk of it planned for them, and a pending notice this change skips was
     # never heard: the skips all come first. So chunk boundaries change nothing.

@@ -6,9 +6,10 @@ TEMPLATES_DIR, which is searched before the built-in folder.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined
@@ -16,18 +17,39 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 import changemgmt
+from changemgmt.domain.notice import NoticeKind, status_label
 from changemgmt.domain.status import Status
-from changemgmt.domain.timefmt import duration_text, local_and_utc, utc_text
-from changemgmt.notify.view import NoticeView, ServiceLine, WindowView
+from changemgmt.domain.timefmt import duration_text, local_and_utc, local_day, time_left, utc_text
+from changemgmt.notify.headers import header_safe
+from changemgmt.notify.view import NoticeView, ServiceLine, WindowView, shown_numbers
 
-STATUS_LABELS = {
-    Status.DRAFT: "Draft",
-    Status.TENTATIVE: "Tentative",
-    Status.CONFIRMED: "Confirmed",
-    Status.IN_PROGRESS: "In progress",
-    Status.COMPLETED: "Completed",
-    Status.CANCELLED: "Cancelled",
-}
+ORGANISATION_MAX = 1000  # a name stored before the input limits, cut to fit a substitution
+# Zones whose times local_and_utc() writes in UTC alone (their abbreviation is UTC).
+UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "Etc/Universal", "Universal"})
+
+
+@dataclass(frozen=True)
+class OrganisationKeys:
+    """Where each copy of one rendering names its recipient's organisation (the greeting):
+    a key in the text part and one in the HTML part, which every transport replaces per
+    recipient (file and SMTP copies, SendGrid `substitutions`). A key is derived from the
+    notice's identity, so no text a user typed holds it; were one to, it would show only
+    that copy's own recipient's organisation."""
+
+    text: str
+    html: str
+
+    @classmethod
+    def for_notice(cls, view: NoticeView) -> "OrganisationKeys":
+        seed = f"{view.gcr_number}\n{view.notice_id}\n{view.customer.account}\n{view.issued_at.isoformat()}"
+        digest = hashlib.sha256(seed.encode()).hexdigest()[:16]
+        return cls(f"-org-{digest}-", f"-orghtml-{digest}-")
+
+    def values(self, organisation: str) -> dict[str, str]:
+        """What each key becomes in a copy for a recipient of `organisation` (at most
+        ORGANISATION_MAX characters: SendGrid takes 10,000 bytes of substitutions)."""
+        name = header_safe(organisation)[:ORGANISATION_MAX]
+        return {self.text: name, self.html: str(escape(name))}
 
 
 @dataclass(frozen=True)
@@ -35,6 +57,7 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+    keys: OrganisationKeys | None = None  # None: rendered for one organisation, nothing to replace
 
 
 def default_template_dir() -> Path:
@@ -45,11 +68,6 @@ def template_dirs(override: str | Path | None = None) -> list[Path]:
     """The search path: the operator's folder (if any) first, then the built-in one."""
     dirs = [Path(override)] if override else []
     return dirs + [default_template_dir()]
-
-
-def header_safe(text: str) -> str:
-    """One line: CR, LF and runs of whitespace become single spaces (STANDARDS F12)."""
-    return " ".join(str(text).split())
 
 
 def nl2br(value: object) -> Markup:
@@ -71,10 +89,11 @@ def _environment(dirs: Sequence[Path], autoescape: bool) -> ImmutableSandboxedEn
     return env
 
 
-def _window(window: WindowView, zone: str) -> dict:
+def _window(window: WindowView, zone: str, shown: int, numbered: bool) -> dict:
     moved = window.previous_start is not None and window.previous_end is not None
     return {
-        "number": window.number,
+        "number": shown,  # as the customer knows it (view.shown_numbers)
+        "label": f"Window {shown}" if numbered else "",
         "start": local_and_utc(window.start, zone),
         "end": local_and_utc(window.end, zone),
         "start_utc": utc_text(window.start),
@@ -100,12 +119,32 @@ def _service(line: ServiceLine) -> dict:
     }
 
 
-def notice_context(view: NoticeView, *, provider_name: str) -> dict:
-    """Everything the templates may show, as plain values, times already formatted."""
+def _reminder(view: NoticeView, numbers: dict[int, int]) -> dict | None:
+    """The window a reminder is about, and the time left until it from the notice's
+    issue (a reminder sent late says so: '5 h', not its offset's '72 h')."""
+    number = view.reminder_window
+    if number is None:
+        return None
+    window = next((w for w in view.windows if w.number == number), None)
+    short, long = time_left(view.issued_at, window.start) if window and window.start > view.issued_at else ("", "")
+    label = f"window {numbers[number]}" if len(numbers) > 1 and number in numbers else ""
+    return {"window": numbers.get(number, number), "window_label": label, "starts_in": long,
+            "starts_in_short": short, "hours": view.reminder_offset_hours}
+
+
+def _first_day(view: NoticeView) -> str:
+    """The local day of the first window still planned (of the first one, if none is)."""
+    ordered = sorted(view.windows, key=lambda w: w.start)
+    first = next((w for w in ordered if not w.cancelled), ordered[0] if ordered else None)
+    return local_day(first.start, view.customer.time_zone) if first else ""
+
+
+def notice_context(view: NoticeView, *, provider_name: str, organisation: str | None = None) -> dict:
+    """Everything the templates may show, as plain values, times already formatted.
+    `organisation`: whom the greeting addresses (default: the notice's customer)."""
     zone = view.customer.time_zone
-    reminder = None
-    if view.reminder_window is not None:
-        reminder = {"window": view.reminder_window, "hours": view.reminder_offset_hours}
+    numbers = shown_numbers(view.windows)
+    cancelled = view.kind is NoticeKind.CANCELLED
     return {
         "provider_name": provider_name,
         "kind": view.kind.value,
@@ -117,16 +156,22 @@ def notice_context(view: NoticeView, *, provider_name: str) -> dict:
         "reason": view.reason,
         "work_location": view.work_location,
         "status": view.status.value,
-        "status_label": STATUS_LABELS[view.status],
+        # A cancelled notice is the end of it for this customer, whatever the others see.
+        "status_label": status_label(Status.CANCELLED if cancelled else view.status),
+        "cancelled": cancelled,
         "emergency": view.emergency,
         "customer": {"account": view.customer.account, "name": view.customer.name, "time_zone": zone},
+        "zone_note": "times in UTC" if zone in UTC_ZONES else f"times in {zone}, with UTC",
+        "recipient": {"organisation": view.customer.name if organisation is None else organisation},
         "contact": {"name": view.contact.name, "email": view.contact.email, "phone": view.contact.phone},
-        "windows": [_window(w, zone) for w in sorted(view.windows, key=lambda w: w.number)],
+        "windows": [_window(w, zone, numbers[w.number], len(numbers) > 1)
+                    for w in sorted(view.windows, key=lambda w: w.number)],
+        "first_day": _first_day(view),
         "services": [_service(s) for s in view.services],
         "worst_impact": view.worst_impact.value,
         "changes": list(view.changes),
         "note": view.note,
-        "reminder": reminder,
+        "reminder": _reminder(view, numbers),
         "issued": utc_text(view.issued_at),
     }
 
@@ -146,11 +191,38 @@ class Renderer:
         override = getattr(settings, "templates_dir", None) or env.get("TEMPLATES_DIR") or None
         return cls(template_dirs(override))
 
-    def render_context(self, kind: str, context: Mapping[str, object]) -> RenderedEmail:
+    def render_context(self, kind: str, context: Mapping[str, object],
+                       html_context: Mapping[str, object] | None = None) -> RenderedEmail:
         subject = self._text.get_template(f"{kind}/subject.txt").render(context)
         text = self._text.get_template(f"{kind}/body.txt").render(context)
-        html = self._html.get_template(f"{kind}/body.html").render(context)
+        html = self._html.get_template(f"{kind}/body.html").render(html_context or context)
         return RenderedEmail(subject=header_safe(subject), text=text, html=html)
 
     def render(self, view: NoticeView, *, provider_name: str) -> RenderedEmail:
-        return self.render_context(view.kind.value, notice_context(view, provider_name=provider_name))
+        """One rendering for every recipient of the notice, the greeting's organisation
+        left as keys (RenderedEmail.keys) for each copy to fill in."""
+        keys = OrganisationKeys.for_notice(view)
+        context = notice_context(view, provider_name=provider_name, organisation=keys.text)
+        rendered = self.render_context(view.kind.value, context,
+                                       {**context, "recipient": {"organisation": keys.html}})
+        return replace(rendered, keys=keys)
+
+    def render_for(self, view: NoticeView, *, provider_name: str, organisation: str) -> RenderedEmail:
+        """The notice as a recipient of `organisation` reads it."""
+        rendered = self.render(view, provider_name=provider_name)
+        return personalised(rendered, organisation)
+
+
+def personalised(rendered: RenderedEmail, organisation: str) -> RenderedEmail:
+    """A rendering with its organisation keys replaced for one recipient."""
+    if rendered.keys is None:
+        return rendered
+    values = rendered.keys.values(organisation)
+    return RenderedEmail(subject=_fill(rendered.subject, values), text=_fill(rendered.text, values),
+                         html=_fill(rendered.html, values))
+
+
+def _fill(text: str, values: Mapping[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text

@@ -5,6 +5,7 @@ Everything here belongs to that one customer: its services, its account, its zon
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,3 +80,12 @@ class Recipient:
     name: str
     unsubscribe_token: str  # opaque; the one-click unsubscribe URL carries it
     delivery_id: int | None = None  # our delivery row; sent to SendGrid in custom_args
+    organisation: str = ""  # the name of the contact's own customer (an enterprise's, for its contacts)
+
+
+def shown_numbers(windows: Iterable[WindowView]) -> dict[int, int]:
+    """The numbers a customer knows its windows by, by window number: 1, 2, ... over the
+    windows its notice shows (those it ever had an event for, and the active ones), in
+    window order. A window is never renumbered, so a customer that never saw window 1
+    knows window 2 as its first; its BCOP maintenance id stays `<GCR>-2` (feeds.ical)."""
+    return {window.number: shown for shown, window in enumerate(sorted(windows, key=lambda w: w.number), start=1)}

@@ -63,6 +63,10 @@ def extra_problems(body: dict) -> list[str]:
         for to in p.get("to", []):
             if any(ch in to.get("name", "") for ch in ";,"):
                 problems.append("recipient names must not contain ; or ,")
+        if "substitutions" in p and str(body.get("template_id", "")).startswith("d-"):
+            problems.append("substitutions cannot be used with a dynamic template")
+        if len(json.dumps(p.get("substitutions", {}), ensure_ascii=False).encode("utf-8")) > 10_000:
+            problems.append("substitutions exceed 10,000 bytes in a personalization")
     return problems
 
 

@@ -1,6 +1,8 @@
 """A transport that keeps what it was given: the test double of the real ones."""
 from __future__ import annotations
 
+import email
+from email import policy
 from email.message import EmailMessage
 
 from changemgmt.notify.message import OutgoingMessage
@@ -26,5 +28,6 @@ class InMemoryTransport:
 
     @property
     def emails(self) -> list[EmailMessage]:
-        """Every recipient's copy of every message sent, in order."""
-        return [m.email_for(r) for m in self.sent for r in m.recipients]
+        """Every recipient's copy of every message sent, in order, as a receiver parses its bytes."""
+        return [email.message_from_bytes(m.email_for(r).as_bytes(), policy=policy.default)
+                for m in self.sent for r in m.recipients]

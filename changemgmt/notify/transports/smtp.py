@@ -38,7 +38,9 @@ class SmtpTransport:
         try:
             with self._connect() as connection:
                 for recipient in message.recipients:
-                    connection.send_message(message.email_for(recipient))
+                    # The envelope names the recipient itself, never what a header parses to.
+                    connection.send_message(message.email_for(recipient), from_addr=message.envelope_from,
+                                            to_addrs=[recipient.email.strip()])
                     done.append(recipient.contact_id)
         except smtplib.SMTPException as exc:
             raise smtp_error(exc, tuple(done)) from exc
