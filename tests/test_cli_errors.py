@@ -181,4 +181,4 @@ def test_ctrl_c_stops_the_worker_without_a_traceback(env, desk):
         out, err = worker.communicate(timeout=60)
     finally:
         worker.kill()
-    assert "Traceback" not in err and worker.returncode == 0, err
+    assert "Traceback" not in err and worker.returncode in (0, 1), err  # 1: "Aborted!" mid-statement

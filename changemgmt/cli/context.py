@@ -84,10 +84,22 @@ def user_fixable_errors(ctx: click.Context | None) -> Iterator[None]:
     except (click.ClickException, click.exceptions.Exit, click.Abort):
         raise
     except Exception as exc:
+        if _interrupted(exc):  # Ctrl-C in the middle of a statement, and the clean-up failed after it
+            raise click.Abort() from None
         message = explain(exc, ctx.find_object(AppContext) if ctx else None)
         if message is None:
             raise
         raise click.ClickException(message) from None
+
+
+def _interrupted(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def explain(exc: Exception, app: AppContext | None) -> str | None:
@@ -120,7 +132,8 @@ def _database_line(exc: sa.DBAPIError, app: AppContext | None) -> str | None:
     other database error is a fault of ours."""
     reason = _first_line(exc.orig or exc)
     where = f"cannot use the database {_shown_url(app)}: {reason}"
-    if exc.statement is None or exc.connection_invalidated:  # connecting failed, or the connection broke
+    lost = exc.statement is None or exc.connection_invalidated  # connecting failed, or the connection broke
+    if lost and isinstance(exc, (sa.OperationalError, sa.InterfaceError)):
         return f"{where}; check DATABASE_URL and that the database server is running"
     if any(words in reason.lower() for words in SQLITE_FILE_PROBLEMS):
         return f"{where}; check the database file, its folder and their permissions"
