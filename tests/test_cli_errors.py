@@ -98,8 +98,9 @@ def test_a_schema_newer_than_this_changemgmt_says_to_upgrade_changemgmt(blank_en
     with engine.begin() as connection:
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
     engine.dispose()
-    line = one_line(changemgmt(blank_env, "gcr", "list"))
-    assert "revision 0099" in line and "upgrade changemgmt" in line
+    for args in (("gcr", "list"), ("db", "upgrade"), ("demo", "--customers", "20", "--services", "80")):
+        line = one_line(changemgmt(blank_env, *args))
+        assert "revision 0099" in line and f"expects {head_revision()}" in line and "upgrade changemgmt" in line
 
 
 def test_db_upgrade_and_demo_migrate_by_themselves(blank_env, blank_url):

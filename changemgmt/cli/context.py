@@ -93,6 +93,7 @@ def user_fixable_errors(ctx: click.Context | None) -> Iterator[None]:
 
 
 def _interrupted(exc: BaseException) -> bool:
+    """True when Ctrl-C is among the causes of `exc`."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, KeyboardInterrupt):

@@ -44,7 +44,11 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Creates the schema in an empty database, or migrates it to `revision`."""
+    """Creates the schema in an empty database, or migrates it to `revision`. A database
+    that a newer changemgmt migrated is SchemaNotCurrent: this code cannot move it."""
+    current = current_revision(engine)
+    if current is not None and not _is_known(current):
+        raise SchemaNotCurrent(current, head_revision(), known=False)
     command.upgrade(alembic_config(engine), revision)
 
 
