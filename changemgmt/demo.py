@@ -1,15 +1,23 @@
 """A realistic sample: customers across North American cities in their real time zones,
-enterprise parents, contacts, thousands of services, and GCRs in every state.
+enterprise parents, contacts, thousands of services, and the history of a few weeks of
+change management that leaves GCRs in every state.
 
 The inventory rows are plain dicts of text, as a CSV file would hold them, so they go
 through the same import as a customer's file. The same seed gives the same sample.
+
+The history is a script of steps, each at its own moment before `now`, as a change
+manager would have taken them: routine work published well over the minimum notice
+(7 days) before its window, started at its window's start and completed hours later;
+one emergency, published two hours before its window. `changemgmt.replay` performs it.
 """
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
 
 # (city, region, country, IANA zone, CLLI-style prefix)
 CITIES = [
@@ -43,6 +51,8 @@ WORDS = ["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Wonka", "Cy
          "Prestige", "Sterling", "Massive", "Blue Sun", "Virtucon", "Zorg", "Duff", "Krusty", "Bluth", "Veidt"]
 KINDS = ["Logistics", "Health", "Bank", "Retail", "Energy", "Media", "Foods", "Airlines", "Insurance", "Labs",
          "Hotels", "Motors", "Telecom", "University", "County Schools", "Credit Union"]
+# Service IDs are numbered per product family: ETH-000001, DIA-000001, ...
+FAMILIES = {"Ethernet": "ETH", "Dedicated": "DIA", "Wavelength": "WAVE", "MPLS": "MPLS", "Dark": "DF", "SIP": "SIP"}
 ROLES = ["NOC", "Network Engineering", "IT Operations", "Facilities", "Security Operations"]
 
 
@@ -99,46 +109,147 @@ def _contacts(rng: random.Random, customers: list[dict[str, str]]) -> Iterator[d
 
 def _services(rng, customers, locations, count) -> Iterator[dict[str, str]]:
     accounts = [c["account"] for c in customers if c["account"].startswith("ACC-")]
-    for number in range(1, count + 1):
+    numbers: dict[str, int] = {}
+    for _ in range(count):
         product, bandwidth = rng.choice(PRODUCTS)
         a_end = rng.choice(locations)["code"]
         z_end = rng.choice(locations)["code"] if product.startswith(("Ethernet", "Wave", "Dark")) else ""
-        prefix = "".join(word[0] for word in product.split()).upper()
-        yield {"service_id": f"{prefix}-{number:06d}", "account": rng.choice(accounts), "product": product,
+        family = FAMILIES[product.split()[0]]
+        numbers[family] = numbers.get(family, 0) + 1
+        yield {"service_id": f"{family}-{numbers[family]:06d}", "account": rng.choice(accounts), "product": product,
                "bandwidth": bandwidth, "a_end": a_end, "z_end": z_end}
 
 
-def gcr_documents(now: datetime, sample: Sample) -> list[tuple[dict, list[str]]]:
-    """GCR documents (create input) with the status steps to take after creating each."""
-    def at_site(prefix: str, limit: int) -> list[dict]:
-        ids = [s["service_id"] for s in sample.services if s["a_end"].startswith(prefix)][:limit]
-        return [{"service": sid, "impact": "OUTAGE" if i % 3 else "DEGRADED", "max_outage_minutes": 30}
-                for i, sid in enumerate(ids)]
+@dataclass(frozen=True)
+class Step:
+    """One action of the history: `create` or `update` with `document` (GCR input, as a
+    file would hold it), or a status change to `status`, at the moment `at`."""
 
-    def window(days: float, hours: int = 4) -> dict:
-        start = (now + timedelta(days=days)).replace(hour=6, minute=0, second=0, microsecond=0)
+    at: datetime
+    number: str
+    action: str  # create | update | status
+    document: dict[str, Any] = field(default_factory=dict)
+    status: str = ""
+
+
+NUMBERS = {"completed": "GCR-5001", "in_progress": "GCR-5002", "rescheduled": "GCR-5003", "tentative": "GCR-5004",
+           "draft": "GCR-5005", "emergency": "GCR-5006", "cancelled": "GCR-5007"}
+
+
+def history(now: datetime, sample: Sample) -> list[Step]:
+    """The sample's GCRs and what was done to them, in the order it was done. Every step
+    is before `now`; moments are whole minutes, in UTC."""
+    now = now.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    steps = [
+        *_completed(now, sample), *_in_progress(now, sample), *_rescheduled(now, sample),
+        *_tentative(now, sample), *_draft(now, sample), *_emergency(now, sample), *_cancelled(now, sample),
+    ]
+    return sorted(steps, key=lambda step: step.at)
+
+
+class _Site:
+    """A city of the sample, where a GCR's work happens, in its own time zone."""
+
+    def __init__(self, prefix: str, now: datetime) -> None:
+        city = next(c for c in CITIES if c[4] == prefix)
+        self.prefix, self.city, self.zone, self.now = prefix, city[0], ZoneInfo(city[3]), now
+
+    def local(self, days: int, hour: int, minute: int = 0) -> datetime:
+        """`hour`:`minute` local time, `days` days after today (here), in UTC."""
+        day: date = self.now.astimezone(self.zone).date() + timedelta(days=days)
+        return datetime.combine(day, time(hour, minute), self.zone).astimezone(timezone.utc)
+
+    def night(self, days: int, hours: int = 4) -> dict[str, str]:
+        """A window from local midnight `days` days after today."""
+        start = self.local(days, 0)
         return {"start": start.isoformat(), "end": (start + timedelta(hours=hours)).isoformat()}
 
-    base = 260000 + now.timetuple().tm_yday * 10
-    plans = [
-        ("Fibre splice on the Dallas metro ring", "DLLSTX", 14, ["confirmed"], False),
-        ("Router software upgrade, Chicago core", "CHCGIL", 10, ["tentative"], False),
-        ("Power plant maintenance, Toronto POP", "TOROON", 21, [], False),
-        ("Emergency card replacement, Denver", "DNVRCO", 1, ["confirmed"], True),
-        ("Optical amplifier replacement, Seattle", "STTLWA", -0.1, ["confirmed", "in_progress"], False),
-        ("DWDM re-grooming, Los Angeles", "LSANCA", -3, ["confirmed", "in_progress", "completed"], False),
-        ("Generator test, Mexico City", "MEXCMX", 12, ["confirmed", "cancelled"], False),
-    ]
-    documents = []
-    for index, (title, site, days, steps, emergency) in enumerate(plans):
-        documents.append(({
-            "number": f"GCR-{base + index}",
-            "title": title,
-            "description": f"{title}. Traffic will be moved to protection paths where they exist.",
-            "reason": "Preventive maintenance to keep the network within its engineering limits.",
-            "work_location": title.rsplit(",", 1)[-1].strip() if "," in title else site,
-            "emergency": emergency,
-            "windows": [window(days)] + ([window(days + 1)] if index == 0 else []),
-            "impacts": at_site(site, 40),
-        }, steps))
-    return documents
+
+def _document(number: str, title: str, site: _Site, sample: Sample, windows: list[dict], *,
+              emergency: bool = False, reason: str = "") -> dict[str, Any]:
+    return {
+        "number": number, "title": f"{title}, {site.city}",
+        "description": f"{title} at our {site.city} POP. Traffic is moved to protection paths where they exist; "
+                       "unprotected services are down for up to 30 minutes during the window.",
+        "reason": reason or "Preventive maintenance to keep the network within its engineering limits.",
+        "work_location": f"{site.city} POP 1", "locations": [f"{site.prefix}01"],
+        "time_zone": str(site.zone), "emergency": emergency, "windows": windows,
+        "impacts": _impacts(sample, site.prefix),
+    }
+
+
+def _impacts(sample: Sample, prefix: str, count: int = 25) -> list[dict[str, Any]]:
+    """The first `count` services starting at the site (in a sample too small to have
+    any there, the first ones anywhere): two in three down for up to 30 minutes, the
+    others degraded."""
+    at_site = [s["service_id"] for s in sample.services if s["a_end"].startswith(prefix)]
+    chosen = at_site[:count] or [s["service_id"] for s in sample.services[:count]]
+    return [{"service": service, "impact": "OUTAGE" if i % 3 else "DEGRADED", "max_outage_minutes": 30}
+            for i, service in enumerate(chosen)]
+
+
+def _completed(now: datetime, sample: Sample) -> list[Step]:
+    """Published 20 days ago for a window 3 nights ago; done in 3 h 20 min of it."""
+    site, number = _Site("LSANCA", now), NUMBERS["completed"]
+    window = site.night(-3)
+    start = datetime.fromisoformat(window["start"])
+    return [Step(site.local(-22, 14), number, "create", _document(number, "DWDM re-grooming", site, sample, [window])),
+            Step(site.local(-20, 10), number, "status", status="confirmed"),
+            Step(start, number, "status", status="in_progress"),
+            Step(start + timedelta(hours=3, minutes=20), number, "status", status="completed")]
+
+
+def _in_progress(now: datetime, sample: Sample) -> list[Step]:
+    """Published 10 days ago; its window began an hour or so ago."""
+    site, number = _Site("STTLWA", now), NUMBERS["in_progress"]
+    start = now.replace(minute=0) - timedelta(hours=1)
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=4)).isoformat()}
+    return [Step(site.local(-11, 15), number, "create",
+                 _document(number, "Optical amplifier replacement", site, sample, [window])),
+            Step(site.local(-10, 9, 30), number, "status", status="confirmed"),
+            Step(start, number, "status", status="in_progress")]
+
+
+def _rescheduled(now: datetime, sample: Sample) -> list[Step]:
+    """Two nights of work, published tentative, confirmed, then moved four days later."""
+    site, number = _Site("DLLSTX", now), NUMBERS["rescheduled"]
+    first = [site.night(10), site.night(11)]
+    moved = [{"number": 1, **site.night(14)}, {"number": 2, **site.night(15)}]
+    return [Step(site.local(-9, 11), number, "create",
+                 _document(number, "Fibre splice on the metro ring", site, sample, first,
+                           reason="A road crew damaged the cable; the temporary repair must be made permanent.")),
+            Step(site.local(-8, 10), number, "status", status="tentative"),
+            Step(site.local(-5, 16), number, "status", status="confirmed"),
+            Step(site.local(-2, 9), number, "update", {"windows": moved})]
+
+
+def _tentative(now: datetime, sample: Sample) -> list[Step]:
+    site, number = _Site("CHCGIL", now), NUMBERS["tentative"]
+    return [Step(site.local(-2, 13), number, "create",
+                 _document(number, "Router software upgrade", site, sample, [site.night(10)])),
+            Step(site.local(-1, 11), number, "status", status="tentative")]
+
+
+def _draft(now: datetime, sample: Sample) -> list[Step]:
+    site, number = _Site("TOROON", now), NUMBERS["draft"]
+    return [Step(now - timedelta(hours=3), number, "create",
+                 _document(number, "Power plant maintenance", site, sample, [site.night(21)]))]
+
+
+def _emergency(now: datetime, sample: Sample) -> list[Step]:
+    """A failing line card, found this morning: published at once for a window two hours on."""
+    site, number = _Site("DNVRCO", now), NUMBERS["emergency"]
+    start = now.replace(minute=0) + timedelta(hours=2)
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+    return [Step(now - timedelta(hours=2), number, "create",
+                 _document(number, "Emergency line card replacement", site, sample, [window], emergency=True,
+                           reason="A line card is failing; it must be replaced before it fails outright.")),
+            Step(now - timedelta(hours=1, minutes=45), number, "status", status="confirmed")]
+
+
+def _cancelled(now: datetime, sample: Sample) -> list[Step]:
+    site, number = _Site("MEXCMX", now), NUMBERS["cancelled"]
+    return [Step(site.local(-14, 12), number, "create",
+                 _document(number, "Generator load test", site, sample, [site.night(12)])),
+            Step(site.local(-12, 10), number, "status", status="confirmed"),
+            Step(site.local(-1, 15), number, "status", status="cancelled")]

@@ -154,12 +154,45 @@ def test_smtp_unreachable_is_retryable(message):
 def test_the_file_transport_writes_one_parseable_eml_per_recipient(tmp_path, message):
     transport = FileTransport(tmp_path / "outbox")
     transport.send(message)
-    transport.send(message)  # a resend rewrites, never adds
     files = sorted((tmp_path / "outbox").iterdir())
     assert [f.name for f in files] == ["notice-7-contact-11.eml", "notice-7-contact-12.eml"]
     parsed = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert parsed["To"] == "Acme NOC <noc@acme.example>"
     assert next(parsed.iter_attachments()).get_payload(decode=True) == message.ics
+
+
+def test_a_resend_by_the_file_transport_is_a_second_file_and_overwrites_nothing(tmp_path, message):
+    outbox = tmp_path / "outbox"
+    FileTransport(outbox).send(message)
+    first = {f.name: f.read_bytes() for f in outbox.iterdir()}
+    FileTransport(outbox).send(message)  # the worker's next attempt, or another worker
+    FileTransport(outbox).send(message)
+    files = {f.name: f.read_bytes() for f in outbox.iterdir()}
+    assert sorted(files) == ["notice-7-contact-11-2.eml", "notice-7-contact-11-3.eml", "notice-7-contact-11.eml",
+                             "notice-7-contact-12-2.eml", "notice-7-contact-12-3.eml", "notice-7-contact-12.eml"]
+    assert {name: files[name] for name in first} == first
+    for data in files.values():
+        assert email.message_from_bytes(data, policy=policy.default)["To"].addresses[0].addr_spec in (
+            "noc@acme.example", "ops@acme.example")
+
+
+def test_the_outbox_is_private_to_its_owner_even_when_it_was_made_looser(tmp_path, message):
+    outbox = tmp_path / "var" / "outbox"
+    outbox.mkdir(parents=True, mode=0o755)
+    outbox.chmod(0o755)
+    earlier = outbox / "notice-1-contact-1.eml"
+    earlier.write_bytes(b"Subject: earlier\r\n\r\nbody\r\n")
+    earlier.chmod(0o644)
+    transport = FileTransport(outbox)
+    assert (outbox.stat().st_mode & 0o777, earlier.stat().st_mode & 0o777) == (0o700, 0o600)
+    transport.send(message)
+    assert {f.name: f.stat().st_mode & 0o777 for f in outbox.iterdir()} == {
+        "notice-1-contact-1.eml": 0o600, "notice-7-contact-11.eml": 0o600, "notice-7-contact-12.eml": 0o600}
+
+
+def test_a_new_outbox_is_made_private(tmp_path, message):
+    FileTransport(tmp_path / "var" / "outbox").send(message)
+    assert (tmp_path / "var" / "outbox").stat().st_mode & 0o777 == 0o700
 
 
 def test_the_memory_transport_records_and_can_fail_on_demand(message):

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
 from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.domain.status import Status
+from changemgmt.domain.windows import parse_instant
 from changemgmt.gcrs.documents import load_document
 from changemgmt.gcrs.input import parse_patch
+from changemgmt.gcrs.listing import GcrQuery, GcrSummary, list_gcrs
 from changemgmt.gcrs.present import gcr_document, gcr_text
 from changemgmt.gcrs.service import Change, Who, change_status, create_gcr, update_gcr
 from changemgmt.store.db import transaction
@@ -143,3 +147,57 @@ def show_command(app: AppContext, number, as_json) -> None:
     with app.session_factory()() as session:
         document = gcr_document(session, get_gcr(session, number))
     click.echo(json.dumps(document, indent=2) if as_json else gcr_text(document))
+
+
+@gcr_group.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice([s.value for s in Status]),
+              help="Only GCRs in this status (repeatable).")
+@click.option("--from", "start", metavar="TIME", help="Only GCRs with a window ending after TIME (ISO 8601, UTC "
+                                                      "if no offset; a date alone is its midnight UTC).")
+@click.option("--to", "end", metavar="TIME", help="Only GCRs with a window starting before TIME (a date alone "
+                                                  "includes that whole day, UTC).")
+@click.option("--customer", "account", metavar="ACCOUNT",
+              help="Only GCRs impacting this customer's services (an enterprise's: its accounts' too).")
+@click.option("--service", "service_id", metavar="SERVICE_ID", help="Only GCRs impacting this service.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many GCRs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def list_command(app: AppContext, statuses, start, end, account, service_id, limit, as_json) -> None:
+    """List GCRs: those with a window not yet over first (soonest first), then the
+    others (latest first). Times are UTC."""
+    query = GcrQuery(statuses=tuple(Status(s) for s in statuses), start=_list_time(start, "--from", False),
+                     end=_list_time(end, "--to", True), account=account, service_id=service_id, limit=limit)
+    with app.session_factory()() as session:
+        found = list_gcrs(session, query, app.now())
+    if as_json:
+        click.echo(json.dumps([g.to_json() for g in found], indent=2))
+    elif not found:
+        click.echo("no GCRs match")
+    else:
+        click.echo(_list_table(found, app.now()))
+
+
+def _list_time(raw: str | None, option: str, end_of_day: bool) -> datetime | None:
+    if raw is None:
+        return None
+    instant = parse_instant(raw, "UTC", option)
+    is_date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()) is not None
+    return instant + timedelta(days=1) if is_date and end_of_day else instant
+
+
+def _list_table(found: list[GcrSummary], now: datetime) -> str:
+    header = ("NUMBER", "STATUS", "WINDOW (UTC)", "SERVICES", "CUSTOMERS", "TITLE")
+    rows = [header] + [(g.number, g.status.value, _window_cell(g, now), str(g.services), str(g.customers),
+                        ("EMERGENCY: " if g.emergency else "") + g.title) for g in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
+                     for row in rows)
+
+
+def _window_cell(gcr: GcrSummary, now: datetime) -> str:
+    window = gcr.window_at(now)
+    if window is None:
+        return "-"
+    end = f"{window.end:%H:%M}" if window.end.date() == window.start.date() else f"{window.end:%Y-%m-%d %H:%M}"
+    more = f" (+{len(gcr.windows) - 1} more)" if len(gcr.windows) > 1 else ""
+    return f"{window.start:%Y-%m-%d %H:%M} - {end}{more}"

@@ -1,12 +1,25 @@
 """The one entry point, `changemgmt`, and its subcommands."""
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+
+
+def _quiet_exit(*_) -> None:
+    sys.exit(130)
+
+
+# Ctrl-C while the command is still loading (the imports below take a moment) exits
+# quietly with status 130, not with a traceback from deep inside a library. The usual
+# handler is back at the end of this module; click turns Ctrl-C into "Aborted!" from then on.
+_LOADING = threading.current_thread() is threading.main_thread()
+_ON_INTERRUPT = signal.signal(signal.SIGINT, _quiet_exit) if _LOADING else None
 
 import click
 
 from changemgmt import __version__
-from changemgmt.cli.context import AppContext, make_context
+from changemgmt.cli.context import AppContext, make_context, user_fixable_errors
 from changemgmt.cli.demo import demo_command
 from changemgmt.cli.feeds import feeds_group, web_command
 from changemgmt.cli.gcr import gcr_group
@@ -16,7 +29,16 @@ from changemgmt.cli.serve import serve_command
 from changemgmt.store.migrate import current_revision, upgrade
 
 
-@click.group()
+class Changemgmt(click.Group):
+    """The root command. Every subcommand runs inside `user_fixable_errors`: an error the
+    user can fix is one line naming what to fix and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        with user_fixable_errors(ctx):
+            return super().invoke(ctx)
+
+
+@click.group(cls=Changemgmt)
 @click.version_option(__version__, prog_name="changemgmt")
 @click.option("--actor", help="Who is making the change (default: $CHANGEMGMT_ACTOR or cli:<user>).")
 @click.pass_context
@@ -52,6 +74,10 @@ def clock_command() -> None:
 for command in (gcr_group, feeds_group, import_command, export_command, demo_command, plan_command,
                 worker_command, preview_command, web_command, serve_command):
     cli.add_command(command)
+
+
+if _LOADING:
+    signal.signal(signal.SIGINT, _ON_INTERRUPT)
 
 
 def main() -> None:

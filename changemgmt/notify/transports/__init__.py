@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from changemgmt.config import Settings
+from changemgmt.config import ConfigError, Settings
 from changemgmt.notify.transports.base import SendError, SendResult, Transport
 from changemgmt.notify.transports.file import FileTransport
 from changemgmt.notify.transports.memory import InMemoryTransport
@@ -24,9 +24,9 @@ def make_transport(settings: Settings, *, clock: Callable[[], float] = time.time
         return FileTransport(settings.outbox_dir)
     if backend == "sendgrid":
         if not settings.sendgrid_api_key:
-            raise ValueError("EMAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
+            raise ConfigError("EMAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
         return SendGridTransport(settings.sendgrid_api_key, settings.sendgrid_api_host, clock=clock)
     if backend == "smtp":
         return SmtpTransport(settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
                              password=settings.smtp_password, starttls=settings.smtp_starttls)
-    raise ValueError(f"EMAIL_BACKEND: {backend!r} is not one of file, sendgrid, smtp")
+    raise ConfigError(f"EMAIL_BACKEND: {backend!r} is not one of file, sendgrid, smtp")
