@@ -81,9 +81,18 @@ def test_a_string_longer_than_the_limit_is_refused(monkeypatch):
     ]
 
 
-@pytest.mark.parametrize("document", [b'["unfinished', b"[1 2 tru", b"{'single': 1}", b"[NaN, Infinity]", b"\x00"])
+@pytest.mark.parametrize("document", [b'["unfinished', b"[1 2 tru", b"{'single': 1}", b"[NaN, Infinity]", b"\x00",
+                                      b"[truefalse]", b"[+.5]"])
 def test_what_is_not_json_is_left_to_the_parser(document):
     assert check(document) == []
+
+
+@pytest.mark.parametrize("before", [b"\v", b"\f", b"\xc2\xa0", b"\x00", b"'", b"NaN", b"+", b"\\"])
+def test_what_follows_bytes_that_are_not_json_is_checked_too(before):
+    # yajl reads \v and \f as spaces, the pure-Python backend every Unicode space.
+    found = check(b"[" + before + b' "a\\ud800", ' + b"1" * 101 + b"]")
+    assert [message for _, message in found] == [
+        lone(r"\ud800"), "a number of more than 100 characters; no inventory field is that long"]
 
 
 def test_a_number_longer_than_a_whole_block_is_reported_once(monkeypatch):
@@ -94,8 +103,8 @@ def test_a_number_longer_than_a_whole_block_is_reported_once(monkeypatch):
 
 
 TOKENS = st.sampled_from([
-    "[", "]", "{", "}", ",", ":", " ", "\n", "true", "null", '"plain"', '"\\"quoted\\""', '"\\\\"',
-    '"\\ud800"', '"\\udc00"', '"\\ud83d\\ude00"', '"a\\\\ud800"', '"é✓"', "-", "0.5e-3",
+    "[", "]", "{", "}", ",", ":", " ", "\n", "\v", "true", "null", '"plain"', '"\\"quoted\\""', '"\\\\"',
+    '"\\ud800"', '"\\udc00"', '"\\ud83d\\ude00"', '"a\\\\ud800"', '"é✓"', "-", "0.5e-3", "e", "x", "+", "é",
 ])
 NUMBERS = st.integers(min_value=1, max_value=150).map(lambda digits: "9" * digits)
 
@@ -118,8 +127,10 @@ LEAVES = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-10**120, max_value=10**120),
     st.lists(st.one_of(st.text(max_size=3), SURROGATES), max_size=4).map("".join),
 )
-DOCUMENTS = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
-                                                                                              max_size=4), max_leaves=12)
+DOCUMENTS = st.recursive(
+    LEAVES, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 def hazards(value) -> bool:

@@ -43,8 +43,8 @@ class Kind:
 
     def parse(self, raw: Mapping[str, object], problems: Problems, formulas: list[str]) -> dict:
         """Returns the row as stored; adds (field, message) to `problems` for each bad
-        field (and then the row must not be used), and to `formulas` the name of each
-        field that looks like a spreadsheet formula."""
+        field (the row then lacks that field and must not be written), and to `formulas`
+        the name of each field that looks like a spreadsheet formula."""
         row = {}
         get = raw.get
         starts = cells.FORMULA_STARTS

@@ -11,11 +11,12 @@
 
 Deep nesting, the third danger, is checked on the parser's events (`readers`).
 
-One pass at regular-expression speed with one block in memory: the expression consumes
-whole tokens, strings always whole, and stops only at something to report, at a string
-or number that the next block completes, or at bytes that are not JSON. There it ends
-quietly: the parser stops at those bytes (or earlier) with its own syntax error, so it
-never reads past what was checked.
+One pass at regular-expression speed with one block in memory. The expression reads
+tokens as leniently as any ijson backend does (yajl takes \v and \f for spaces), and
+bytes that are not JSON as runs of their own, but strings exactly as JSON delimits them,
+so it never mistakes what is inside a string for what is outside. It stops only at
+something to report, or at a string or number that the next block completes. The
+parser refuses what is not JSON with its own syntax error.
 """
 from __future__ import annotations
 
@@ -34,13 +35,15 @@ _LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 _STRING = rb'"(?:[^"\\]++|\\[^u]|\\u(?![dD][89a-fA-F])|' + _HIGH + _LOW + rb')*+"'
 # Looser than JSON's grammar (the parser checks the number), but never longer than allowed.
 _NUMBER = rb"[-0-9][-+.0-9eE]{0,%d}+(?![-+.0-9eE])" % (MAX_NUMBER - 1)
-_WORD = rb"[a-z]{1,5}+(?![a-z])"  # true, false, null (the parser tells them apart)
-_TOKENS = re.compile(rb"(?:[ \t\r\n,:\[\]{}]++|" + _STRING + rb"|" + _NUMBER + rb"|" + _WORD + rb")*+")
+_SPACES = rb"[ \t\n\v\f\r,:\[\]{}]++"
+_WORD = rb"[a-zA-Z]++"  # true, false, null; the parser refuses any other
+_OTHER = rb'[^"\-0-9a-zA-Z \t\n\v\f\r,:\[\]{}]++'  # never JSON outside a string
+_TOKENS = re.compile(rb"(?:" + rb"|".join([_SPACES, _STRING, _NUMBER, _WORD, _OTHER]) + rb")*+")
+_NUMBER_AT_END = re.compile(rb"[-0-9][-+.0-9eE]*\Z")
 _ANY_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _ESCAPE = re.compile(rb"\\(?:u[0-9a-fA-F]{4}|.)", re.DOTALL)
 _LOW_ESCAPE = re.compile(_LOW)
 _NUMBER_RUN = re.compile(rb"[-+.0-9eE]*")
-_TOKEN_BYTES = b"-+.0123456789eEabcdefghijklmnopqrstuvwxyz"
 
 Report = Callable[[str, str], None]
 
@@ -103,21 +106,17 @@ class _Scan:
 
     @staticmethod
     def checked_before_cut(data: bytes) -> int:
-        """Where the last number or word of `data` starts: the end of the block may cut it."""
-        start = len(data.rstrip(_TOKEN_BYTES))
-        if len(data) - start > MAX_NUMBER:
-            # Never in JSON: tokens this long without a separator; the parser stops in them.
-            raise _End
-        return start
+        """Where a number that the end of the block may cut starts (it is checked whole
+        with the next block); what else is cut there is harmless to check in two parts."""
+        number = _NUMBER_AT_END.search(data, max(0, len(data) - MAX_NUMBER))
+        return number.start() if number else len(data)
 
     def stopped_at(self, data: bytes, position: int, final: bool) -> int:
-        """Reports what stopped the scan at `position`; returns where to go on."""
-        first = data[position:position + 1]
-        if first == b'"':
+        """Reports what stopped the scan at `position`, a string or a number; returns
+        where to go on."""
+        if data[position:position + 1] == b'"':
             return self.string_at(data, position, final)
-        if first in b"-0123456789":
-            return self.number_at(data, position, final)
-        raise _End  # not JSON: the parser says so
+        return self.number_at(data, position)
 
     def string_at(self, data: bytes, position: int, final: bool) -> int:
         whole = _ANY_STRING.match(data, position)
@@ -141,7 +140,7 @@ class _Scan:
                                                  "it stands for no character")
         return whole.end()
 
-    def number_at(self, data: bytes, position: int, final: bool) -> int:
+    def number_at(self, data: bytes, position: int) -> int:
         """Reports a number too long (the expression takes any shorter one)."""
         end = _NUMBER_RUN.match(data, position).end()
         self.error(data, position, f"a number of more than {MAX_NUMBER} characters; no inventory field is that long")
