@@ -274,6 +274,7 @@ def _not_json(exc: Exception) -> str:
 
 _OPEN = frozenset({"start_map", "start_array"})
 _CLOSE = frozenset({"end_map", "end_array"})
+_BRACKETS = _OPEN | _CLOSE
 
 
 class _Shape:
@@ -291,6 +292,8 @@ class _Shape:
     def follow(self, events) -> None:
         depth = 0
         for event, value in events:
+            if depth > 2 and event not in _BRACKETS:
+                continue  # inside an item: only its nesting matters here
             if event in _OPEN:
                 if depth:
                     self.item(depth, event)
@@ -302,8 +305,6 @@ class _Shape:
                     self.top = event
             elif event in _CLOSE:
                 depth -= 1
-            elif depth > 2 and event != "map_key":
-                continue
             elif event == "map_key":
                 self.key(depth, value)
             else:
