@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import select, text as sql
 
 from changemgmt.domain import text as rules
@@ -205,13 +205,15 @@ def test_email_cells_follow_email_validator_exactly(local, domain, long_label):
 @given(column=st.sampled_from(TEXT_COLUMNS), value=TEXT.filter(lambda value: value.strip()))
 def test_hostile_text_in_any_column_is_refused_by_name_or_stored_as_the_rule_keeps_it(db, settings, column, value):
     kind, name, rule, limit = column
-    assume(not ("\ud800" <= value[:1] <= "\udfff"))
+    value = json.loads(json.dumps(value))  # as JSON carries it: a high and a low surrogate make one character
     expected = outcome(rule, value, name, limit)
     document = with_value(kind, name, value)
     if expected[0] == "refused":
         lines = problems(db, settings, document)
-        surrogate = any("\ud800" <= char <= "\udfff" for char in value)
-        assert surrogate or all(f"]: {name}: " in line or "]: a_end: " in line for line in lines), lines
+        if any("\ud800" <= char <= "\udfff" for char in value):  # refused before parsing, by line and column
+            assert all(line.startswith("line 1, column ") for line in lines), lines
+        else:
+            assert all(f"]: {name}: " in line or "]: a_end: " in line for line in lines), lines
     else:
         load(db, settings, document)
         assert expected[1] in stored(db, kind, name)
