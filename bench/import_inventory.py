@@ -9,7 +9,12 @@ in its own subprocess on a fresh schema so that time and memory figures are inde
 (a) the baseline: the files' rows, already turned into dicts with their ids, inserted with
 `connection.execute(table.insert(), chunk)`; (b) `import_inventory` of the four files
 (customers, locations, contacts, services); (c) the same import at a quarter of the size,
-to show that peak memory does not grow with the file. Target: import rate >= 1/3 baseline.
+to show how peak memory grows with the file: only by the keys of the largest kind (each
+key is kept once, to find keys repeated within a file), never by its rows; (d) with
+--json, the import of the same rows as one JSON file. Target: import rate >= 1/3 baseline.
+
+To compare two versions of the importer on the same machine state, run this script
+with PYTHONPATH pointing at each checkout in turn: only `import_inventory` is measured.
 """
 from __future__ import annotations
 
@@ -120,17 +125,32 @@ def run_baseline(engine, folder: Path) -> tuple[float, int]:
     return time.perf_counter() - started, sum(len(r) for r in rows.values())
 
 
-def run_import(engine, folder: Path) -> tuple[float, int]:
+def write_json(folder: Path) -> Path:
+    """The four CSV files of `folder` as one JSON document, in the importer's order."""
+    document = {}
+    for kind in ("locations", "customers", "contacts", "services"):
+        with (folder / f"{kind}.csv").open(encoding="utf-8", newline="") as f:
+            document[kind] = [{name: value for name, value in row.items() if value} for row in csv.DictReader(f)]
+    path = folder / "inventory.json"
+    path.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    return path
+
+
+def run_import(engine, folder: Path, files: list[str] | None = None) -> tuple[float, int]:
     from changemgmt.config import load_settings
     from changemgmt.inventory import import_inventory
     from changemgmt.store.db import session_factory
 
     factory, settings = session_factory(engine), load_settings({})
     started, rows = time.perf_counter(), 0
-    for kind in KINDS:
-        result = import_inventory(factory, folder / f"{kind}.csv", settings=settings, actor="bench")
+    for name in files or [f"{kind}.csv" for kind in KINDS]:
+        result = import_inventory(factory, folder / name, settings=settings, actor="bench")
         rows += sum(result.rows.values())
     return time.perf_counter() - started, rows
+
+
+def run_json_import(engine, folder: Path) -> tuple[float, int]:
+    return run_import(engine, folder, ["inventory.json"])
 
 
 def worker(mode: str, url: str, folder: Path) -> None:
@@ -141,7 +161,8 @@ def worker(mode: str, url: str, folder: Path) -> None:
     engine = fresh_schema(url)
     start_rss = _status_kib("VmRSS")
     _reset_peak_rss()
-    seconds, rows = (run_baseline if mode == "baseline" else run_import)(engine, folder)
+    run = {"baseline": run_baseline, "import": run_import, "json": run_json_import}[mode]
+    seconds, rows = run(engine, folder)
     peak = _status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"seconds": seconds, "rows": rows, "peak_growth_mib": (peak - start_rss) / 1024}))
 
@@ -184,7 +205,7 @@ def best(mode: str, url: str, folder: Path, repeat: int) -> dict:
     return {**fastest, "peak_growth_mib": max(run["peak_growth_mib"] for run in runs)}
 
 
-def bench(url: str, full: Path, quarter: Path, repeat: int) -> float:
+def bench(url: str, full: Path, quarter: Path, repeat: int, with_json: bool) -> float:
     base, imported = best("baseline", url, full, repeat), best("import", url, full, repeat)
     small = best("import", url, quarter, repeat)
     ratio = rate(imported) / rate(base)
@@ -192,6 +213,8 @@ def bench(url: str, full: Path, quarter: Path, repeat: int) -> float:
     print(line("baseline Core insert", base) + "  [rows held in memory]")
     print(line("import, full size", imported))
     print(line("import, 1/4 size", small))
+    if with_json:
+        print(line("import, JSON", best("json", url, full, repeat)))
     print(f"ratio import/baseline: {ratio:.2f} (target >= 0.33: {'met' if ratio >= 1 / 3 else 'NOT met'})")
     return ratio
 
@@ -215,7 +238,8 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=100000)
     parser.add_argument("--locations", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3, help="Runs per measurement; the fastest counts.")
-    parser.add_argument("--worker", choices=("baseline", "import"), help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="Also import the full size as one JSON file.")
+    parser.add_argument("--worker", choices=("baseline", "import", "json"), help=argparse.SUPPRESS)
     parser.add_argument("--files", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -225,12 +249,14 @@ def main() -> None:
         sizes = (args.customers, args.contacts, args.services)
         generate(folder / "full", *sizes, args.locations)
         generate(folder / "quarter", *(n // 4 for n in sizes), args.locations)
+        if args.json:
+            write_json(folder / "full")
         print(f"rows: {args.customers} customers, {args.locations} locations, {args.contacts} contacts, "
               f"{args.services} services ({_size(folder / 'full')} of CSV)")
         urls = [args.database_url or f"sqlite:///{folder / 'bench.db'}"]
         if args.pg_url and args.pg_url not in urls:
             urls.append(args.pg_url)
-        ratios = [bench(url, folder / "full", folder / "quarter", args.repeat) for url in urls]
+        ratios = [bench(url, folder / "full", folder / "quarter", args.repeat, args.json) for url in urls]
     sys.exit(0 if min(ratios) >= 1 / 3 else 1)
 
 
@@ -240,7 +266,7 @@ def _postgres_from_env() -> str | None:
 
 
 def _size(folder: Path) -> str:
-    return f"{sum(p.stat().st_size for p in folder.iterdir()) / 2**20:.1f} MiB"
+    return f"{sum(p.stat().st_size for p in folder.glob('*.csv')) / 2**20:.1f} MiB"
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -10,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from changemgmt.cli.inventory import export_command, import_command
-from changemgmt.store.models import AuditEntry, Location
+from changemgmt.store.models import AuditEntry, Customer, Location
 
 DATA = Path(__file__).parent / "data" / "inventory"
 
@@ -119,3 +123,55 @@ def test_a_csv_export_without_a_kind_is_a_usage_error(run):
 def test_importing_a_missing_file_is_a_usage_error(run, tmp_path):
     result = run("import", str(tmp_path / "nope.csv"))
     assert result.exit_code == 2
+
+
+def changemgmt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Runs the real CLI in a process of its own, with 2 GiB of memory and a minute at
+    most: a crash (a signal, returncode < 0), a hang or a blow-up fails the test instead
+    of taking pytest, or the machine, down with it."""
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    return subprocess.run([sys.executable, "-m", "changemgmt", *args], env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=60, check=False, preexec_fn=limit_memory)
+
+
+@pytest.mark.parametrize("number", ["7" * 4301, "-" + "7" * 5000, "7" * 1_000_000])
+def test_a_json_number_too_long_for_python_is_refused_not_a_crash(db, env, tmp_path, number):
+    file = tmp_path / "inventory.json"
+    file.write_text(f'{{"locations": [{{"code": "L-1", "name": {number}}}]}}')
+    done = changemgmt(env, "import", str(file))
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        "line 1, column 40: a number of more than 100 characters; no inventory field is that long",
+        f"{file}: 1 problem found; nothing was imported",
+    ]
+
+
+def test_json_nested_100000_deep_is_refused_at_once(db, env, tmp_path):
+    file = tmp_path / "inventory.json"
+    file.write_text('{"locations": [' + "[" * 100_000 + "]" * 100_000 + "]}")
+    done = changemgmt(env, "import", str(file))
+    assert (done.returncode, done.stderr.splitlines()[0]) == (
+        1, "locations[0]: is nested more than 10 levels deep; an inventory item is a flat object")
+
+
+def test_a_lone_surrogate_escape_is_refused_not_stored_as_a_question_mark(db, env, tmp_path):
+    file = tmp_path / "inventory.json"
+    file.write_text('{"customers": [{"account": "A-1", "name": "a\\ud800b"}]}')
+    done = changemgmt(env, "import", str(file))
+    assert (done.returncode, done.stderr.splitlines()[0]) == (
+        1, 'line 1, column 45: "\\ud800" is half of a UTF-16 surrogate pair, alone: it stands for no character')
+    with db() as session:
+        assert session.scalars(select(Customer.name)).all() == []
+
+
+def test_a_semicolon_separated_file_is_explained(run, tmp_path):
+    file = tmp_path / "customers.csv"
+    file.write_text("account;name;time_zone\nA-1;One;UTC\n")
+    result = run("import", str(file))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "line 1: header: this file seems to use ';' between columns; changemgmt reads comma-separated files",
+        f"{file}: 1 problem found; nothing was imported",
+    ]

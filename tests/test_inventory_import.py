@@ -101,13 +101,13 @@ def test_a_bad_file_writes_nothing_and_lists_every_bad_row_with_its_line_and_fie
     load(db, settings, DATA / "customers.csv")
     before = snapshot(db)
     assert failure(db, settings, file) == [
-        "line 3: email: 'not-an-address' is not an email address",
-        "line 4: name: must not contain line breaks or control characters",
+        "line 3: email: 'not-an-address' is not an email address: An email address must have an @-sign.",
+        "line 4: name: must be one line of text without control characters; it contains a line break",
         "line 6: notice_kinds: 'sometimes' is not a notice kind "
         "(new, updated, rescheduled, reminder, started, completed, cancelled, emergency)",
         "line 7: min_impact: 'catastrophic' is not an impact level (NO-IMPACT, REDUCED-REDUNDANCY, DEGRADED, OUTAGE)",
         "line 7: reminders: 'maybe' is not true or false (true/false, yes/no, 1/0)",
-        "line 8: account: is required",
+        "line 8: account: must not be empty",
     ]
     assert snapshot(db) == before
 
@@ -122,7 +122,7 @@ def test_it_checks_time_zones_countries_and_lengths(db, settings, tmp_path):
     assert failure(db, settings, file) == [
         "line 2: country: 'USA' is not a two-letter country code (ISO 3166, e.g. US)",
         "line 3: time_zone: 'Mars/Olympus_Mons' is not an IANA time zone (e.g. Europe/Paris)",
-        "line 4: name: is longer than 200 characters",
+        "line 4: name: is 201 characters long; the limit is 200",
     ]
 
 
@@ -136,9 +136,9 @@ def test_it_reports_references_to_rows_that_do_not_exist(db, settings, tmp_path)
         "S-3,ACC-1001,,DLLSTX01\n"
     ))
     assert failure(db, settings, file) == [
-        "line 4: z_end: is given without an a_end",
         "line 2: z_end: no location has code 'NOWHERE'",
         "line 3: account: no customer has account 'ACC-9999'",
+        "line 4: z_end: is given without an a_end",
     ]
 
 
@@ -188,17 +188,41 @@ def test_the_list_of_bad_rows_is_capped(db, settings, tmp_path):
     assert lines[-1] == "... and 205 more"
 
 
-def test_it_rejects_unknown_and_missing_columns(db, settings, tmp_path):
-    file = write(tmp_path, "contacts.csv", "account,emial,name\nACC-1,a@b.example,A\n")
+def test_it_rejects_unknown_and_missing_columns_and_still_checks_the_rows(db, settings, tmp_path):
+    file = write(tmp_path, "contacts.csv", "account,emial,name,name\nACC-1,a@b.example,A,B\n,c@d.example,C,D\n")
     assert failure(db, settings, file, kind="contacts") == [
         "line 1: emial: is not a column of contacts (account, email, name, role, notice_kinds, min_impact, reminders)",
         "line 1: email: column is missing",
+        "line 1: name: column appears twice",
+        "line 2: account: no customer has account 'ACC-1'",
+        "line 3: account: must not be empty",
     ]
+
+
+def test_a_missing_key_column_is_reported_once_and_its_rows_are_not_written(db, settings, tmp_path):
+    load(db, settings, DATA / "customers.csv")
+    file = write(tmp_path, "contacts.csv", "account,name\nACC-1001,One\nACC-2002,Two\n")
+    assert failure(db, settings, file, kind="contacts") == ["line 1: email: column is missing"]
+    assert snapshot(db)["contacts"] == []
 
 
 def test_it_needs_a_kind_when_the_header_does_not_say(db, settings, tmp_path):
     file = write(tmp_path, "mystery.csv", "name,colour\nx,blue\n")
-    assert failure(db, settings, file) == ["line 1: header: does not say which kind of rows follow; name the kind"]
+    assert failure(db, settings, file) == [
+        "line 1: header: does not say which kind of rows follow (it has no service_id, email, code or account "
+        "column); name the kind with --kind locations|customers|contacts|services"
+    ]
+
+
+@pytest.mark.parametrize("delimiter, named", [(";", "';'"), ("\t", "tabs"), ("|", "'|'")])
+@pytest.mark.parametrize("kind", [None, "customers"])
+def test_a_header_from_a_spreadsheet_export_says_which_delimiter_it_seems_to_use(db, settings, tmp_path, delimiter,
+                                                                                 named, kind):
+    header = delimiter.join(["account", "name", "time_zone"])
+    file = write(tmp_path, "customers.csv", f"{header}\nA-1{delimiter}One{delimiter}UTC\n")
+    assert failure(db, settings, file, kind=kind) == [
+        f"line 1: header: this file seems to use {named} between columns; changemgmt reads comma-separated files"
+    ]
 
 
 def test_it_reads_utf8_with_a_byte_order_mark_and_spreadsheet_headers(db, settings, tmp_path):
@@ -223,12 +247,39 @@ def test_formula_looking_cells_are_stored_as_text_with_a_warning(db, settings, t
     assert names == ['=HYPERLINK("http://x")', "@SUM(1)", "Plain"]
 
 
-def test_when_a_key_is_repeated_the_last_row_wins(db, settings, tmp_path, monkeypatch):
-    monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
+@pytest.mark.parametrize("chunk_rows", [2, 2000])
+def test_a_key_repeated_in_a_file_is_reported_with_both_lines(db, settings, tmp_path, monkeypatch, chunk_rows):
+    monkeypatch.setattr(importer, "CHUNK_ROWS", chunk_rows)
     file = write(tmp_path, "locations.csv", "code,name\nL-1,First\nL-1,Second\nL-2,Other\nL-1,Third\n")
-    load(db, settings, file)
-    with db() as session:
-        assert dict(session.execute(select(Location.code, Location.name)).all()) == {"L-1": "Third", "L-2": "Other"}
+    assert failure(db, settings, file) == [
+        "line 3: code: 'L-1' is also on line 2; each location may appear once in a file",
+        "line 5: code: 'L-1' is also on line 2; each location may appear once in a file",
+    ]
+    assert snapshot(db)["locations"] == []
+
+
+def test_a_contact_is_its_account_and_its_address_with_the_domain_in_any_case(db, settings, tmp_path):
+    load(db, settings, DATA / "customers.csv")
+    file = write(tmp_path, "contacts.csv", (
+        "account,email\n"
+        "ACC-1001,Bob@Example.COM\n"
+        "ACC-2002,Bob@example.com\n"
+        "ACC-1001,bob@example.com\n"
+        "ACC-1001,Bob@example.com\n"
+    ))
+    assert failure(db, settings, file) == [
+        "line 5: email: 'Bob@example.com' of account 'ACC-1001' is also on line 2; each contact may appear once in "
+        "a file",
+    ]
+
+
+def test_repeated_keys_are_found_in_files_of_every_size_keeping_keys_not_rows(db, settings, tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 7)
+    rows = "".join(f"S-{n % 95},A-1,,\n" for n in range(100))
+    load(db, settings, write(tmp_path, "customers.csv", "account,name\nA-1,One\n"))
+    lines = failure(db, settings, write(tmp_path, "services.csv", "service_id,account,a_end,z_end\n" + rows))
+    assert lines == [f"line {n + 2}: service_id: 'S-{n % 95}' is also on line {n % 95 + 2}; each service may appear "
+                     "once in a file" for n in range(95, 100)]
 
 
 def test_a_reimport_never_resubscribes_a_contact(db, settings, now):
@@ -313,3 +364,65 @@ def test_references_resolve_across_chunks_and_a_small_id_cache(db, settings, tmp
         found = session.execute(query).all()
     assert found == [(f"S-{n}", f"A-{n % 7}", f"L-{n % 5}") for n in range(40)]
 
+
+
+def test_every_problem_of_a_file_is_listed_at_once(db, settings, tmp_path):
+    load(db, settings, DATA / "locations.csv")
+    file = write(tmp_path, "inventory.json", """{
+      "services": [
+        {"service_id": "S-1", "account": "A-1", "a_end": "DLLSTX01"},
+        {"service_id": "S-2", "account": "A-9", "a_end": "NOWHERE", "bandwidth": "\\u001b[2J"},
+        {"service_id": "S-1", "account": "A-2", "a_end": "GONE"},
+        {"service_id": "S-3", "account": "A-3"}
+      ],
+      "customers": [
+        {"account": "A-1", "name": "One", "parent_account": "GHOST"},
+        {"account": "A-2", "name": "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGUsIHg=?="},
+        {"account": "A-1", "name": "One again"},
+        {"account": "A-4", "name": "Four", "time_zone": "Mars/Base", "parent_account": "PHANTOM"}
+      ],
+      "contacts": [
+        {"account": "A-1", "email": "noc@one.example"},
+        {"account": "A-1", "email": "NOC@ONE.example"},
+        {"account": "A-1", "email": "noc@One.Example"},
+        {"account": "A-7", "email": "x,y@seven.example"},
+        {"account": "A-2", "email": "noc@two.example"}
+      ],
+      "locations": [
+        {"code": "L-1", "country": "USA"},
+        {"code": "DLLSTX01", "name": "Dallas"},
+        {"code": "L-1"}
+      ]
+    }""")
+    assert failure(db, settings, file) == [
+        "locations[0]: country: 'USA' is not a two-letter country code (ISO 3166, e.g. US)",
+        "locations[2]: code: 'L-1' is also at locations[0]; each location may appear once in a file",
+        "customers[0]: parent_account: no customer has account 'GHOST'",
+        "customers[1]: name: must not contain '=?...?=' (email encoded-word syntax)",
+        "customers[2]: account: 'A-1' is also at customers[0]; each customer may appear once in a file",
+        "customers[3]: time_zone: 'Mars/Base' is not an IANA time zone (e.g. Europe/Paris)",
+        "customers[3]: parent_account: no customer has account 'PHANTOM'",
+        "contacts[2]: email: 'noc@one.example' of account 'A-1' is also at contacts[0]; each contact may appear once "
+        "in a file",
+        "contacts[3]: email: 'x,y@seven.example' is not an email address: The email address contains invalid "
+        "characters before the @-sign: ','.",
+        "contacts[3]: account: no customer has account 'A-7'",
+        "services[1]: bandwidth: must be one line of text without control characters; it contains U+001B (a control "
+        "character)",
+        "services[1]: account: no customer has account 'A-9'",
+        "services[1]: a_end: no location has code 'NOWHERE'",
+        "services[2]: service_id: 'S-1' is also at services[0]; each service may appear once in a file",
+        "services[2]: a_end: no location has code 'GONE'",
+        "services[3]: account: no customer has account 'A-3'",
+    ]
+    assert [len(rows) for rows in snapshot(db).values()] == [3, 0, 0, 0]
+
+
+def test_a_csv_file_lists_its_bad_rows_before_a_line_that_is_not_utf8(db, settings, tmp_path):
+    path = tmp_path / "locations.csv"
+    path.write_bytes(b"code,country\nL-1,USA\nL-1,US\nL-3,Caf\xe9\n")
+    assert failure(db, settings, path) == [
+        "line 2: country: 'USA' is not a two-letter country code (ISO 3166, e.g. US)",
+        "line 3: code: 'L-1' is also on line 2; each location may appear once in a file",
+        "line 4: is not UTF-8 text",
+    ]

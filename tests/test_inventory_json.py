@@ -112,3 +112,60 @@ def test_a_json_error_after_good_rows_still_writes_nothing(db, settings):
         load(db, settings, io.BytesIO(text.encode()))
     assert count(db, Location) == 0
 
+
+
+def test_a_key_repeated_in_an_array_is_reported_with_both_indexes(db, settings):
+    text = """{"customers": [
+        {"account": "A-1", "name": "One"}, {"account": "A-2", "name": "Two"}, {"account": "A-1", "name": "Again"}
+    ], "services": [
+        {"service_id": "S-1", "account": "A-2"}, {"service_id": "S-1", "account": "A-1"}
+    ]}"""
+    assert failure(db, settings, text) == [
+        "customers[2]: account: 'A-1' is also at customers[0]; each customer may appear once in a file",
+        "services[1]: service_id: 'S-1' is also at services[0]; each service may appear once in a file",
+    ]
+    assert count(db, Customer) == 0
+
+
+def test_a_kind_named_twice_at_the_top_is_refused(db, settings):
+    assert failure(db, settings, '{"locations": [{"code": "L-1"}], "locations": [{"code": "L-2"}]}') == [
+        "file: locations: appears twice; put all of its items in one array"
+    ]
+
+
+def test_every_problem_of_an_item_is_listed_unknown_fields_included(db, settings):
+    text = '{"locations": [{"code": "L-1", "colour": "blue", "country": "USA", "shape": "round"}]}'
+    assert failure(db, settings, text) == [
+        "locations[0]: country: 'USA' is not a two-letter country code (ISO 3166, e.g. US)",
+        "locations[0]: colour: is not a field of locations (address, city, code, country, name, region, time_zone)",
+        "locations[0]: shape: is not a field of locations (address, city, code, country, name, region, time_zone)",
+    ]
+
+
+def test_bad_items_before_a_syntax_error_are_listed_with_it(db, settings):
+    text = '{"locations": [{"code": "L-1", "country": "USA"}, {"code": "L-2"}, {"code": '
+    assert failure(db, settings, text) == [
+        "locations[0]: country: 'USA' is not a two-letter country code (ISO 3166, e.g. US)",
+        "file: is not valid JSON: parse error: premature EOF",
+    ]
+
+
+def test_numbers_in_text_cells_are_stored_as_written(db, settings):
+    load(db, settings, io.BytesIO(b'{"locations": [{"code": 1042, "name": 1.10}]}'))
+    with db() as session:
+        assert session.execute(select(Location.code, Location.name)).one() == ("1042", "1.10")
+
+
+@pytest.mark.parametrize("top", ["object", "array"])
+def test_nesting_deeper_than_an_item_can_be_is_refused_before_it_is_built(db, settings, top):
+    deep = "[" * 50 + "]" * 50  # 100,000 levels: test_inventory_cli, in a process of its own
+    items = f'{{"code": "L-1"}}, {{"code": "L-2", "name": {deep}}}'
+    text = f'{{"locations": [{items}]}}' if top == "object" else f"[{items}]"
+    assert failure(db, settings, text, kind="locations") == [
+        "locations[1]: is nested more than 10 levels deep; an inventory item is a flat object"
+    ]
+
+
+def test_an_item_nested_as_deep_as_an_item_can_be_is_read(db, settings):
+    text = '{"contacts": [{"account": "A-1", "email": "a@one.example", "notice_kinds": ["new"]}]}'
+    assert failure(db, settings, text) == ["contacts[0]: account: no customer has account 'A-1'"]

@@ -1,6 +1,12 @@
 """One cell at a time: turns a raw value (a CSV string or a JSON scalar) into what we store,
 or raises BadValue saying what is wrong with it.
 
+Text follows the rules of `changemgmt.domain.text`, the one source of truth for what a
+person may type: one-line cells refuse every control character, multi-line cells (a
+location's address) keep only LF and TAB, names shown beside an address refuse email
+encoded-word syntax, and every text column has a length limit. The parsers here only add
+fast paths for the common case, which must agree with those rules (tests check they do).
+
 Formula-looking cells (starting with = + - @ TAB CR, OWASP "CSV injection") are accepted
 and stored as text: "-" and "+" start legitimate names and "@Home" was a real ISP. The
 importer lists them as warnings, and every CSV export prefixes them with a single quote
@@ -14,21 +20,29 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import email_validator
+
+from changemgmt.domain import text as rules
 from changemgmt.domain.errors import DomainError
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.notice import NoticeKind
 
 FORMULA_STARTS = frozenset("=+-@\t\r")
-# Control characters, and lone surrogates (JSON "\ud800"), which no database can store.
-_ONE_LINE_BAD = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
-_MULTILINE_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(?:\.[^@\s.]+)+")
+NOTICE_KINDS_MAX = 200
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _KIND_SEPARATORS = re.compile(r"[\s,;]+")
 _TRUE = frozenset({"true", "yes", "1", "y"})
 _FALSE = frozenset({"false", "no", "0", "n"})
 _KINDS = {kind.value: kind for kind in NoticeKind}
 _KIND_ORDER = {kind.value: index for index, kind in enumerate(NoticeKind)}
+# The common shape of an address, which email-validator always accepts unchanged but for
+# the case of its domain: ASCII letters, digits and "_+-" in dot-separated atoms before
+# the @; LDH labels of at most 63 characters after it, no "--" (which IDNA reserves), and
+# a top-level domain of letters. Anything else goes to email-validator itself.
+_PLAIN_EMAIL = re.compile(
+    r"(?P<local>[A-Za-z0-9_+-]{1,64}(?:\.[A-Za-z0-9_+-]{1,64})*)"
+    r"@(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
+)
 
 
 class BadValue(ValueError):
@@ -62,25 +76,40 @@ def as_text(raw: object) -> str:
     raise BadValue("must be text")
 
 
-def text(limit: int, *, required: bool = False, multiline: bool = False):
-    """A parser for a text cell of at most `limit` characters."""
-    bad = _MULTILINE_BAD if multiline else _ONE_LINE_BAD
-    what = "control characters" if multiline else "line breaks or control characters"
+def _number_as_text(raw: object) -> object:
+    # A JSON number with a fraction comes as a Decimal, kept as written ("1.10").
+    return str(raw) if raw.__class__ is Decimal else raw
 
+
+def text(limit: int, *, required: bool = False, multiline: bool = False, name: bool = False):
+    """A parser for a text cell of at most `limit` characters: one line (the default),
+    several (`multiline`), or a name that may be shown beside an email address (`name`)."""
+    rule = rules.multi_line if multiline else rules.display_name if name else rules.one_line
+
+    def by_the_rule(raw: object) -> str:
+        try:
+            return rule(_number_as_text(raw), "", limit, required=required)
+        except DomainError as exc:
+            raise BadValue(exc.message) from None
+
+    # The fast paths: printable text holds no control character (nor LF, TAB or CR),
+    # so every rule keeps it as it is, and only its length, emptiness and, for a name,
+    # encoded-word syntax remain to check. Anything else is left to the rule.
     def parse(raw: object) -> str:
-        value = raw.strip() if raw.__class__ is str else as_text(raw)
-        if not value:
-            if required:
-                raise BadValue("is required")
-            return value
-        if len(value) > limit:
-            raise BadValue(f"is longer than {limit} characters")
-        # isprintable() is the fast path; what it refuses (NBSP too) gets the exact check.
-        if not value.isprintable() and bad.search(value):
-            raise BadValue(f"must not contain {what}")
-        return value
+        if raw.__class__ is str:
+            value = raw.strip()
+            if value.isprintable() and len(value) <= limit and (value or not required):
+                return value
+        return by_the_rule(raw)
 
-    return parse
+    def parse_name(raw: object) -> str:
+        if raw.__class__ is str:
+            value = raw.strip()
+            if value.isprintable() and len(value) <= limit and (value or not required) and "=?" not in value:
+                return value
+        return by_the_rule(raw)
+
+    return parse_name if name else parse
 
 
 def optional_key(limit: int):
@@ -94,15 +123,43 @@ def optional_key(limit: int):
 
 
 def email(raw: object) -> str:
-    """An address as mail servers see it: the domain part is case-insensitive, so it is
-    stored in lower case and `Bob@Example.COM` is the same contact as `Bob@example.com`."""
-    value = as_text(raw)
-    if not value:
-        raise BadValue("is required")
-    if len(value) > 254 or not _EMAIL.fullmatch(value) or not value.isprintable():
-        raise BadValue(f"{shown(value)} is not an email address")
-    local, domain = value.split("@")
-    return f"{local}@{domain.lower()}"
+    """An address checked by `changemgmt.domain.text.email_address` (email-validator,
+    syntax only) and stored as written but for its domain, which is case-insensitive and
+    kept in lower case (IDNA ASCII form): `Bob@Example.COM` is the same contact as
+    `Bob@example.com`, and `NOC@x.example` stays `NOC@x.example`."""
+    value = raw.strip() if raw.__class__ is str else _number_as_text(raw)
+    plain = _plain_email(value) if value.__class__ is str else None
+    if plain is not None:
+        return plain
+    try:
+        checked = rules.email_address(value, "email")
+    except DomainError as exc:
+        raise BadValue(exc.message) from None
+    # email-validator lower-cases RFC 2142 mailbox names ("NOC" -> "noc"); earlier
+    # imports stored the part before the @ as written, so it still is.
+    return f"{str(value).strip().rpartition('@')[0]}@{checked.rpartition('@')[2]}"
+
+
+def _plain_email(value: str) -> str | None:
+    """`value` with its domain in lower case if it has the plain shape email-validator
+    accepts without a change (see _PLAIN_EMAIL); None to ask email-validator."""
+    match = _PLAIN_EMAIL.fullmatch(value)
+    if match is None or len(value) > rules.EMAIL_MAX or len(match["local"]) > 64:
+        return None
+    domain = match["domain"].lower()
+    if "--" in domain or len(domain) > 253 or _special_use(domain):
+        return None
+    return f"{match['local']}@{domain}"
+
+
+def _special_use(domain: str) -> bool:
+    """Whether email-validator refuses `domain` as a special-use name ("x.test")."""
+    names = email_validator.SPECIAL_USE_DOMAIN_NAMES
+    while domain not in names:
+        domain = domain.partition(".")[2]
+        if not domain:
+            return False
+    return True
 
 
 @lru_cache(maxsize=1024)
@@ -151,11 +208,16 @@ def notice_kinds(raw: object) -> list[str] | None:
     """Blank (or JSON null) is every kind, stored as None; otherwise the kinds named,
     separated by ';', ',' or spaces (a list in JSON), stored once each in a fixed order."""
     if isinstance(raw, list):
+        if len(raw) > len(_KINDS):
+            raise BadValue(f"lists {len(raw)} kinds; there are {len(_KINDS)}")
         names = [as_text(item).lower() for item in raw]
         if not names:
             raise BadValue("is an empty list; leave it blank (null) for every kind")
     else:
-        names = [name for name in _KIND_SEPARATORS.split(as_text(raw).lower()) if name]
+        value = as_text(raw).lower()
+        if len(value) > NOTICE_KINDS_MAX:
+            raise BadValue(f"is longer than {NOTICE_KINDS_MAX} characters")
+        names = [name for name in _KIND_SEPARATORS.split(value) if name]
         if not names:
             return None
     unknown = [name for name in names if name not in _KINDS]

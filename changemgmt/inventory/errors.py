@@ -1,11 +1,25 @@
 """What an import reports: bad rows (which reject the file) and warnings (which do not)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from changemgmt.domain.errors import DomainError
 
 MAX_LISTED = 1000
+_LAST = (1 << 30, 0)
+
+
+class Place(str):
+    """Where in a file a row is ("line 12", "services[3]"), which also knows its rank
+    in the file, so that problems are listed in the file's order."""
+
+    order: tuple[int, int]
+
+    def __new__(cls, text: str, order: tuple[int, int]) -> Place:
+        place = super().__new__(cls, text)
+        place.order = order
+        return place
 
 
 @dataclass(frozen=True)
@@ -22,24 +36,37 @@ class RowError:
             return f"{self.where}: {self.message}"
         return f"{self.where}: {self.field}: {self.message}"
 
+    def as_domain_error(self) -> DomainError:
+        """The same problem as a DomainError, whose field says where it is."""
+        where = f"{self.where}: {self.field}" if self.field else self.where
+        return DomainError(where, self.message)
+
 
 class ImportFailed(DomainError):
-    """The file was rejected and nothing was written. `errors` lists the bad rows (up to
-    MAX_LISTED); `more` counts those left off the list."""
+    """The file was rejected and nothing was written. `problems` lists the bad rows (up
+    to MAX_LISTED); `more` counts those left off the list."""
 
-    def __init__(self, errors: list[RowError], more: int = 0) -> None:
-        total = len(errors) + more
+    def __init__(self, problems: list[RowError], more: int = 0) -> None:
+        total = len(problems) + more
         noun = "problem" if total == 1 else "problems"
         super().__init__("file", f"{total} {noun} found; nothing was imported")
-        self.errors = errors
+        self.problems = problems
         self.more = more
+
+    @property
+    def errors(self) -> list[DomainError]:
+        """Every listed problem as a DomainError (the DomainError contract)."""
+        return [problem.as_domain_error() for problem in self.problems]
 
     def lines(self) -> list[str]:
         """Every listed problem as one line of text, then a count of the rest."""
-        listed = [str(error) for error in self.errors]
+        listed = [str(problem) for problem in self.problems]
         if self.more:
             listed.append(f"... and {self.more} more")
         return listed
+
+    def __str__(self) -> str:
+        return "\n".join([*self.lines(), f"{self.field}: {self.message}"])
 
 
 class Collector:
@@ -51,10 +78,14 @@ class Collector:
         self.more = 0
 
     def add(self, where: str, field: str, message: str) -> None:
-        if len(self.items) < self.limit:
-            self.items.append(RowError(where, field, message))
-        else:
-            self.more += 1
+        self.extend([RowError(where, field, message)])
+
+    def extend(self, problems: Iterable[RowError]) -> None:
+        for problem in problems:
+            if len(self.items) < self.limit:
+                self.items.append(problem)
+            else:
+                self.more += 1
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -63,4 +94,7 @@ class Collector:
         return len(self.items) + self.more
 
     def failure(self) -> ImportFailed:
-        return ImportFailed(list(self.items), self.more)
+        """The problems listed in the order of the file (rows of the first kind first;
+        problems of the file as a whole last)."""
+        listed = sorted(self.items, key=lambda problem: getattr(problem.where, "order", _LAST))
+        return ImportFailed(listed, self.more)

@@ -11,6 +11,7 @@ from functools import lru_cache
 from operator import itemgetter
 
 from changemgmt.domain.errors import DomainError
+from changemgmt.domain.text import NAME_MAX
 from changemgmt.inventory import cells
 
 Parser = Callable[[object], object]
@@ -30,6 +31,10 @@ class Kind:
     key_of: Callable[[Mapping[str, object]], object] = field(init=False, repr=False, compare=False)
 
     @property
+    def singular(self) -> str:
+        return self.name.removesuffix("s")
+
+    @property
     def columns(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.parsers)
 
@@ -38,8 +43,8 @@ class Kind:
 
     def parse(self, raw: Mapping[str, object], problems: Problems, formulas: list[str]) -> dict:
         """Returns the row as stored; adds (field, message) to `problems` for each bad
-        field (and then the row must not be used), and to `formulas` the name of each
-        field that looks like a spreadsheet formula."""
+        field (the row then lacks that field and must not be written), and to `formulas`
+        the name of each field that looks like a spreadsheet formula."""
         row = {}
         get = raw.get
         starts = cells.FORMULA_STARTS
@@ -51,19 +56,28 @@ class Kind:
                 continue
             if value.__class__ is str and value[:1] in starts:
                 formulas.append(name)
-        if self.check is not None and not problems:
+        if self.check is not None:
             problems.extend(self.check(row))
         return row
 
+    def key_in(self, row: Mapping[str, object]) -> object | None:
+        """The row's key, or None when a field of it is not known (it was bad)."""
+        for name in self.key:
+            if row.get(name) is None:
+                return None
+        return self.key_of(row)
 
+
+# Checks across fields see the fields that were good; a bad one is missing from `row`.
 def _customer_check(row: dict) -> Problems:
-    if row["parent_account"] == row["account"]:
+    account = row.get("account")
+    if account and row.get("parent_account") == account:
         return [("parent_account", "an account cannot be its own parent")]
     return []
 
 
 def _service_check(row: dict) -> Problems:
-    if row["z_end"] and not row["a_end"]:
+    if row.get("z_end") and "a_end" in row and not row["a_end"]:
         return [("z_end", "is given without an a_end")]
     return []
 
@@ -78,7 +92,7 @@ def kinds(default_time_zone: str) -> dict[str, Kind]:
         required=("code",),
         parsers=(
             ("code", cells.text(64, required=True)),
-            ("name", cells.text(200)),
+            ("name", cells.text(NAME_MAX)),
             ("address", cells.text(300, multiline=True)),
             ("city", cells.text(100)),
             ("region", cells.text(100)),
@@ -92,7 +106,7 @@ def kinds(default_time_zone: str) -> dict[str, Kind]:
         required=("account", "name"),
         parsers=(
             ("account", account),
-            ("name", cells.text(200, required=True)),
+            ("name", cells.text(NAME_MAX, required=True, name=True)),
             ("parent_account", cells.optional_key(64)),
             ("time_zone", cells.zone(default_time_zone)),
             ("active", cells.flag),
@@ -106,7 +120,7 @@ def kinds(default_time_zone: str) -> dict[str, Kind]:
         parsers=(
             ("account", account),
             ("email", cells.email),
-            ("name", cells.text(200)),
+            ("name", cells.text(NAME_MAX, name=True)),
             ("role", cells.text(100)),
             ("notice_kinds", cells.notice_kinds),
             ("min_impact", cells.impact),

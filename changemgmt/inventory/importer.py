@@ -2,8 +2,10 @@
 
 Rows are validated one by one and written in chunks: one query per chunk resolves the
 keys they refer to (the transaction sees earlier chunks), one executemany upsert writes
-them. A bad row does not stop the reading: every problem is collected, and at the end
-any problem rolls the whole file back. Memory holds one chunk, not the file.
+them. A bad row does not stop the reading: every problem of the file is collected (bad
+cells, unknown references, keys repeated within the file), and at the end any problem
+rolls the whole file back. Memory holds one chunk and the keys of one kind seen so far
+(with the position of each), never the rows of the file.
 """
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
-from changemgmt.inventory.errors import Collector, RowError
+from changemgmt.inventory.errors import Collector, ImportFailed, RowError
 from changemgmt.inventory.fields import Kind, check_kind_name, kinds
 from changemgmt.inventory.readers import Progress, RowProblem, Source, open_source
-from changemgmt.inventory.refs import References
+from changemgmt.inventory.refs import Chunk, Entry, References
 from changemgmt.inventory.sql import accounts_in_cycles, count, upsert
 from changemgmt.store.models import AuditEntry
 
@@ -100,16 +102,19 @@ class _Run:
         self.dry_run = dry_run
         self.errors = Collector()
         self.warnings = Collector(MAX_WARNINGS)
-        self.refs = References(connection, self.errors)
+        self.refs = References(connection, self.errors, source.where)
 
     def run(self) -> ImportResult:
         rows, new = {}, {}
-        for name in self.source.kinds:
-            before = count(self.connection, name)
-            rows[name] = self._import_kind(self.known[name])
-            if name == "customers":
-                self._finish_customers()
-            new[name] = count(self.connection, name) - before
+        try:
+            for name in self.source.kinds:
+                before = count(self.connection, name)
+                rows[name] = self._import_kind(self.known[name])
+                if name == "customers":
+                    self._finish_customers()
+                new[name] = count(self.connection, name) - before
+        except ImportFailed as unreadable:  # the rest of the file cannot be read
+            self.errors.extend(unreadable.problems)
         if self.errors:
             raise self.errors.failure()
         return ImportResult(
@@ -119,62 +124,38 @@ class _Run:
 
     def _import_kind(self, kind: Kind) -> int:
         """Reads and writes every row of one kind; returns how many rows were read."""
-        self._check_header(kind)
+        rows = _Rows(self, kind, self._check_header(kind))
         chunk, read = [], 0
-        for where, raw in self.source.rows(kind.name, kind.columns):
+        for position, raw in self.source.rows(kind.name):
             read += 1
-            row = self._parse(kind, where, raw)
-            if row is not None:
-                chunk.append((where, row))
+            entry = rows.parse(position, raw)
+            if entry is not None:
+                chunk.append(entry)
             if len(chunk) >= CHUNK_ROWS:
                 self._write(kind, chunk)
                 chunk = []
         self._write(kind, chunk)
         return read
 
-    def _check_header(self, kind: Kind) -> None:
+    def _check_header(self, kind: Kind) -> frozenset[str]:
+        """Reports the CSV header's unknown, missing and repeated columns; returns the
+        required columns it lacks (their rows are not told again that they lack them)."""
         if self.source.format != "csv":
-            return
-        where = f"line {self.source.header_line}"
+            return frozenset()
+        where = self.source.where(kind.name, self.source.header_line)
         header = self.source.header
         for name in header:
             if name not in kind.columns:
                 self.errors.add(where, name, f"is not a column of {kind.name} ({', '.join(kind.columns)})")
-        for name in kind.required:
-            if name not in header:
-                self.errors.add(where, name, "column is missing")
-        for name in {name for name in header if header.count(name) > 1}:
+        missing = [name for name in kind.required if name not in header]
+        for name in missing:
+            self.errors.add(where, name, "column is missing")
+        for name in sorted({name for name in header if header.count(name) > 1}):
             self.errors.add(where, name, "column appears twice")
-        if self.errors:
-            raise self.errors.failure()
+        return frozenset(missing)
 
-    def _parse(self, kind: Kind, where: str, raw: dict | RowProblem) -> dict | None:
-        if raw.__class__ is RowProblem:
-            self.errors.add(where, raw.field, raw.message)
-            return None
-        problems: list[tuple[str, str]] = []
-        formulas: list[str] = []
-        row = kind.parse(raw, problems, formulas)
-        if not problems:
-            if formulas:
-                self._warn_formulas(where, row, formulas)
-            return row
-        for name, message in problems:
-            self.errors.add(where, name, message)
-        self.refs.reject(kind.name, raw.get(kind.key[0]))
-        return None
-
-    def _warn_formulas(self, where: str, row: dict, names: list[str]) -> None:
-        for name in names:
-            self.warnings.add(
-                where, name, f"starts with {row[name][0]!r} like a spreadsheet formula; "
-                "stored as text, and CSV exports prefix it with a quote",
-            )
-
-    def _write(self, kind: Kind, chunk: list[tuple[str, dict]]) -> None:
-        # A key repeated in the file: the last row wins, as if the file came in pieces.
-        unique = list({kind.key_of(row): (where, row) for where, row in chunk}.values())
-        upsert(self.connection, kind.name, self.refs.rows_for(kind.name, unique))
+    def _write(self, kind: Kind, chunk: Chunk) -> None:
+        upsert(self.connection, kind.name, self.refs.rows_for(kind.name, chunk))
 
     def _finish_customers(self) -> None:
         self.refs.finish_parents()
@@ -187,11 +168,68 @@ class _Run:
     def _report_cycles(self, cycles: set[str]) -> None:
         """Names the rows of this file that close a cycle of parents. The file is read
         again for their lines, which only a rejected file costs."""
-        for where, raw in self.source.rows("customers", self.known["customers"].columns):
+        for position, raw in self.source.rows("customers"):
             if raw.__class__ is RowProblem:
                 continue
             account = str(raw.get("account") or "").strip()
             parent = str(raw.get("parent_account") or "").strip()
             if account in cycles and parent:
                 message = f"{parent!r} makes a cycle: {account!r} would be its own ancestor"
-                self.errors.add(where, "parent_account", message)
+                self.errors.add(self.source.where("customers", position), "parent_account", message)
+
+
+class _Rows:
+    """Checks the rows of one kind one at a time: their cells, their keys (each once in
+    the file; the first position of each key is kept, nothing more) and, for JSON, their
+    fields. A row with problems is reported and kept only to check what it refers to."""
+
+    def __init__(self, run: _Run, kind: Kind, missing_columns: frozenset[str]) -> None:
+        self.run = run
+        self.kind = kind
+        self.missing_columns = missing_columns
+        self.fields = frozenset(kind.columns) if run.source.format == "json" else None
+        self.first_seen: dict[object, int] = {}
+
+    def parse(self, position: int, raw: dict | RowProblem) -> Entry | None:
+        """The row as (position, row, good), or None when it could not be read at all."""
+        if raw.__class__ is RowProblem:
+            self.run.errors.add(self.where(position), raw.field, raw.message)
+            return None
+        problems: list[tuple[str, str]] = []
+        formulas: list[str] = []
+        row = self.kind.parse(raw, problems, formulas)
+        if self.fields is not None and raw.keys() - self.fields:
+            problems.extend(self._unknown_fields(raw))
+        key = self.kind.key_in(row) if problems else self.kind.key_of(row)
+        if key is not None and self.first_seen.setdefault(key, position) != position:
+            problems.append(self._repeated(key, position))
+        if not problems:
+            if formulas:
+                self._warn_formulas(self.where(position), row, formulas)
+            return position, row, True
+        where = self.where(position)
+        for name, message in problems:
+            if name not in self.missing_columns:  # said once, of the header
+                self.run.errors.add(where, name, message)
+        self.run.refs.reject(self.kind.name, key if key is not None else raw.get(self.kind.key[0]))
+        return position, row, False
+
+    def where(self, position: int) -> str:
+        return self.run.source.where(self.kind.name, position)
+
+    def _unknown_fields(self, raw: dict) -> list[tuple[str, str]]:
+        known = ", ".join(sorted(self.fields))
+        return [(name, f"is not a field of {self.kind.name} ({known})") for name in sorted(raw.keys() - self.fields)]
+
+    def _repeated(self, key: object, position: int) -> tuple[str, str]:
+        shown = f"{key[1]!r} of account {key[0]!r}" if isinstance(key, tuple) else repr(key)
+        first = self.where(self.first_seen[key])
+        return (self.kind.key[-1], f"{shown} is also {'on' if self.run.source.format == 'csv' else 'at'} {first}; "
+                                   f"each {self.kind.singular} may appear once in a file")
+
+    def _warn_formulas(self, where: str, row: dict, names: list[str]) -> None:
+        for name in names:
+            self.run.warnings.add(
+                where, name, f"starts with {row[name][0]!r} like a spreadsheet formula; "
+                "stored as text, and CSV exports prefix it with a quote",
+            )

@@ -7,14 +7,18 @@ customer row (`finish_parents`), and only the still-pending ones are kept meanwh
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import Connection
 
 from changemgmt.inventory.errors import Collector
 from changemgmt.inventory.sql import CUSTOMERS, KINDS_PARAM, LOCATIONS, ids_by, set_parents
 
-Chunk = list[tuple[str, dict]]
+# A row checked by the importer: (position, row, good). A row that is not good has
+# problems of its own and lacks the fields that were bad.
+Entry = tuple[int, dict, bool]
+Where = Callable[[str, int], str]
+Chunk = list[Entry]
 BATCH = 1000
 ID_CACHE_LIMIT = 10_000
 
@@ -41,16 +45,20 @@ class KnownIds:
 
 
 class References:
-    """Resolves references for one import. Keys of rows rejected for errors of their own
-    are remembered, so rows that point at them are dropped without a second message."""
+    """Resolves references for one import. Rows with problems of their own are looked up
+    too, so that what they refer to is checked, but never written. Keys of rejected rows
+    are remembered: rows that point at them are not told the key is unknown, since the
+    rejected row's own problem is reported."""
 
-    def __init__(self, connection: Connection, errors: Collector) -> None:
+    def __init__(self, connection: Connection, errors: Collector, where: Where) -> None:
         self.connection = connection
         self.errors = errors
+        self.where = where  # (kind, position) -> "line 12", to name rows in messages
         self.customers = KnownIds(connection, CUSTOMERS.c.account, ID_CACHE_LIMIT)
         self.locations = KnownIds(connection, LOCATIONS.c.code, ID_CACHE_LIMIT)
         self.rejected: dict[str, set[str]] = {"customers": set(), "locations": set()}
-        self.pending_parents: dict[str, tuple[str, str]] = {}
+        # (child account, or None for a rejected row; its position; parent account)
+        self.pending_parents: list[tuple[str | None, int, str]] = []
         self.parents_named = False
 
     def reject(self, kind: str, key: object) -> None:
@@ -58,33 +66,34 @@ class References:
             self.rejected[kind].add(key.strip())
 
     def rows_for(self, kind: str, chunk: Chunk) -> list[dict]:
-        """The rows of `chunk` ready to write; rows with unknown references are left out
-        (and reported)."""
+        """The good rows of `chunk` whose references all exist, shaped for the table;
+        every unknown reference is reported."""
         return getattr(self, f"_{kind}")(chunk)
 
     def _locations(self, chunk: Chunk) -> list[dict]:
-        return [row for _, row in chunk]
+        return [row for _, row, good in chunk if good]
 
     def _customers(self, chunk: Chunk) -> list[dict]:
-        named = {row["parent_account"] for _, row in chunk if row["parent_account"]}
+        named = {row["parent_account"] for _, row, _ in chunk if row.get("parent_account")}
         self.parents_named = self.parents_named or bool(named)
         ids = self.customers.of(named)
-        for where, row in chunk:
-            parent = row.pop("parent_account")
-            row["parent_id"] = ids.get(parent) if parent else None
-            if parent and row["parent_id"] is None:
-                self.pending_parents[row["account"]] = (where, parent)
-            else:
-                self.pending_parents.pop(row["account"], None)
-        return [row for _, row in chunk]
+        rows = []
+        for position, row, good in chunk:
+            parent = row.pop("parent_account", None)
+            parent_id = ids.get(parent) if parent else None
+            if parent and parent_id is None:
+                self.pending_parents.append((row["account"] if good else None, position, parent))
+            if good:
+                row["parent_id"] = parent_id
+                rows.append(row)
+        return rows
 
     def _contacts(self, chunk: Chunk) -> list[dict]:
-        customers = self.customers.of({row["account"] for _, row in chunk})
+        customers = self.customers.of({row["account"] for _, row, _ in chunk if "account" in row})
         rows = []
-        for where, row in chunk:
-            customer_id = customers.get(row["account"])
-            if customer_id is None:
-                self._missing(where, "account", row["account"])
+        for position, row, good in chunk:
+            customer_id = customers.get(row.get("account"))
+            if not self._found(("contacts", position), "account", row.get("account"), customer_id) or not good:
                 continue
             rows.append({
                 "customer_id": customer_id,
@@ -98,18 +107,18 @@ class References:
         return rows
 
     def _services(self, chunk: Chunk) -> list[dict]:
-        customers = self.customers.of({row["account"] for _, row in chunk})
-        codes = {row[end] for _, row in chunk for end in ("a_end", "z_end") if row[end]}
-        locations = self.locations.of(codes)
+        customers = self.customers.of({row["account"] for _, row, _ in chunk if "account" in row})
+        locations = self.locations.of({row.get(end) for _, row, _ in chunk for end in ("a_end", "z_end")} - {None})
         rows = []
-        for where, row in chunk:
-            customer_id = customers.get(row["account"])
-            a_end, z_end = row["a_end"], row["z_end"]
+        for position, row, good in chunk:
+            customer_id = customers.get(row.get("account"))
+            a_end, z_end = row.get("a_end"), row.get("z_end")
             a_end_id, z_end_id = locations.get(a_end), locations.get(z_end)
-            found = self._found(where, "account", row["account"], customer_id)
-            found &= self._found(where, "a_end", a_end, a_end_id)
-            found &= self._found(where, "z_end", z_end, z_end_id)
-            if found:
+            row_at = ("services", position)
+            found = self._found(row_at, "account", row.get("account"), customer_id)
+            found &= self._found(row_at, "a_end", a_end, a_end_id)
+            found &= self._found(row_at, "z_end", z_end, z_end_id)
+            if found and good:
                 rows.append({
                     "service_id": row["service_id"],
                     "customer_id": customer_id,
@@ -120,32 +129,35 @@ class References:
                 })
         return rows
 
-    def _found(self, where: str, field: str, key: str | None, row_id: int | None) -> bool:
+    def _found(self, row_at: tuple[str, int], field: str, key: str | None, row_id: int | None) -> bool:
+        """Whether the reference `key` (None: none, or a bad cell) is known; reports it if not."""
         if key is None or row_id is not None:
             return True
-        self._missing(where, field, key)
+        self._missing(row_at, field, key)
         return False
 
-    def _missing(self, where: str, field: str, key: str) -> None:
+    def _missing(self, row_at: tuple[str, int], field: str, key: str) -> None:
+        """Reports the unknown `key` in the row at (kind, position), unless a row of the
+        file had that key and was rejected for problems of its own, reported."""
         kind = "locations" if field in ("a_end", "z_end") else "customers"
         if key in self.rejected[kind]:
             return
         if kind == "locations":
-            self.errors.add(where, field, f"no location has code {key!r}")
+            self.errors.add(self.where(*row_at), field, f"no location has code {key!r}")
         else:
-            self.errors.add(where, field, f"no customer has account {key!r}")
+            self.errors.add(self.where(*row_at), field, f"no customer has account {key!r}")
 
     def finish_parents(self) -> None:
         """Links the customers whose parent came later in the file; reports the parents
         that never came."""
-        for batch in _batches(list(self.pending_parents.items())):
-            ids = self.customers.of({parent for _, (_, parent) in batch})
+        for batch in _batches(self.pending_parents):
+            ids = self.customers.of({parent for _, _, parent in batch})
             links = []
-            for child, (where, parent) in batch:
-                if parent in ids:
+            for child, position, parent in batch:
+                if parent not in ids:
+                    self._missing(("customers", position), "parent_account", parent)
+                elif child is not None:
                     links.append({"child": child, "parent_id": ids[parent]})
-                else:
-                    self._missing(where, "parent_account", parent)
             set_parents(self.connection, links)
         self.pending_parents.clear()
 
