@@ -44,6 +44,11 @@ def _describe(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" ({name.lower()})" if name else " (a control character)")
 
 
+def _quoted(text: str) -> str:
+    """The text quoted for a message, escaped and cut short when it is long."""
+    return ascii(text) if len(text) <= 60 else ascii(text[:57])[:-1] + "...'"
+
+
 def _bounded(value: str, field: str, limit: int, required: bool) -> str:
     if not value:
         if required:
@@ -96,6 +101,7 @@ def display_name(value: object, field: str, limit: int = NAME_MAX, *, required: 
 def email_address(value: object, field: str) -> str:
     """A mailbox address (`local@domain`, no display name), checked for syntax only (no
     DNS look-up) by the email-validator library: no spaces, commas, line breaks or quotes,
+    at most 64 characters before the @ (RFC 5321),
     a domain with a dot, ASCII before the @. Returned normalised: the domain in lower
     case and, for an internationalised domain, in its ASCII (IDNA) form."""
     text = _text(value, field).strip()
@@ -104,8 +110,7 @@ def email_address(value: object, field: str) -> str:
     if len(text) > EMAIL_MAX:
         raise DomainError(field, f"is longer than {EMAIL_MAX} characters")
     try:
-        checked = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+        checked = validate_email(text, check_deliverability=False, allow_smtputf8=False, strict=True)
     except EmailNotValidError as exc:
-        shown = text if len(text) <= 60 and text.isprintable() else ascii(text[:57]) + "..."
-        raise DomainError(field, f"{shown!r} is not an email address: {exc}") from None
+        raise DomainError(field, f"{_quoted(text)} is not an email address: {exc}") from None
     return checked.ascii_email or checked.normalized
