@@ -131,6 +131,36 @@ def test_unknown_or_malformed_names_get_404(client, path):
     assert "text/calendar" not in response.headers["content-type"]
 
 
+@pytest.mark.parametrize("target", ["/etc/passwd", "elsewhere", "inside"])
+def test_a_symbolic_link_named_like_a_feed_is_not_followed(client, feeds, settings, tmp_path, target):
+    """Whether it points out of calendars/ (at /etc/passwd, at a feed copied elsewhere)
+    or at another feed inside it, a symbolic link is not a feed."""
+    real = feeds.path("ACC-1001")
+    elsewhere = tmp_path / "copy.ics"
+    elsewhere.write_bytes(real.read_bytes())
+    link = settings.calendars_dir / f"{'L' * 43}.ics"
+    link.symlink_to({"/etc/passwd": "/etc/passwd", "elsewhere": str(elsewhere), "inside": real.name}[target])
+    assert link.read_bytes()  # the link itself works
+    response = client.get(f"/calendars/{link.name}")
+    assert response.status_code == 404 and b"root" not in response.content and b"VCALENDAR" not in response.content
+
+
+def test_a_feed_replaced_by_a_symbolic_link_is_no_longer_served(client, acme, feeds, tmp_path):
+    path = feeds.path("ACC-1001")
+    assert client.get(acme).status_code == 200  # now in the cache
+    (tmp_path / "saved.ics").write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(tmp_path / "saved.ics")
+    assert client.get(acme).status_code == 404
+
+
+def test_a_fifo_named_like_a_feed_neither_blocks_nor_is_served(client, feeds, settings):
+    fifo = settings.calendars_dir / f"{'F' * 43}.ics"
+    os.mkfifo(fifo)
+    assert client.get(f"/calendars/{fifo.name}", timeout=5).status_code == 404
+    assert client.get("/healthz", timeout=5).status_code == 200
+
+
 def test_only_get_and_head_are_allowed(client, acme):
     response = client.post(acme)
     assert (response.status_code, response.headers["allow"]) == (405, "GET, HEAD")
