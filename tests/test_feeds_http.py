@@ -209,24 +209,90 @@ def test_over_http_an_unknown_token_takes_as_long_as_a_known_one(server, acme):
     assert 0.5 < miss / hit < 2.0, (hit, miss)
 
 
-def test_the_web_command_serves_feeds_and_keeps_tokens_out_of_the_log(env, acme):
+@pytest.fixture
+def web(env):
+    """`changemgmt web` in a process of its own; yields its URL and a function that stops
+    it and returns everything it logged."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "changemgmt", "web", "--host", "127.0.0.1"],
                                env={**os.environ, **env, "PORT": str(port)}, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert httpx.get(url + acme).status_code == 200
-    finally:
+
+    def stop() -> str:
         process.terminate()
-        log = process.communicate(timeout=20)[0]
+        return process.communicate(timeout=20)[0]
+
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    try:
+        yield url, stop
+    finally:
+        if process.poll() is None:
+            stop()
+
+
+def status_of(url: str, target: str) -> int:
+    """GET `target` sent byte for byte as given (no client normalises it)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", target)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_the_web_command_serves_feeds_and_keeps_tokens_out_of_the_log(web, acme):
+    url, stop = web
+    assert httpx.get(url + acme).status_code == 200
+    log = stop()
     token = acme.split("/")[-1].removesuffix(".ics")
     assert "GET /calendars/<redacted> HTTP/1.1\" 200" in log
     assert token not in log
+
+
+def spellings(token: str) -> list[str]:
+    """The feed path of `token` sent in forms that mean, or nearly mean, the same."""
+    return [f"/calendars%2F{token}.ics", f"/calendars%2f{token}.ics", f"/%63alendars/{token}.ics",
+            f"/calendars/%{ord(token[0]):02X}{token[1:]}.ics", f"/calendars/{token}%2Eics",
+            f"/calendars%252F{token}.ics", f"/CALENDARS/{token}.ics", f"//calendars/{token}.ics",
+            f"/healthz/../calendars/{token}.ics", f"/elsewhere?next=/calendars/{token}.ics"]
+
+
+def test_only_the_canonical_feed_path_is_served_and_no_spelling_reaches_the_log(web, acme):
+    url, stop = web
+    token = acme.split("/")[-1].removesuffix(".ics")
+    statuses = {target: status_of(url, target) for target in spellings(token)}
+    assert status_of(url, acme) == 200
+    log = stop()
+    assert set(statuses.values()) == {404}, statuses
+    assert token not in log, log
+    assert log.count("/calendars/<redacted> HTTP/1.1\" 404") == len(statuses)
+
+
+@pytest.mark.parametrize("raw", [b"/calendars%2F{token}.ics", b"/%63alendars/{token}.ics",
+                                 b"/calendars/{token}%2Eics"])
+def test_the_route_answers_404_to_a_feed_path_not_sent_canonically(settings, acme, raw):
+    """ASGI `path` is decoded, `raw_path` is what was sent: they must agree."""
+    path = acme.encode()
+    token = path.split(b"/")[-1].removesuffix(b".ics")
+    sent = raw.replace(b"{token}", token)
+    assert _status(create_app(settings), acme, path) == 200
+    assert _status(create_app(settings), acme, sent) == 404
+
+
+def _status(app, path: str, raw_path: bytes) -> int:
+    sent: list[dict] = []
+
+    async def send(message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": raw_path, "headers": []}
+    asyncio.run(app(scope, None, send))
+    return sent[0]["status"]

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
-PREFIX = "/calendars/"
-SUFFIX = ".ics"
+from changemgmt.web.paths import SUFFIX, feed_token
+
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 NO_FILE = "-"  # stat-ed in place of a malformed name: never a token, so never a file
 _MISSING = (-1, -1, -1)
@@ -133,9 +133,7 @@ class FeedFiles:
 
     async def __call__(self, scope, receive, send) -> None:
         method = scope["method"]
-        path = scope["path"]
-        token = path[len(PREFIX):-len(SUFFIX)] if path.endswith(SUFFIX) else ""
-        entry = self.lookup(token)
+        entry = self.lookup(feed_token(scope))  # "" for any path not sent as /calendars/<token>.ics
         if method != "GET" and method != "HEAD":
             await _plain(send, 405, b"Method Not Allowed\n", [(b"allow", b"GET, HEAD")])
         elif entry is None:

@@ -3,21 +3,20 @@ the access log (STANDARDS F5, F17)."""
 from __future__ import annotations
 
 import logging
-import re
 
 from changemgmt.config import Settings
 from changemgmt.web.app import create_app
-
-_FEED_PATH = re.compile(r"/calendars/[^/?\s]+")
+from changemgmt.web.paths import redact
 
 
 class RedactFeedTokens(logging.Filter):
-    """Rewrites /calendars/<token>.ics to /calendars/<redacted> in log records."""
+    """Logs every request target that mentions calendars, in any spelling, as
+    /calendars/<redacted>. Uvicorn's access log prints the target as it was sent (the
+    raw path, then the query) in the record's arguments."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_FEED_PATH.sub("/calendars/<redacted>", a) if isinstance(a, str) else a
-                                for a in record.args)
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
