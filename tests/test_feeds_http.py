@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from email.utils import formatdate
@@ -22,14 +19,9 @@ from changemgmt.feeds.files import write_atomic
 from changemgmt.feeds.manage import rotate_feed
 from changemgmt.feeds.registry import Scope
 from changemgmt.web.app import create_app
+from support.web import free_port, web_process
 
 UNKNOWN = "Z" * 43
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -211,30 +203,10 @@ def test_over_http_an_unknown_token_takes_as_long_as_a_known_one(server, acme):
 
 @pytest.fixture
 def web(env):
-    """`changemgmt web` in a process of its own; yields its URL and a function that stops
-    it and returns everything it logged."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "changemgmt", "web", "--host", "127.0.0.1"],
-                               env={**os.environ, **env, "PORT": str(port)}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-
-    def stop() -> str:
-        process.terminate()
-        return process.communicate(timeout=20)[0]
-
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    try:
-        yield url, stop
-    finally:
-        if process.poll() is None:
-            stop()
+    """`changemgmt web` in a process of its own: its URL, and a function that stops it
+    and returns everything it logged."""
+    with web_process(env) as running:
+        yield running
 
 
 def status_of(url: str, target: str) -> int:

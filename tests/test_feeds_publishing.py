@@ -28,9 +28,9 @@ def writes(monkeypatch):
     names: list[str] = []
     real = files.write_atomic
 
-    def counting(folder, name, data):
+    def counting(folder, name, data, *mode):
         names.append(name)
-        real(folder, name, data)
+        real(folder, name, data, *mode)
 
     monkeypatch.setattr(files, "write_atomic", counting)
     return names

@@ -55,10 +55,10 @@ def publish(session: Session, settings: Settings, now: datetime, feeds: list[Fee
     """Writes these feeds' files. The internal feed is updated for `changed_gcrs` only,
     reusing its other events from its file, when given; else built whole."""
     written = Written()
-    files.ensure_folder(settings.calendars_dir)
+    mode = files.ensure_folder(settings.calendars_dir)
     accounts = [f for f in feeds if f.scope is not Scope.INTERNAL]
     states = States(session)
-    with files.Writer(settings.calendars_dir) as writer:
+    with files.Writer(settings.calendars_dir, mode=mode) as writer:
         for start in range(0, len(accounts), BATCH):
             _publish_accounts(session, settings, now, accounts[start:start + BATCH], states, writer, written)
         for feed in feeds:

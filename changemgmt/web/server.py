@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from changemgmt.config import Settings
+from changemgmt.feeds.files import ensure_folder
 from changemgmt.web.app import create_app
 from changemgmt.web.paths import redact
 
@@ -23,6 +24,7 @@ class RedactFeedTokens(logging.Filter):
 def serve(settings: Settings, host: str, port: int, access_log: bool = True) -> None:
     import uvicorn
 
+    ensure_folder(settings.calendars_dir)  # its mode is set right on every start
     config = uvicorn.Config(create_app(settings), host=host, port=port, access_log=access_log,
                             server_header=False, lifespan="on")
     for name in ("uvicorn.access", "uvicorn.error"):
