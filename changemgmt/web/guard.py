@@ -47,10 +47,12 @@ def default_max_connections() -> int:
 
 @dataclass(frozen=True)
 class Limits:
-    header_timeout: float = 10.0
-    max_header_bytes: int = 16 * 1024
-    max_header_lines: int = 100
-    max_connections: int = 1000
+    """What one client may hold (docs/serving-feeds.md, "Limits")."""
+
+    header_timeout: float = 10.0  # seconds for a request's head to arrive
+    max_header_bytes: int = 16 * 1024  # of a head, request line included
+    max_header_lines: int = 100  # request line and header lines
+    max_connections: int = 1000  # open at once, per server process
 
 
 class HeadTooLarge(Exception):
