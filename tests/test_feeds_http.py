@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from email.utils import formatdate
@@ -22,14 +19,9 @@ from changemgmt.feeds.files import write_atomic
 from changemgmt.feeds.manage import rotate_feed
 from changemgmt.feeds.registry import Scope
 from changemgmt.web.app import create_app
+from support.web import free_port, web_process
 
 UNKNOWN = "Z" * 43
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -131,6 +123,36 @@ def test_unknown_or_malformed_names_get_404(client, path):
     assert "text/calendar" not in response.headers["content-type"]
 
 
+@pytest.mark.parametrize("target", ["/etc/passwd", "elsewhere", "inside"])
+def test_a_symbolic_link_named_like_a_feed_is_not_followed(client, feeds, settings, tmp_path, target):
+    """Whether it points out of calendars/ (at /etc/passwd, at a feed copied elsewhere)
+    or at another feed inside it, a symbolic link is not a feed."""
+    real = feeds.path("ACC-1001")
+    elsewhere = tmp_path / "copy.ics"
+    elsewhere.write_bytes(real.read_bytes())
+    link = settings.calendars_dir / f"{'L' * 43}.ics"
+    link.symlink_to({"/etc/passwd": "/etc/passwd", "elsewhere": str(elsewhere), "inside": real.name}[target])
+    assert link.read_bytes()  # the link itself works
+    response = client.get(f"/calendars/{link.name}")
+    assert response.status_code == 404 and b"root" not in response.content and b"VCALENDAR" not in response.content
+
+
+def test_a_feed_replaced_by_a_symbolic_link_is_no_longer_served(client, acme, feeds, tmp_path):
+    path = feeds.path("ACC-1001")
+    assert client.get(acme).status_code == 200  # now in the cache
+    (tmp_path / "saved.ics").write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(tmp_path / "saved.ics")
+    assert client.get(acme).status_code == 404
+
+
+def test_a_fifo_named_like_a_feed_neither_blocks_nor_is_served(client, feeds, settings):
+    fifo = settings.calendars_dir / f"{'F' * 43}.ics"
+    os.mkfifo(fifo)
+    assert client.get(f"/calendars/{fifo.name}", timeout=5).status_code == 404
+    assert client.get("/healthz", timeout=5).status_code == 200
+
+
 def test_only_get_and_head_are_allowed(client, acme):
     response = client.post(acme)
     assert (response.status_code, response.headers["allow"]) == (405, "GET, HEAD")
@@ -179,24 +201,70 @@ def test_over_http_an_unknown_token_takes_as_long_as_a_known_one(server, acme):
     assert 0.5 < miss / hit < 2.0, (hit, miss)
 
 
-def test_the_web_command_serves_feeds_and_keeps_tokens_out_of_the_log(env, acme):
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "changemgmt", "web", "--host", "127.0.0.1"],
-                               env={**os.environ, **env, "PORT": str(port)}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+@pytest.fixture
+def web(env):
+    """`changemgmt web` in a process of its own: its URL, and a function that stops it
+    and returns everything it logged."""
+    with web_process(env) as running:
+        yield running
+
+
+def status_of(url: str, target: str) -> int:
+    """GET `target` sent byte for byte as given (no client normalises it)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert httpx.get(url + acme).status_code == 200
+        connection.request("GET", target)
+        return connection.getresponse().status
     finally:
-        process.terminate()
-        log = process.communicate(timeout=20)[0]
+        connection.close()
+
+
+def test_the_web_command_serves_feeds_and_keeps_tokens_out_of_the_log(web, acme):
+    url, stop = web
+    assert httpx.get(url + acme).status_code == 200
+    log = stop()
     token = acme.split("/")[-1].removesuffix(".ics")
     assert "GET /calendars/<redacted> HTTP/1.1\" 200" in log
     assert token not in log
+
+
+def spellings(token: str) -> list[str]:
+    """The feed path of `token` sent in forms that mean, or nearly mean, the same."""
+    return [f"/calendars%2F{token}.ics", f"/calendars%2f{token}.ics", f"/%63alendars/{token}.ics",
+            f"/calendars/%{ord(token[0]):02X}{token[1:]}.ics", f"/calendars/{token}%2Eics",
+            f"/calendars%252F{token}.ics", f"/CALENDARS/{token}.ics", f"//calendars/{token}.ics",
+            f"/healthz/../calendars/{token}.ics", f"/elsewhere?next=/calendars/{token}.ics"]
+
+
+def test_only_the_canonical_feed_path_is_served_and_no_spelling_reaches_the_log(web, acme):
+    url, stop = web
+    token = acme.split("/")[-1].removesuffix(".ics")
+    statuses = {target: status_of(url, target) for target in spellings(token)}
+    assert status_of(url, acme) == 200
+    log = stop()
+    assert set(statuses.values()) == {404}, statuses
+    assert token not in log, log
+    assert log.count("/calendars/<redacted> HTTP/1.1\" 404") == len(statuses)
+
+
+@pytest.mark.parametrize("raw", [b"/calendars%2F{token}.ics", b"/%63alendars/{token}.ics",
+                                 b"/calendars/{token}%2Eics"])
+def test_the_route_answers_404_to_a_feed_path_not_sent_canonically(settings, acme, raw):
+    """ASGI `path` is decoded, `raw_path` is what was sent: they must agree."""
+    path = acme.encode()
+    token = path.split(b"/")[-1].removesuffix(b".ics")
+    sent = raw.replace(b"{token}", token)
+    assert _status(create_app(settings), acme, path) == 200
+    assert _status(create_app(settings), acme, sent) == 404
+
+
+def _status(app, path: str, raw_path: bytes) -> int:
+    sent: list[dict] = []
+
+    async def send(message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": raw_path, "headers": []}
+    asyncio.run(app(scope, None, send))
+    return sent[0]["status"]

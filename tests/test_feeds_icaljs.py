@@ -4,12 +4,7 @@ UIDs, SEQUENCEs, STATUSes and UTC instants, no floating time, REFRESH-INTERVAL t
 as a duration, no METHOD."""
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from datetime import timezone
-from pathlib import Path
 
 import pytest
 
@@ -17,24 +12,9 @@ from changemgmt.domain.status import Status
 from changemgmt.feeds.publisher import rebuild_all
 from changemgmt.feeds.registry import Scope
 from changemgmt.store.db import transaction
-from support.feeds import GCR, Feeds, parse
+from support.feeds import GCR, Feeds, ical_js, parse
 from support.gcrs import Clock, Desk
 from world import build_world
-
-ICALJS = Path(__file__).parent / "support" / "icaljs"
-
-
-def ical_js(paths: list[Path]) -> list[dict]:
-    """What ical.js reads from each file; skips (or fails on CI) when it is not installed."""
-    missing = shutil.which("node") is None or not (ICALJS / "node_modules" / "ical.js").is_dir()
-    if missing:
-        reason = "ical.js is not installed: run bin/test, or `npm ci` in tests/support/icaljs"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    output = subprocess.run(["node", str(ICALJS / "parse.mjs"), *map(str, paths)], check=True,
-                            capture_output=True, text=True, timeout=60).stdout
-    return json.loads(output)
 
 
 @pytest.fixture

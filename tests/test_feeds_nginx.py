@@ -126,3 +126,13 @@ def test_nginx_404s_unknown_rotated_and_temporary_names(nginx, feeds, db, settin
     fresh = rotate_feed(db, settings, feeds.clock(), "ACC-1001", Scope.CUSTOMER, "alice")
     assert nginx.get(f"/calendars/{old}").status_code == 404
     assert nginx.get(f"/calendars/{fresh.file_name}").status_code == 200
+
+
+def test_nginx_does_not_follow_a_symbolic_link_named_like_a_feed(nginx, feeds, settings):
+    link = settings.calendars_dir / f"{'L' * 43}.ics"
+    link.symlink_to("/etc/passwd")
+    inside = settings.calendars_dir / f"{'M' * 43}.ics"
+    inside.symlink_to(feeds.path("ACC-1001").name)
+    assert nginx.get(f"/calendars/{link.name}").status_code == 404
+    assert nginx.get(f"/calendars/{inside.name}").status_code == 404
+    assert nginx.get(f"/calendars/{feeds.path('ACC-1001').name}").status_code == 200

@@ -28,9 +28,9 @@ def writes(monkeypatch):
     names: list[str] = []
     real = files.write_atomic
 
-    def counting(folder, name, data):
+    def counting(folder, name, data, *mode):
         names.append(name)
-        real(folder, name, data)
+        real(folder, name, data, *mode)
 
     monkeypatch.setattr(files, "write_atomic", counting)
     return names
@@ -105,6 +105,22 @@ def test_the_internal_feed_updated_one_gcr_at_a_time_equals_a_full_build(desk, f
     internal.unlink()
     rebuild_all(db, settings, clock())
     assert internal.read_bytes() == spliced
+
+
+def test_a_damaged_internal_feed_is_built_whole_again(desk, feeds, db, settings, clock):
+    """An internal feed that lost an END:VEVENT line (as splitting by substring once made
+    it) is not split wrongly again: the incremental update builds it whole."""
+    internal = feeds.path(None, Scope.INTERNAL)
+    desk.publish(GCR)
+    rebuild_dirty(db, settings, clock())
+    internal.write_bytes(internal.read_bytes().replace(b"\r\nEND:VEVENT\r\n", b"\r\n", 1))
+    desk.publish(GCR | {"number": "GCR-1002"})
+    rebuild_dirty(db, settings, clock())
+    repaired = internal.read_bytes()
+    assert len(parse(repaired).walk("VEVENT")) == 4
+    internal.unlink()
+    rebuild_all(db, settings, clock())
+    assert internal.read_bytes() == repaired
 
 
 def test_rotation_deletes_the_old_file_at_once_and_writes_the_new_one(feeds, desk, db, settings, clock):

@@ -12,6 +12,7 @@ from changemgmt.domain.windows import parse_instant
 from changemgmt.feeds.manage import open_feed, rotate_feed
 from changemgmt.feeds.publisher import Written, rebuild_all, rebuild_dirty
 from changemgmt.feeds.registry import FeedToken, Scope, feed_url, webcal_url
+from changemgmt.web.guard import Limits, default_max_connections
 
 
 @click.group("feeds")
@@ -102,9 +103,16 @@ def rotate_command(app: AppContext, account: str | None, enterprise: bool, inter
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Log requests (feed tokens are redacted).")
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), default=Limits.header_timeout, show_default=True,
+              metavar="SECONDS", help="Close a connection whose request line and headers take longer to arrive.")
+@click.option("--max-connections", type=click.IntRange(min=1), default=None, metavar="N",
+              show_default="1000, or fewer if the open-file limit is lower",
+              help="Open connections at most; one more is answered 503.")
 @click.pass_obj
-def web_command(app: AppContext, host: str, port: int, access_log: bool) -> None:
+def web_command(app: AppContext, host: str, port: int, access_log: bool, header_timeout: float,
+                max_connections: int | None) -> None:
     """Run the web server: feeds at /calendars/<token>.ics, and /healthz."""
     from changemgmt.web.server import serve
 
-    serve(app.settings, host, port, access_log=access_log)
+    limits = Limits(header_timeout=header_timeout, max_connections=max_connections or default_max_connections())
+    serve(app.settings, host, port, access_log=access_log, limits=limits)

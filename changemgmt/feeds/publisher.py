@@ -55,10 +55,10 @@ def publish(session: Session, settings: Settings, now: datetime, feeds: list[Fee
     """Writes these feeds' files. The internal feed is updated for `changed_gcrs` only,
     reusing its other events from its file, when given; else built whole."""
     written = Written()
-    files.ensure_folder(settings.calendars_dir)
+    mode = files.ensure_folder(settings.calendars_dir)
     accounts = [f for f in feeds if f.scope is not Scope.INTERNAL]
     states = States(session)
-    with files.Writer(settings.calendars_dir) as writer:
+    with files.Writer(settings.calendars_dir, mode=mode) as writer:
         for start in range(0, len(accounts), BATCH):
             _publish_accounts(session, settings, now, accounts[start:start + BATCH], states, writer, written)
         for feed in feeds:
@@ -90,13 +90,17 @@ def _publish_accounts(session: Session, settings: Settings, now: datetime, feeds
 def _internal_events(session: Session, settings: Settings, now: datetime, feed: FeedToken,
                      changed_gcrs: set[int] | None) -> list[Block]:
     old = files.read(settings.calendars_dir, feed.file_name) if changed_gcrs is not None else None
-    if old is None:
+    try:
+        kept_blocks = split_feed(old) if old is not None else None
+    except ValueError:  # a damaged file (one an older version wrote, say): build it whole
+        kept_blocks = None
+    if kept_blocks is None:
         built = internal_blocks(session, published_gcr_ids(session), settings, now)
         return [b for blocks in built.values() for b in blocks]
     numbers = {number for chunk in chunks(changed_gcrs)
                for number in session.scalars(select(Gcr.number).where(Gcr.id.in_(chunk)))}
     cutoff = retention_cutoff(now, settings.feed_retention_days)
-    others = [b for b in split_feed(old) if internal_gcr_number(b.uid) not in numbers and keeps(b, cutoff)]
+    others = [b for b in kept_blocks if internal_gcr_number(b.uid) not in numbers and keeps(b, cutoff)]
     built = internal_blocks(session, changed_gcrs, settings, now)
     return others + [b for blocks in built.values() for b in blocks]
 

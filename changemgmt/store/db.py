@@ -1,6 +1,8 @@
 """Engines and sessions: one code path for SQLite (embedded) and PostgreSQL."""
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,9 +29,62 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+# The SQLite database holds everything (contacts, GCRs, sealed tokens): only its owner
+# may read it, or list its folder, which also holds its -wal and -shm files.
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite_files(database: Path) -> None:
+    """Makes the database and its companion files 0600 and its folder 0700 (var/ in the
+    embedded mode), creating the folder and an empty database file if need be: SQLite
+    gives the -wal and -shm files it creates the database file's mode. Run on every
+    start, so looser modes an older version left are fixed. An existing folder that
+    holds something others may read or enter (the database was put in the project
+    folder, beside calendars/, say) only loses their read and write bits; a folder
+    others share (sticky, like /tmp, or not ours) is left as it is."""
+    files = [database, *(database.with_name(database.name + suffix) for suffix in _COMPANIONS)]
+    _private_folder(database.parent, {path.name for path in files})
+    if not database.exists():
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for path in files:
+        try:
+            if stat.S_IMODE(path.stat().st_mode) != PRIVATE_FILE:
+                path.chmod(PRIVATE_FILE)
+        except FileNotFoundError:
+            pass
+
+
+def _private_folder(folder: Path, own: set[str]) -> None:
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=PRIVATE_FOLDER)
+        folder.chmod(PRIVATE_FOLDER)  # mkdir's mode is narrowed by the umask
+        return
+    except FileExistsError:
+        pass
+    status = folder.stat()
+    if folder.resolve() == Path(folder.resolve().anchor) or status.st_mode & stat.S_ISVTX \
+            or status.st_uid != os.geteuid():
+        return
+    mode = stat.S_IMODE(status.st_mode)
+    wanted = (mode & 0o711) | 0o700 if _open_to_others(folder, own) else PRIVATE_FOLDER
+    if mode != wanted:
+        folder.chmod(wanted)
+
+
+def _open_to_others(folder: Path, own: set[str]) -> bool:
+    """True when something in `folder` besides the database's own files grants its group
+    or others any access (a symbolic link counts: it may lead anywhere)."""
+    with os.scandir(folder) as entries:
+        return any(entry.name not in own and stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode) & 0o077
+                   for entry in entries)
+
+
 def _sqlite_engine(url: str, database: str | None, **kwargs) -> Engine:
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_sqlite_files(Path(database))
     engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
     @event.listens_for(engine, "connect")

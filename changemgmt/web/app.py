@@ -4,7 +4,8 @@ issue) plug in as `fallback`, which gets every other request."""
 from __future__ import annotations
 
 from changemgmt.config import Settings
-from changemgmt.web.feedfiles import PREFIX, FeedFiles
+from changemgmt.web.feedfiles import FeedFiles
+from changemgmt.web.paths import is_feed_path
 
 
 def create_app(settings: Settings, fallback=None, max_age: int = 300):
@@ -13,7 +14,7 @@ def create_app(settings: Settings, fallback=None, max_age: int = 300):
 
     async def app(scope, receive, send) -> None:
         kind = scope["type"]
-        if kind == "http" and scope["path"].startswith(PREFIX):
+        if kind == "http" and is_feed_path(scope["path"]):
             await feeds(scope, receive, send)
         elif fallback is not None:
             await fallback(scope, receive, send)

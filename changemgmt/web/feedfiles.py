@@ -5,18 +5,23 @@ hottest path we have and a framework's routing and FileResponse cost most of the
 No database on this path: the token is the file name. A request for an unknown token
 does the same work as one for a known token (validate the name, stat the file, look in
 the cache) and answers 404, so timing does not tell them apart (STANDARDS A44, F4).
+
+Only regular files in the folder itself are served: a symbolic link named like a feed
+(pointing at /etc/passwd, or at a feed elsewhere) is a 404, because the name is looked
+up with lstat and opened with O_NOFOLLOW, and the open file must be a regular file.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
-PREFIX = "/calendars/"
-SUFFIX = ".ics"
+from changemgmt.web.paths import SUFFIX, feed_token
+
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 NO_FILE = "-"  # stat-ed in place of a malformed name: never a token, so never a file
 _MISSING = (-1, -1, -1)
@@ -35,25 +40,42 @@ class Entry:
     not_modified_headers: list[tuple[bytes, bytes]]
 
 
-def _stat_key(stat: os.stat_result) -> tuple[int, int, int]:
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+# O_NONBLOCK: opening a FIFO put there in place of a feed must not block the server.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _stat_key(status: os.stat_result) -> tuple[int, int, int]:
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
+def file_key(path: str) -> tuple[int, int, int]:
+    """The (inode, mtime, size) of the regular file at `path` itself, never of what a
+    symbolic link there points at; _MISSING for anything else."""
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return _MISSING
+    return _stat_key(status) if stat.S_ISREG(status.st_mode) else _MISSING
 
 
 def load_entry(path: str, cache_control: bytes) -> Entry | None:
-    """Reads a file and describes it by the fstat of the same open file, so the bytes and
-    the key always belong together even if the file is replaced meanwhile."""
+    """Reads a regular file, never through a symbolic link, and describes it by the fstat
+    of the same open file, so the bytes and the key always belong together even if the
+    file is replaced meanwhile."""
     try:
-        with open(path, "rb") as handle:
-            stat = os.fstat(handle.fileno())
+        with open(os.open(path, _OPEN_FLAGS), "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                return None
             body = handle.read()
-    except OSError:
+    except OSError:  # ELOOP for a symbolic link, ENOENT for a file removed meanwhile
         return None
     etag = b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"'
-    last_modified = formatdate(int(stat.st_mtime), usegmt=True).encode()
+    last_modified = formatdate(int(status.st_mtime), usegmt=True).encode()
     shared = [(b"etag", etag), (b"last-modified", last_modified), (b"cache-control", cache_control)]
     ok = [(b"content-type", b"text/calendar; charset=utf-8"), (b"content-length", str(len(body)).encode()),
           (b"x-content-type-options", b"nosniff"), *shared]
-    return Entry(_stat_key(stat), body, etag, last_modified, int(stat.st_mtime), ok, shared)
+    return Entry(_stat_key(status), body, etag, last_modified, int(status.st_mtime), ok, shared)
 
 
 def etag_matches(header: bytes, etag: bytes) -> bool:
@@ -92,10 +114,7 @@ class FeedFiles:
     def lookup(self, token: str) -> Entry | None:
         """The entry for a token, or None; the same steps whether or not it exists."""
         path = self.folder + (token if TOKEN.fullmatch(token) else NO_FILE) + SUFFIX
-        try:
-            key = _stat_key(os.stat(path))
-        except OSError:
-            key = _MISSING
+        key = file_key(path)
         entry = self._cache.get(path)
         if entry is not None and entry.key == key:
             return entry
@@ -114,9 +133,7 @@ class FeedFiles:
 
     async def __call__(self, scope, receive, send) -> None:
         method = scope["method"]
-        path = scope["path"]
-        token = path[len(PREFIX):-len(SUFFIX)] if path.endswith(SUFFIX) else ""
-        entry = self.lookup(token)
+        entry = self.lookup(feed_token(scope))  # "" for any path not sent as /calendars/<token>.ics
         if method != "GET" and method != "HEAD":
             await _plain(send, 405, b"Method Not Allowed\n", [(b"allow", b"GET, HEAD")])
         elif entry is None:

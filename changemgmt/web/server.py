@@ -1,31 +1,37 @@
 """Running the web app under uvicorn (`changemgmt web`), with feed tokens kept out of
-the access log (STANDARDS F5, F17)."""
+the access log (STANDARDS F5, F17) and limits on what a client may hold: a time to send
+each request's head, its size and number of lines, and the number of open connections
+(changemgmt/web/guard.py says why uvicorn's own settings do not suffice)."""
 from __future__ import annotations
 
 import logging
-import re
 
 from changemgmt.config import Settings
+from changemgmt.feeds.files import ensure_folder
 from changemgmt.web.app import create_app
-
-_FEED_PATH = re.compile(r"/calendars/[^/?\s]+")
+from changemgmt.web.guard import Limits, default_max_connections, protocol_class
+from changemgmt.web.paths import redact
 
 
 class RedactFeedTokens(logging.Filter):
-    """Rewrites /calendars/<token>.ics to /calendars/<redacted> in log records."""
+    """Logs every request target that mentions calendars, in any spelling, as
+    /calendars/<redacted>. Uvicorn's access log prints the target as it was sent (the
+    raw path, then the query) in the record's arguments."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_FEED_PATH.sub("/calendars/<redacted>", a) if isinstance(a, str) else a
-                                for a in record.args)
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
-def serve(settings: Settings, host: str, port: int, access_log: bool = True) -> None:
+def serve(settings: Settings, host: str, port: int, access_log: bool = True, limits: Limits | None = None) -> None:
     import uvicorn
 
+    ensure_folder(settings.calendars_dir)  # its mode is set right on every start
+    limits = limits or Limits(max_connections=default_max_connections())
+    # ws="none": nothing here speaks WebSocket, so an upgrade request is a plain request.
     config = uvicorn.Config(create_app(settings), host=host, port=port, access_log=access_log,
-                            server_header=False, lifespan="on")
+                            server_header=False, lifespan="on", ws="none", http=protocol_class(limits))
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(RedactFeedTokens())
     uvicorn.Server(config).run()

@@ -2,14 +2,21 @@
 and a strict parse that fails on anything a calendar client could trip over."""
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import icalendar
+import pytest
 
 from changemgmt.feeds.manage import key_for, open_feed
 from changemgmt.feeds.registry import FeedToken, Scope, get_feed, with_token
 
 UTC = timezone.utc
+ICALJS = Path(__file__).parent / "icaljs"
 
 # Acme (child of the enterprise ENT-100) and Globex are impacted; Initech is not.
 GCR = {
@@ -51,6 +58,20 @@ def parse(data: bytes) -> icalendar.Calendar:
             assert isinstance(value, datetime) and value.utcoffset() == timedelta(0), (name, value)
             assert "TZID" not in event[name].params
     return calendar
+
+
+def ical_js(paths: list[Path]) -> list[dict]:
+    """What ical.js (Mozilla's parser, behind Thunderbird) reads from each file; skips (or
+    fails on CI) when it is not installed."""
+    missing = shutil.which("node") is None or not (ICALJS / "node_modules" / "ical.js").is_dir()
+    if missing:
+        reason = "ical.js is not installed: run bin/test, or `npm ci` in tests/support/icaljs"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    output = subprocess.run(["node", str(ICALJS / "parse.mjs"), *map(str, paths)], check=True,
+                            capture_output=True, text=True, timeout=60).stdout
+    return json.loads(output)
 
 
 def events(data: bytes) -> dict[str, icalendar.Event]:

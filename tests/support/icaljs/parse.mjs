@@ -1,6 +1,6 @@
 // Parses iCalendar files with ical.js (the parser behind Thunderbird) and prints, as JSON,
 // what a calendar client would take from each: calendar properties and every event's
-// UID, SEQUENCE, STATUS and UTC start/end. Usage: node parse.mjs FILE...
+// UID, SEQUENCE, STATUS, SUMMARY, DESCRIPTION, LOCATION and UTC start/end. Usage: node parse.mjs FILE...
 import { readFileSync } from "node:fs";
 import ICAL from "ical.js";
 
@@ -26,6 +26,8 @@ function describe(path) {
       sequence: event.sequence,
       status: vevent.getFirstPropertyValue("status"),
       summary: event.summary,
+      description: event.description,
+      location: event.location,
       start: instant(event.startDate),
       end: instant(event.endDate),
       dtstamp: instant(vevent.getFirstPropertyValue("dtstamp")),
