@@ -6,7 +6,6 @@ without errors; the SendGrid request stays valid."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import icalendar
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
