@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.support.world import Size  # noqa: E402
-from changemgmt.notify.worker import BATCH_SIZE  # noqa: E402
+from changemgmt.delivery.worker import BATCH_SIZE  # noqa: E402
 
 WORKER_CPU, SERVER_CPU = 0, 1
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import MetaData, insert, select, text  # noqa: E402
 
 from changemgmt.config import load_settings  # noqa: E402
-from changemgmt.domain.content import customer_digest, event_digest  # noqa: E402
+from changemgmt.domain.digests import customer_digest, event_digest  # noqa: E402
 from changemgmt.domain.gcr import GcrState, ServiceImpact  # noqa: E402
 from changemgmt.domain.impact import Impact  # noqa: E402
 from changemgmt.domain.status import Status  # noqa: E402

@@ -18,8 +18,8 @@ from changemgmt.config import load_settings
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.status import Status
-from changemgmt.notify.message import build_email
-from changemgmt.notify.view import ServiceLine
+from changemgmt.delivery.message import build_email
+from changemgmt.content.view import ServiceLine
 from tests.support.views import notice, recipients, window
 
 UTC = timezone.utc

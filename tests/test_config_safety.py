@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from changemgmt.cli.main import cli
 from changemgmt.config import ConfigError, load_settings
-from changemgmt.tokens import secret_key
+from changemgmt.signing import secret_key
 from support.feeds import GCR
 
 KEY_A = "k" * 32

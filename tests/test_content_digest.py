@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from changemgmt.domain.content import customer_digest
+from changemgmt.domain.digests import customer_digest
 from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.status import Status

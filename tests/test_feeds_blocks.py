@@ -12,8 +12,8 @@ from hypothesis import given, settings, strategies as st
 
 from changemgmt.domain import text as rules
 from changemgmt.feeds.blocks import assemble, block_of, parse_block, split_feed
-from changemgmt.feeds.ical import EventFacts, build_event, feed_calendar
-from changemgmt.notify.view import ServiceLine
+from changemgmt.content.ical import EventFacts, build_event, feed_calendar
+from changemgmt.content.view import ServiceLine
 from support.feeds import parse
 from support.hostile import as_written, display_name, multi_line, one_line
 from tests.support.views import notice, window

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from changemgmt.feeds.blocks import assemble, block_of, split_feed
-from changemgmt.feeds.ical import calendar_bytes, feed_calendar
+from changemgmt.content.ical import calendar_bytes, feed_calendar
 from changemgmt.feeds.publisher import rebuild_all, rebuild_dirty
 from changemgmt.feeds.registry import Scope, feed_url
-from changemgmt.notify.compose import compose_views
-from changemgmt.notify.message import build_ics
+from changemgmt.delivery.compose import compose_views
+from changemgmt.delivery.message import build_ics
 from changemgmt.store import models
 from support.feeds import GCR, Feeds, events, parse, uid
 

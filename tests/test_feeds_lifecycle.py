@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from changemgmt.domain.status import Status
-from changemgmt.feeds.blocks import kept
+from changemgmt.domain.retention import kept
 from changemgmt.feeds.publisher import rebuild_all, rebuild_dirty
 from changemgmt.feeds.registry import Scope
 from changemgmt.store import models

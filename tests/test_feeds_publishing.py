@@ -13,7 +13,7 @@ from changemgmt.feeds import files
 from changemgmt.feeds.manage import rotate_feed
 from changemgmt.feeds.publisher import drop_rotated, publish, rebuild_all, rebuild_dirty
 from changemgmt.feeds.registry import Scope, with_token
-from changemgmt.feeds.tokens import seal
+from changemgmt.feeds.feed_tokens import seal
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import Who, change_status, update_gcr
 from changemgmt.store import models

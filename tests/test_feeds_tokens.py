@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, text
 
 from changemgmt.feeds.registry import Scope, ensure_feed, feed_by_token, feed_key, token_of
-from changemgmt.feeds.tokens import SealError, is_token, new_token, seal, token_hash, unseal
+from changemgmt.feeds.feed_tokens import SealError, is_token, new_token, seal, token_hash, unseal
 from changemgmt.store import models
 from changemgmt.store.db import transaction
 from world import build_world

@@ -17,9 +17,9 @@ from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.text import (
     DESCRIPTION_MAX, NAME_MAX, REASON_MAX, TITLE_MAX, WORK_LOCATION_MAX, multi_line, one_line,
 )
-from changemgmt.notify.headers import header_safe
-from changemgmt.notify.message import build_email, sendgrid_body
-from changemgmt.notify.view import CustomerView, Recipient, ServiceLine
+from changemgmt.delivery.headers import header_safe
+from changemgmt.delivery.message import build_email, sendgrid_body
+from changemgmt.content.view import CustomerView, Recipient, ServiceLine
 from tests.support.mail import NOTICE_HEADERS, mailboxes, raw_field, raw_fields, subjects
 from tests.support.sendgrid_server import extra_problems, load_validator
 from tests.support.views import notice, window

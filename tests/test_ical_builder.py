@@ -9,7 +9,7 @@ from icalendar import Calendar
 
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.status import Status
-from changemgmt.feeds.ical import (
+from changemgmt.content.ical import (
     EventFacts,
     build_calendar,
     build_event,
@@ -17,7 +17,7 @@ from changemgmt.feeds.ical import (
     feed_calendar,
     notice_events,
 )
-from changemgmt.notify.view import ServiceLine
+from changemgmt.content.view import ServiceLine
 from tests.support.views import CM, ISSUED, REVISED, notice, window
 
 DOMAIN = "example.net"

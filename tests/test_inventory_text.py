@@ -14,7 +14,7 @@ from changemgmt.domain import text as rules
 from changemgmt.domain.errors import DomainError
 from changemgmt.inventory import ImportFailed, cells, import_inventory
 from changemgmt.inventory.cells import BadValue
-from changemgmt.store.models import Contact, Customer
+from changemgmt.store.models import Contact
 
 # Every text column, the rule it follows and its limit (README, "Inventory files").
 TEXT_COLUMNS = [
@@ -80,7 +80,7 @@ def stored(db, kind: str, column: str) -> list[str]:
 def test_control_characters_are_refused_in_every_text_column(db, settings, kind, column, rule, limit, hostile):
     lines = problems(db, settings, with_value(kind, column, f"x{hostile}y"))
     assert lines[0].startswith(f"{kind}[0]: {column}: must ")
-    assert all(f": {column}: " in line or f": a_end: " in line for line in lines)
+    assert all(f": {column}: " in line or ": a_end: " in line for line in lines)
     assert stored(db, "locations", "code") == []
 
 

@@ -9,8 +9,8 @@ from email import policy
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from changemgmt.domain.impact import Impact
-from changemgmt.notify.transports import InMemoryTransport
-from changemgmt.notify.worker import Worker
+from changemgmt.delivery.transports import InMemoryTransport
+from changemgmt.delivery.worker import Worker
 from changemgmt.store import models
 from changemgmt.store.db import session_factory, transaction
 from conftest import empty_database

@@ -12,8 +12,8 @@ import pytest
 
 from changemgmt.config import load_settings
 from changemgmt.domain.notice import NoticeKind
-from changemgmt.notify.message import build_email, build_ics, sendgrid_body, thread_id
-from changemgmt.notify.view import CustomerView, Recipient
+from changemgmt.delivery.message import build_email, build_ics, sendgrid_body, thread_id
+from changemgmt.content.view import CustomerView, Recipient
 from tests.support.mail import header_block, mailboxes, raw_field, raw_fields, subjects
 from tests.support.sendgrid_server import extra_problems, load_validator
 from tests.support.views import notice, recipients

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from changemgmt.domain.status import Status
-from changemgmt.notify.transports import FileTransport
-from changemgmt.notify.worker import Worker
+from changemgmt.delivery.transports import FileTransport
+from changemgmt.delivery.worker import Worker
 from changemgmt.store import models
 from changemgmt.store.db import transaction
 

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from changemgmt.domain.status import Status
-from changemgmt.notify import outbox
-from changemgmt.notify.transports import InMemoryTransport
-from changemgmt.notify.worker import Worker
+from changemgmt.planning import outbox
+from changemgmt.delivery.transports import InMemoryTransport
+from changemgmt.delivery.worker import Worker
 from changemgmt.store import models
 from changemgmt.store.db import transaction
-from changemgmt.ticks import tick
+from changemgmt.jobs.tick import tick
 
 GCR = {
     "number": "GCR-7001",

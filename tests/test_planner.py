@@ -3,11 +3,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from changemgmt.domain.content import Digest
+from changemgmt.domain.digests import Digest
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.notice import NoticeKind as K
 from changemgmt.domain.planner import (
-    NO_LONGER_AFFECTED, Change, PendingNotice, Policy, Standing, first_notice_kind, plan_change, plan_reminders,
+    NO_LONGER_AFFECTED, CustomerChange, PendingNotice, Policy, Standing, first_notice_kind, plan_change, plan_reminders,
 )
 from changemgmt.domain.recipients import ContactPrefs, pick_recipients, receives
 from changemgmt.domain.status import Status as S
@@ -26,7 +26,7 @@ PENDING_NEW = Standing(in_scope=True, notified=True, notified_at=NOW, delivered=
 
 
 def change(before, after, digest=A, in_scope=True, emergency=False, windows=(W1,), short_notice=False):
-    return Change(before=before, after=after, revision=3, in_scope=in_scope, digest=digest, windows=windows,
+    return CustomerChange(before=before, after=after, revision=3, in_scope=in_scope, digest=digest, windows=windows,
                   emergency=emergency, short_notice=short_notice, now=NOW)
 
 

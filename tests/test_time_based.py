@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from changemgmt.domain.status import Status
-from changemgmt.notify.transports import InMemoryTransport
-from changemgmt.notify.webhook import apply_sendgrid_events
-from changemgmt.notify.worker import Worker
+from changemgmt.delivery.transports import InMemoryTransport
+from changemgmt.delivery.webhook import apply_sendgrid_events
+from changemgmt.delivery.worker import Worker
 from changemgmt.store import models
 from changemgmt.store.db import transaction
-from changemgmt.ticks import tick
+from changemgmt.jobs.tick import tick
 
 UTC = timezone.utc
 START = datetime(2026, 12, 1, 7, tzinfo=UTC)

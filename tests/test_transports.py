@@ -9,8 +9,8 @@ from email import policy
 import pytest
 
 from changemgmt.config import load_settings
-from changemgmt.notify.message import build_email
-from changemgmt.notify.transports import (
+from changemgmt.delivery.message import build_email
+from changemgmt.delivery.transports import (
     FileTransport,
     InMemoryTransport,
     SendError,
@@ -19,7 +19,7 @@ from changemgmt.notify.transports import (
     SmtpTransport,
     make_transport,
 )
-from changemgmt.notify.view import Recipient
+from changemgmt.content.view import Recipient
 from tests.support.sendgrid_server import FakeSendGrid
 from tests.support.smtp_server import SmtpServer, free_port
 from tests.support.views import notice, recipients

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from changemgmt.notify.claim import claim_due
-from changemgmt.notify.transports import InMemoryTransport, SendError, SendGridTransport, SmtpTransport
-from changemgmt.notify.worker import Worker
+from changemgmt.delivery.claim import claim_due
+from changemgmt.delivery.transports import InMemoryTransport, SendError, SendGridTransport, SmtpTransport
+from changemgmt.delivery.worker import Worker
 from changemgmt.store import models
 from support.sendgrid_server import FakeSendGrid
 from support.smtp_server import SmtpServer

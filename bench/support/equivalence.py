@@ -38,7 +38,7 @@ class ScriptedTransport:
         self.lock = threading.Lock()
 
     def send(self, message):
-        from changemgmt.notify.transports.base import SendError, SendResult
+        from changemgmt.delivery.transports.base import SendError, SendResult
 
         with self.lock:
             call = self.calls.get(message.notice_id, 0)
@@ -72,11 +72,11 @@ def story(url: str, home: str) -> dict:
     from changemgmt.domain.status import Status
     from changemgmt.gcrs.input import parse_patch
     from changemgmt.gcrs.service import Who, change_status, create_gcr, update_gcr
-    from changemgmt.notify.worker import Worker
+    from changemgmt.delivery.worker import Worker
     from changemgmt.store.db import make_engine, session_factory, transaction
     from changemgmt.store.migrate import upgrade
     from changemgmt.store.models import Contact
-    from changemgmt.ticks import tick_in
+    from changemgmt.jobs.tick import tick_in
 
     engine = make_engine(url)
     upgrade(engine)

@@ -10,8 +10,8 @@ import threading
 from http.client import HTTPConnection, HTTPException
 from urllib.parse import urlsplit
 
-from changemgmt.notify.message import OutgoingMessage, sendgrid_body
-from changemgmt.notify.transports.base import SendError, SendResult
+from changemgmt.delivery.message import OutgoingMessage, sendgrid_body
+from changemgmt.delivery.transports.base import SendError, SendResult
 
 
 class KeepAliveSendGrid:

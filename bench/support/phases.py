@@ -25,15 +25,15 @@ from changemgmt.config import Settings, load_settings
 from changemgmt.domain.status import Status
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import Who, change_status, create_gcr
-from changemgmt.notify.compose import RevisionCache, compose_views, recipients_of
-from changemgmt.notify.message import build_email, sendgrid_body
-from changemgmt.notify.render import Renderer
-from changemgmt.notify.transports.sendgrid import SendGridTransport
-from changemgmt.notify.worker import Worker
+from changemgmt.delivery.compose import RevisionCache, compose_views, recipients_of
+from changemgmt.delivery.message import build_email, sendgrid_body
+from changemgmt.delivery.render import Renderer
+from changemgmt.delivery.transports.sendgrid import SendGridTransport
+from changemgmt.delivery.worker import Worker
 from changemgmt.store.db import make_engine, session_factory, transaction
 from changemgmt.store.migrate import recreate
 from changemgmt.store.models import Delivery, Notice, Recipient, Window
-from changemgmt.ticks import tick
+from changemgmt.jobs.tick import tick
 
 from bench.support.keepalive import KeepAliveSendGrid
 from bench.support.world import GCR_NUMBER, Size, build_inventory, gcr_document

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, text
 
-from changemgmt.demo import CITIES, PRODUCTS, WORDS
+from changemgmt.demo.sample import CITIES, PRODUCTS, WORDS
 from changemgmt.store.models import Contact, Customer, Location, Service
 
 CHUNK = 5000

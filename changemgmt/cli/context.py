@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import ConfigError, Settings, load_settings
 from changemgmt.domain.errors import DomainError, NotFound
-from changemgmt.feeds.tokens import SealError
+from changemgmt.feeds.feed_tokens import SealError
 from changemgmt.store.db import make_engine, session_factory
 from changemgmt.store.migrate import SchemaNotCurrent, check_schema
 

@@ -9,12 +9,12 @@ from dataclasses import asdict
 import click
 from sqlalchemy import select
 
-from changemgmt import demo
+from changemgmt.demo import sample as demo
 from changemgmt.cli.context import AppContext
 from changemgmt.feeds.publisher import rebuild_all
 from changemgmt.inventory import import_inventory
-from changemgmt.notify.transports import make_transport
-from changemgmt.replay import replay
+from changemgmt.delivery.transports import make_transport
+from changemgmt.demo.replay import replay
 from changemgmt.store.migrate import upgrade
 from changemgmt.store.models import Gcr
 

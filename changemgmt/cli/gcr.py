@@ -15,7 +15,7 @@ from changemgmt.gcrs.documents import load_document
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.listing import GcrQuery, GcrSummary, list_gcrs
 from changemgmt.gcrs.present import gcr_document, gcr_text
-from changemgmt.gcrs.service import Change, Who, change_status, create_gcr, update_gcr
+from changemgmt.gcrs.service import GcrChange, Who, change_status, create_gcr, update_gcr
 from changemgmt.store.db import transaction
 from changemgmt.store.queries import get_gcr
 
@@ -71,7 +71,7 @@ def _who(app: AppContext) -> Who:
     return Who(app.actor, app.now(), app.settings)
 
 
-def _report(change: Change) -> None:
+def _report(change: GcrChange) -> None:
     revision = f"revision {change.revision}" if change.revision else "no new revision (internal change only)"
     if not change.changes:
         revision = "nothing changed"
@@ -110,7 +110,7 @@ def create_command(app: AppContext, file, number, publish, override_reason, **fl
 @click.pass_obj
 @user_errors
 def update_command(app: AppContext, number, file, override_reason, **flags) -> None:
-    """Change GCR NUMBER. Windows given replace the current ones (keep a window's
+    """GcrChange GCR NUMBER. Windows given replace the current ones (keep a window's
     `number` to move it); impacts given replace the impacted services."""
     with transaction(app.session_factory()) as session:
         _report(update_gcr(session, number, parse_patch(_document(file, flags)), _who(app), override_reason))

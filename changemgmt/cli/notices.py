@@ -16,17 +16,17 @@ from changemgmt.domain.planner import first_notice_kind
 from changemgmt.domain.policy import needs_emergency_notice
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window, parse_instant
-from changemgmt.notify.compose import compose_views
-from changemgmt.notify.message import build_email
-from changemgmt.notify.transports import make_transport
-from changemgmt.notify.view import Recipient
-from changemgmt.notify.worker import BATCH_SIZE, Worker
-from changemgmt.notify.writes import events_json
+from changemgmt.delivery.compose import compose_views
+from changemgmt.delivery.message import build_email
+from changemgmt.delivery.transports import make_transport
+from changemgmt.content.view import Recipient
+from changemgmt.delivery.worker import BATCH_SIZE, Worker
+from changemgmt.planning.writes import events_json
 from changemgmt.store.models import Audience, Customer, Delivery, Gcr, Notice
 from changemgmt.store.queries import get_gcr, impacted_customers
-from changemgmt.rounds import run_rounds, work_round
-from changemgmt.ticks import tick_in
-from changemgmt.tokens import unsubscribe_token
+from changemgmt.jobs.worker_loop import run_rounds, work_round
+from changemgmt.jobs.tick import tick_in
+from changemgmt.signing import unsubscribe_token
 
 
 def _at(app: AppContext, raw: str | None) -> datetime:

@@ -8,9 +8,9 @@ import threading
 import click
 
 from changemgmt.cli.context import AppContext, user_errors
-from changemgmt.notify.transports import make_transport
-from changemgmt.notify.worker import Worker
-from changemgmt.rounds import run_rounds
+from changemgmt.delivery.transports import make_transport
+from changemgmt.delivery.worker import Worker
+from changemgmt.jobs.worker_loop import run_rounds
 from changemgmt.store.migrate import upgrade
 from changemgmt.web.server import serve
 

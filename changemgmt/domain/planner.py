@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from changemgmt.domain.content import Digest
+from changemgmt.domain.digests import Digest
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
@@ -71,7 +71,7 @@ class CustomerPlan:
 
 
 @dataclass(frozen=True)
-class Change:
+class CustomerChange:
     """A GCR change as one customer sees it."""
 
     before: Status | None  # None: the GCR did not exist
@@ -85,7 +85,7 @@ class Change:
     short_notice: bool = False  # a window starts within the minimum notice from `now`
 
 
-def plan_change(standing: Standing, change: Change) -> CustomerPlan:
+def plan_change(standing: Standing, change: CustomerChange) -> CustomerPlan:
     """The notices a revision causes for one customer, and the pending ones it makes pointless."""
     skips = pending_skips(standing, change)
     if change.after is Status.DRAFT:
@@ -114,7 +114,7 @@ def first_notice_kind(*, publishing: bool, emergency: bool, short_notice: bool) 
     return NoticeKind.NEW
 
 
-def pending_skips(standing: Standing, change: Change) -> tuple[Skip, ...]:
+def pending_skips(standing: Standing, change: CustomerChange) -> tuple[Skip, ...]:
     """The pending notices of one customer that a revision makes pointless. It needs of
     `change` only its status, windows and whether the customer is in scope (no digest)."""
     if not standing.pending or change.after is Status.DRAFT:
@@ -129,7 +129,7 @@ def pending_skips(standing: Standing, change: Change) -> tuple[Skip, ...]:
     return tuple(_stale_reminders(standing.pending, change.windows, change.after))
 
 
-def _follow_up(standing: Standing, change: Change) -> NoticeKind | None:
+def _follow_up(standing: Standing, change: CustomerChange) -> NoticeKind | None:
     """What a change says to a customer in scope before and after it: `started` and
     `completed` to every one (SPEC §3: "impacted customers"), the others only to those
     already notified (a customer still without an eligible contact is not chased)."""
@@ -146,7 +146,7 @@ def _follow_up(standing: Standing, change: Change) -> NoticeKind | None:
     return None
 
 
-def _shown(standing: Standing, change: Change, kind: NoticeKind, skips: tuple[Skip, ...],
+def _shown(standing: Standing, change: CustomerChange, kind: NoticeKind, skips: tuple[Skip, ...],
            notified: bool) -> CustomerPlan:
     first = kind in (NoticeKind.NEW, NoticeKind.EMERGENCY)
     notice = PlannedNotice(kind, f"{kind.value}:r{change.revision}", change.now,
@@ -156,7 +156,7 @@ def _shown(standing: Standing, change: Change, kind: NoticeKind, skips: tuple[Sk
     return CustomerPlan(after, (notice,), skips)
 
 
-def _cancelled(standing: Standing, change: Change, skips: tuple[Skip, ...]) -> CustomerPlan:
+def _cancelled(standing: Standing, change: CustomerChange, skips: tuple[Skip, ...]) -> CustomerPlan:
     notices = ()
     if standing.delivered and standing.in_scope and change.before is not Status.CANCELLED:
         notices = (PlannedNotice(NoticeKind.CANCELLED, f"cancelled:r{change.revision}", change.now,
@@ -164,7 +164,7 @@ def _cancelled(standing: Standing, change: Change, skips: tuple[Skip, ...]) -> C
     return CustomerPlan(replace(standing, shown_revision=change.revision, shown=change.digest), notices, skips)
 
 
-def _dropped(standing: Standing, change: Change, skips: tuple[Skip, ...]) -> CustomerPlan:
+def _dropped(standing: Standing, change: CustomerChange, skips: tuple[Skip, ...]) -> CustomerPlan:
     notices = ()
     if standing.delivered:
         notices = (PlannedNotice(NoticeKind.CANCELLED, f"cancelled:r{change.revision}", change.now,

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from icalendar import Calendar, Event
 
-from changemgmt.feeds.ical import calendar_bytes
+from changemgmt.content.ical import calendar_bytes
+from changemgmt.domain.retention import kept
 
 UTC = timezone.utc
 END_CALENDAR = b"END:VCALENDAR\r\n"
@@ -122,16 +123,6 @@ def internal_gcr_number(uid: str) -> str | None:
     """The GCR number of an internal feed event's UID (`<GCR>-W<n>@<domain>`)."""
     match = _INTERNAL_UID.fullmatch(uid)
     return match.group("number") if match else None
-
-
-def retention_cutoff(now: datetime, days: int) -> datetime:
-    return now - timedelta(days=days)
-
-
-def kept(end: datetime, cancelled: bool, modified: datetime, cutoff: datetime) -> bool:
-    """SPEC §3.1: an event stays until N days after its window's end; a cancelled one
-    until N days after the later of its cancellation and its window's end."""
-    return end >= cutoff or (cancelled and modified >= cutoff)
 
 
 def keeps(block: Block, cutoff: datetime) -> bool:

@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
 from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
-from changemgmt.feeds.blocks import Block, block_of, keeps, retention_cutoff
-from changemgmt.feeds.ical import EventFacts, build_event
-from changemgmt.feeds.lines import service_line, services_by_customer
-from changemgmt.notify.view import WindowView
+from changemgmt.domain.retention import retention_cutoff
+from changemgmt.feeds.blocks import Block, block_of, keeps
+from changemgmt.content.ical import EventFacts, build_event
+from changemgmt.content.lines import service_line
+from changemgmt.feeds.services import services_by_customer
+from changemgmt.content.view import WindowView
+from changemgmt.store import models
 from changemgmt.store.models import Customer, Event, Service
-from changemgmt.store.models import Window as WindowRow
 from changemgmt.store.revisions import ImpactHistory, impact_history, revision_states
 
 CHUNK = 400
@@ -52,11 +54,11 @@ def _event_rows(session: Session, customer_ids: list[int], cutoff: datetime) -> 
     # Rows surely aged out are left in the database; `keeps` decides on the times shown.
     return session.execute(
         select(Event.customer_id, Event.gcr_id, Event.window_number, Event.sequence, Event.modified_at,
-               Event.cancelled, WindowRow.starts_at, WindowRow.ends_at)
-        .join(WindowRow, and_(WindowRow.gcr_id == Event.gcr_id, WindowRow.number == Event.window_number))
+               Event.cancelled, models.Window.starts_at, models.Window.ends_at)
+        .join(models.Window, and_(models.Window.gcr_id == Event.gcr_id, models.Window.number == Event.window_number))
         .where(Event.customer_id.in_(customer_ids),
-               or_(WindowRow.ends_at >= cutoff, Event.modified_at >= cutoff,
-                   WindowRow.times_set_at > Event.modified_at))
+               or_(models.Window.ends_at >= cutoff, Event.modified_at >= cutoff,
+                   models.Window.times_set_at > Event.modified_at))
     ).all()
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from icalendar import Calendar
 
 from changemgmt.config import Settings
-from changemgmt.feeds.ical import feed_calendar
+from changemgmt.content.ical import feed_calendar
 from changemgmt.feeds.registry import FeedToken, Scope, feed_url
 from changemgmt.store.models import Customer
 

@@ -15,13 +15,13 @@ from changemgmt.config import Settings
 from changemgmt.domain.gcr import Contact, ServiceImpact
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.status import Status
-from changemgmt.feeds.blocks import Block, block_of, kept, retention_cutoff
-from changemgmt.feeds.ical import EventFacts, build_event
-from changemgmt.feeds.lines import service_line
-from changemgmt.notify.view import ServiceLine, WindowView
+from changemgmt.domain.retention import kept, retention_cutoff
+from changemgmt.feeds.blocks import Block, block_of
+from changemgmt.content.ical import EventFacts, build_event
+from changemgmt.content.lines import service_line
+from changemgmt.content.view import ServiceLine, WindowView
+from changemgmt.store import models
 from changemgmt.store.models import Customer, Gcr, Revision, Service
-from changemgmt.store.models import Impact as ImpactRow
-from changemgmt.store.models import Window as WindowRow
 
 CHUNK = 500
 
@@ -56,13 +56,13 @@ def internal_blocks(session: Session, gcr_ids: Collection[int], settings: Settin
     return result
 
 
-def _cancelled(gcr: Gcr, window: WindowRow) -> bool:
+def _cancelled(gcr: Gcr, window: models.Window) -> bool:
     return window.dropped_at is not None or gcr.status == Status.CANCELLED.value
 
 
-def _windows(session: Session, gcr_ids: list[int]) -> dict[int, list[WindowRow]]:
-    grouped: dict[int, list[WindowRow]] = defaultdict(list)
-    for row in session.scalars(select(WindowRow).where(WindowRow.gcr_id.in_(gcr_ids)).order_by(WindowRow.number)):
+def _windows(session: Session, gcr_ids: list[int]) -> dict[int, list[models.Window]]:
+    grouped: dict[int, list[models.Window]] = defaultdict(list)
+    for row in session.scalars(select(models.Window).where(models.Window.gcr_id.in_(gcr_ids)).order_by(models.Window.number)):
         grouped[row.gcr_id].append(row)
     return grouped
 
@@ -70,11 +70,11 @@ def _windows(session: Session, gcr_ids: list[int]) -> dict[int, list[WindowRow]]
 def _lines(session: Session, gcr_ids: list[int]) -> dict[int, list[ServiceLine]]:
     """Every impacted service of each GCR, by service ID, naming its account."""
     rows = session.execute(
-        select(ImpactRow, Service, Customer)
-        .join(Service, Service.id == ImpactRow.service_pk).join(Customer, Customer.id == Service.customer_id)
-        .where(ImpactRow.gcr_id.in_(gcr_ids))
+        select(models.Impact, Service, Customer)
+        .join(Service, Service.id == models.Impact.service_pk).join(Customer, Customer.id == Service.customer_id)
+        .where(models.Impact.gcr_id.in_(gcr_ids))
         .options(joinedload(Service.a_end), joinedload(Service.z_end))
-        .order_by(ImpactRow.gcr_id, Service.service_id)).all()
+        .order_by(models.Impact.gcr_id, Service.service_id)).all()
     grouped: dict[int, list[ServiceLine]] = defaultdict(list)
     for impact, service, customer in rows:
         line = service_line(service, ServiceImpact(service.service_id, Impact(impact.level),

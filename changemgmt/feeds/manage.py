@@ -10,7 +10,7 @@ from changemgmt.config import Settings
 from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.feeds import files
 from changemgmt.feeds.publisher import Written, publish
-from changemgmt.feeds.tokens import SealError
+from changemgmt.feeds.feed_tokens import SealError
 from changemgmt.feeds.registry import (
     INTERNAL_KEY,
     FeedToken,

@@ -11,14 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
 from changemgmt.feeds import files
-from changemgmt.feeds.blocks import Block, assemble, internal_gcr_number, keeps, retention_cutoff, split_feed
+from changemgmt.domain.retention import retention_cutoff
+from changemgmt.feeds.blocks import Block, assemble, internal_gcr_number, keeps, split_feed
 from changemgmt.store.chunks import chunks
 from changemgmt.feeds.customer import States, customer_blocks
 from changemgmt.feeds.headers import header
 from changemgmt.feeds.hierarchy import enterprises, members
 from changemgmt.feeds.internal import internal_blocks, published_gcr_ids
 from changemgmt.feeds.registry import INTERNAL_KEY, FeedToken, Scope, ensure_feeds, feed_key, with_token
-from changemgmt.feeds.tokens import SealError, is_token, token_hash
+from changemgmt.feeds.feed_tokens import SealError, is_token, token_hash
 from changemgmt.store.models import Customer, Feed, FeedRebuild, Gcr
 
 BATCH = 500  # account feeds built together (their events are loaded in a few queries)

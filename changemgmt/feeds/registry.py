@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
 from changemgmt.store.chunks import chunks
-from changemgmt.feeds.tokens import SealError, new_token, seal, token_hash, unseal
+from changemgmt.feeds.feed_tokens import SealError, new_token, seal, token_hash, unseal
 from changemgmt.store.bulk import insert_rows
 from changemgmt.store.models import AuditEntry, Customer, Feed
-from changemgmt.tokens import secret_key
+from changemgmt.signing import secret_key
 
 INTERNAL_KEY = "internal"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from changemgmt.gcrs.state import state_of
+from changemgmt.store.gcr_state import state_of
 from changemgmt.store import models
 from changemgmt.store.queries import accounts_reached, impacted_customers
 

@@ -18,12 +18,10 @@ from changemgmt.domain.policy import check_minimum_notice, check_override_reason
 from changemgmt.domain.status import Status, check_transition
 from changemgmt.domain.text import NAME_MAX, one_line
 from changemgmt.gcrs.input import GcrPatch
-from changemgmt.gcrs.state import (
-    apply_patch, details_of, has_impacts, next_window_number, state_of, unknown_references, write_details,
-    write_state,
-)
-from changemgmt.notify.outbox import PlanSummary, plan_for_change
+from changemgmt.gcrs.state import apply_patch, next_window_number, unknown_references, write_details, write_state
+from changemgmt.planning.outbox import PlanSummary, plan_for_change
 from changemgmt.store import models
+from changemgmt.store.gcr_state import details_of, has_impacts, state_of
 from changemgmt.store.queries import get_gcr
 from changemgmt.store.revisions import record_impacts, revision_json
 
@@ -31,7 +29,7 @@ REQUIRED = ("title", "description", "windows")
 
 
 @dataclass(frozen=True)
-class Change:
+class GcrChange:
     """What a call did: the fields it changed and the revision it made, if any."""
 
     gcr: models.Gcr
@@ -54,7 +52,7 @@ class Who:
         object.__setattr__(self, "actor", one_line(self.actor, "actor", NAME_MAX, required=True))
 
 
-def create_gcr(session: Session, patch: GcrPatch, who: Who) -> Change:
+def create_gcr(session: Session, patch: GcrPatch, who: Who) -> GcrChange:
     """Creates a draft GCR at revision 1. A patch that does not make a valid GCR is
     refused with every problem found at once, those of reading it included."""
     problems = _problems_of(patch)
@@ -75,7 +73,7 @@ def create_gcr(session: Session, patch: GcrPatch, who: Who) -> Change:
     return _record(session, gcr, None, state, "create", who)
 
 
-def update_gcr(session: Session, number: str, patch: GcrPatch, who: Who, override_reason: str | None = None) -> Change:
+def update_gcr(session: Session, number: str, patch: GcrPatch, who: Who, override_reason: str | None = None) -> GcrChange:
     """Changes the fields the patch gives. Status changes go through change_status. A
     patch that does not leave a valid GCR is refused with every problem found at once."""
     override_reason = check_override_reason(override_reason)
@@ -149,7 +147,7 @@ ACTIONS = {
 
 def change_status(
     session: Session, number: str, target: Status, who: Who, override_reason: str | None = None
-) -> Change:
+) -> GcrChange:
     """Publishes, confirms, starts, completes or cancels, as the status machine allows.
     The impacts stay as they are, in the database: `before` and `after` have none."""
     override_reason = check_override_reason(override_reason)
@@ -180,7 +178,7 @@ def _record(
     action: str,
     who: Who,
     override_reason: str | None = None,
-) -> Change:
+) -> GcrChange:
     changes = changed_fields(before, after) if before else frozenset({"created"})
     revision = None
     if before is None or is_customer_visible(changes):
@@ -201,4 +199,4 @@ def _record(
     plan = None
     if revision is not None:
         plan = plan_for_change(session, gcr, before, after, revision, who.settings, who.now)
-    return Change(gcr, before, after, changes, revision, plan)
+    return GcrChange(gcr, before, after, changes, revision, plan)

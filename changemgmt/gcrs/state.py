@@ -1,75 +1,21 @@
-"""Moving between the stored GCR rows and the domain's GcrState."""
+"""Writing a GcrState into the stored GCR rows (reading them back: store.gcr_state)."""
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import exists, inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.errors import DomainError, Problems
-from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
-from changemgmt.domain.impact import stored_impact
-from changemgmt.domain.status import Status
+from changemgmt.domain.gcr import GcrState, ServiceImpact
 from changemgmt.domain.windows import Window
 from changemgmt.gcrs.input import GcrPatch, WindowInput, resolve_window
 from changemgmt.store import models
 from changemgmt.store.chunks import chunks
+from changemgmt.store.gcr_state import impact_rows, stored_impacts
 
 UNKNOWN_LISTED = 20  # unknown services named one by one; the rest are counted
-
-
-def state_of(gcr: models.Gcr) -> GcrState:
-    impacts = (ServiceImpact(service_id, stored_impact(level), minutes) for service_id, level, minutes in _impact_rows(gcr))
-    return replace(details_of(gcr), impacts=tuple(impacts)).canonical()
-
-
-def details_of(gcr: models.Gcr) -> GcrState:
-    """The GCR's state without its impacts, for a change that leaves them as they are
-    (a status change): a GCR may impact 100,000 services."""
-    contact = None
-    if gcr.contact_email:
-        contact = Contact(gcr.contact_name or "", gcr.contact_email, gcr.contact_phone or "")
-    return GcrState(
-        number=gcr.number,
-        title=gcr.title,
-        description=gcr.description,
-        status=Status(gcr.status),
-        reason=gcr.reason,
-        work_location=gcr.work_location,
-        location_codes=tuple(loc.code for loc in gcr.locations),
-        contact=contact,
-        emergency=gcr.emergency,
-        internal_notes=gcr.internal_notes,
-        time_zone=gcr.time_zone,
-        windows=tuple(Window(w.number, w.starts_at, w.ends_at) for w in gcr.windows if w.dropped_at is None),
-    ).canonical()
-
-
-def has_impacts(gcr: models.Gcr) -> bool:
-    return bool(_session(gcr).scalar(select(exists().where(models.Impact.gcr_id == gcr.id))))
-
-
-def _stored_impacts(gcr: models.Gcr) -> bool:
-    """True when the GCR's impacts are only in the database (not loaded, so not changed
-    in memory): one query reads them, where the ORM would load every service one by one."""
-    state = inspect(gcr)
-    return state.persistent and "impacts" in state.unloaded
-
-
-def _impact_rows(gcr: models.Gcr):
-    """(service ID, level, max outage) of each impact of the GCR."""
-    if not _stored_impacts(gcr):
-        return [(i.service.service_id, i.level, i.max_outage_minutes) for i in gcr.impacts]
-    return _session(gcr).execute(
-        select(models.Service.service_id, models.Impact.level, models.Impact.max_outage_minutes)
-        .join(models.Impact, models.Impact.service_pk == models.Service.id)
-        .where(models.Impact.gcr_id == gcr.id)
-    ).all()
-
-
-def _session(gcr: models.Gcr) -> Session:
-    return inspect(gcr).session
 
 
 def apply_patch(old: GcrState, patch: GcrPatch, next_window_number: int) -> GcrState:
@@ -185,7 +131,7 @@ def _write_windows(gcr: models.Gcr, windows: tuple[Window, ...], now: datetime) 
 
 def _write_impacts(session: Session, gcr: models.Gcr, impacts: tuple[ServiceImpact, ...],
                    stored: tuple[ServiceImpact, ...] | None = None) -> None:
-    if _stored_impacts(gcr) and (impacts == stored if stored is not None else _same_impacts(gcr, impacts)):
+    if stored_impacts(gcr) and (impacts == stored if stored is not None else _same_impacts(gcr, impacts)):
         return  # a status or text change: nothing to write, and no need to load 100,000 rows
     services = _services(session, [i.service_id for i in impacts])
     existing = {row.service_pk: row for row in gcr.impacts}
@@ -203,7 +149,7 @@ def _write_impacts(session: Session, gcr: models.Gcr, impacts: tuple[ServiceImpa
 
 
 def _same_impacts(gcr: models.Gcr, impacts: tuple[ServiceImpact, ...]) -> bool:
-    stored = {service_id: (level, minutes) for service_id, level, minutes in _impact_rows(gcr)}
+    stored = {service_id: (level, minutes) for service_id, level, minutes in impact_rows(gcr)}
     wanted = {i.service_id: (i.impact.value, i.max_outage_minutes) for i in impacts}
     return len(wanted) == len(impacts) and stored == wanted
 

@@ -8,7 +8,7 @@ from changemgmt.domain.gcr import Contact
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.status import Status
-from changemgmt.notify.view import CustomerView, NoticeView, Recipient, ServiceLine, WindowView
+from changemgmt.content.view import CustomerView, NoticeView, Recipient, ServiceLine, WindowView
 
 UTC = timezone.utc
 ISSUED = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)

@@ -10,9 +10,9 @@ from urllib.error import URLError
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from changemgmt.notify.message import OutgoingMessage, sendgrid_body
-from changemgmt.notify.transports.base import SendError, SendResult
-from changemgmt.notify.transports.keepalive import PooledClient
+from changemgmt.delivery.message import OutgoingMessage, sendgrid_body
+from changemgmt.delivery.transports.base import SendError, SendResult
+from changemgmt.delivery.transports.keepalive import PooledClient
 
 DEFAULT_TIMEOUT = 10.0
 

@@ -14,19 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from changemgmt.config import Settings
-from changemgmt.domain.content import own_impacts
+from changemgmt.domain.digests import own_impacts
 from changemgmt.domain.gcr import Contact, GcrState
 from changemgmt.domain.notice import NoticeKind
-from changemgmt.feeds.lines import service_line as _line
-from changemgmt.notify.changes import change_lines
-from changemgmt.notify.view import CustomerView, NoticeView, Recipient, WindowView, shown_numbers
+from changemgmt.content.lines import service_line as _line
+from changemgmt.content.changes import change_lines
+from changemgmt.content.view import CustomerView, NoticeView, Recipient, WindowView, shown_numbers
+from changemgmt.store import models
 from changemgmt.store.bulk import among
-from changemgmt.store.models import Contact as ContactRow
 from changemgmt.store.models import Customer, Location, Notice, Service
-from changemgmt.store.models import Recipient as RecipientRow
-from changemgmt.store.models import Window as WindowRow
 from changemgmt.store.revisions import impact_history, revision_states
-from changemgmt.tokens import unsubscribe_token
+from changemgmt.signing import unsubscribe_token
 
 
 class RevisionCache:
@@ -155,9 +153,9 @@ def _services(session: Session, customer_ids: Collection[int]) -> dict[int, dict
     return owned
 
 
-def _dropped_windows(session: Session, gcr_ids: set[int]) -> dict[int, list[WindowRow]]:
-    rows = session.scalars(select(WindowRow).where(WindowRow.gcr_id.in_(gcr_ids), WindowRow.dropped_at.is_not(None)))
-    grouped: dict[int, list[WindowRow]] = defaultdict(list)
+def _dropped_windows(session: Session, gcr_ids: set[int]) -> dict[int, list[models.Window]]:
+    rows = session.scalars(select(models.Window).where(models.Window.gcr_id.in_(gcr_ids), models.Window.dropped_at.is_not(None)))
+    grouped: dict[int, list[models.Window]] = defaultdict(list)
     for row in rows:
         grouped[row.gcr_id].append(row)
     return grouped
@@ -167,12 +165,12 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
     """The recipients of each delivery, still eligible now (unsubscribes and bounces since
     planning take effect at once)."""
     rows = session.execute(
-        select(RecipientRow.delivery_id, ContactRow.id, ContactRow.email, ContactRow.name,
-               ContactRow.unsubscribed_at, ContactRow.suppressed_at, Customer.name)
-        .join(ContactRow, ContactRow.id == RecipientRow.contact_id)
-        .join(Customer, Customer.id == ContactRow.customer_id)
-        .where(among(RecipientRow.delivery_id, delivery_ids), RecipientRow.state == "pending")
-        .order_by(RecipientRow.id)
+        select(models.Recipient.delivery_id, models.Contact.id, models.Contact.email, models.Contact.name,
+               models.Contact.unsubscribed_at, models.Contact.suppressed_at, Customer.name)
+        .join(models.Contact, models.Contact.id == models.Recipient.contact_id)
+        .join(Customer, Customer.id == models.Contact.customer_id)
+        .where(among(models.Recipient.delivery_id, delivery_ids), models.Recipient.state == "pending")
+        .order_by(models.Recipient.id)
     )  # columns, not Contact objects: a batch has hundreds of recipients
     grouped: dict[int, list[Recipient]] = defaultdict(list)
     for delivery_id, contact_id, email, name, unsubscribed_at, suppressed_at, organisation in rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from changemgmt.notify.message import OutgoingMessage
+from changemgmt.delivery.message import OutgoingMessage
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
-from changemgmt.demo import Step
+from changemgmt.demo.sample import Step
 from changemgmt.domain.planner import REMINDER_STATUSES
 from changemgmt.domain.status import Status
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import Who, change_status, create_gcr, update_gcr
-from changemgmt.notify.transports.base import Transport
-from changemgmt.notify.worker import Worker
-from changemgmt.rounds import work_round
+from changemgmt.delivery.transports.base import Transport
+from changemgmt.delivery.worker import Worker
+from changemgmt.jobs.worker_loop import work_round
 from changemgmt.store.db import transaction
 from changemgmt.store.models import Gcr, Window
 

@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 
 from changemgmt.config import Settings
-from changemgmt.notify.claim import Claim, claim_due
-from changemgmt.notify.compose import RevisionCache, compose_views, recipients_of
-from changemgmt.notify.message import OutgoingMessage, build_email
-from changemgmt.notify.outcomes import Outcome, record_outcomes
-from changemgmt.notify.render import Renderer
-from changemgmt.notify.transports.base import SendError, Transport
-from changemgmt.notify.view import NoticeView, Recipient
+from changemgmt.delivery.claim import Claim, claim_due
+from changemgmt.delivery.compose import RevisionCache, compose_views, recipients_of
+from changemgmt.delivery.message import OutgoingMessage, build_email
+from changemgmt.delivery.outcomes import Outcome, record_outcomes
+from changemgmt.delivery.render import Renderer
+from changemgmt.delivery.transports.base import SendError, Transport
+from changemgmt.content.view import NoticeView, Recipient
 from changemgmt.store.bulk import among
 from changemgmt.store.db import session_factory
 from changemgmt.store.models import Notice, Window

@@ -5,8 +5,8 @@ import email
 from email import policy
 from email.message import EmailMessage
 
-from changemgmt.notify.message import OutgoingMessage
-from changemgmt.notify.transports.base import SendError, SendResult
+from changemgmt.delivery.message import OutgoingMessage
+from changemgmt.delivery.transports.base import SendError, SendResult
 
 
 class InMemoryTransport:

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.retry import gives_up, retry_delay
-from changemgmt.notify.claim import Claim
-from changemgmt.notify.transports.base import SendError
+from changemgmt.delivery.claim import Claim
+from changemgmt.delivery.transports.base import SendError
 from changemgmt.store.bulk import update_rows
 from changemgmt.store.models import Delivery, DeliveryAttempt, Notice, Recipient
 

@@ -10,17 +10,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
-from changemgmt.domain.content import customer_digest
+from changemgmt.domain.digests import customer_digest
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import (
     REMINDER_STATUSES, CustomerPlan, PlannedNotice, first_notice_kind, plan_reminders, reminder_key,
 )
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
-from changemgmt.gcrs.state import details_of
-from changemgmt.notify import audience as load
-from changemgmt.notify.outbox import PlanSummary, choose_recipients, customer_chunks, policy_of, write_plans
-from changemgmt.notify.writes import save_audiences
+from changemgmt.store.gcr_state import details_of
+from changemgmt.planning import reads
+from changemgmt.planning.outbox import PlanSummary, choose_recipients, customer_chunks, policy_of, write_plans
+from changemgmt.planning.writes import save_audiences
 from changemgmt.store.bulk import among
 from changemgmt.store.models import Audience, Contact, Customer, Gcr, Notice
 
@@ -88,23 +88,23 @@ def _someone_waiting(session: Session, gcr_id: int) -> bool:
 def _plan_reminders(session: Session, gcr: Gcr, settings: Settings, now: datetime) -> PlanSummary:
     """The reminders due by `now`, a chunk of customers at a time (memory stays flat as the
     GCR grows); contacts are judged on what they had heard before this tick."""
-    heard_until = load.last_notice_id(session, gcr.id)
+    heard_until = reads.last_notice_id(session, gcr.id)
     status, windows, policy = Status(gcr.status), _active_windows(gcr), policy_of(settings)
     times_set_at = {w.number: w.times_set_at for w in gcr.windows}
     summary = PlanSummary()
-    for chunk in customer_chunks(load.in_scope_customers(session, gcr.id)):
-        known = load.audiences(session, gcr.id, chunk)
+    for chunk in customer_chunks(reads.in_scope_customers(session, gcr.id)):
+        known = reads.audiences(session, gcr.id, chunk)
         existing = _existing_reminder_keys(session, gcr.id, chunk)
         plans: dict[int, CustomerPlan] = {}
         for customer_id in chunk:
-            standing = load.standing_of(known.get(customer_id))
+            standing = reads.standing_of(known.get(customer_id))
             due = plan_reminders(standing, status=status, windows=windows, times_set_at=times_set_at,
                                  policy=policy, now=now)
             fresh = tuple(n for n in due if (customer_id, n.key) not in existing)
             if fresh:
                 plans[customer_id] = CustomerPlan(standing, fresh)
         if plans:
-            owned = load.scope_of(session, gcr.id, list(plans)).impacts
+            owned = reads.scope_of(session, gcr.id, list(plans)).impacts
             summary.add(write_plans(session, gcr.id, gcr.revision, plans, now, owned, heard_until))
     return summary
 
@@ -126,14 +126,14 @@ def _revive(session: Session, gcr: Gcr, state, known: dict[int, Audience], setti
     if min(w.start for w in state.windows) <= now:
         return PlanSummary()
     kind = first_notice_kind(publishing=False, emergency=state.emergency, short_notice=False)
-    scope = load.scope_of(session, gcr.id, waiting)
-    contacts = load.contacts_by_customer(session, waiting)
-    heard = load.heard_contacts(session, gcr.id, {c.id for cs in contacts.values() for c in cs})
+    scope = reads.scope_of(session, gcr.id, waiting)
+    contacts = reads.contacts_by_customer(session, waiting)
+    heard = reads.heard_contacts(session, gcr.id, {c.id for cs in contacts.values() for c in cs})
     owned = scope.impacts
     ready = [cid for cid in waiting if choose_recipients(contacts.get(cid, []), kind, owned.get(cid, ()), heard)]
     if not ready:
         return PlanSummary()
-    standing = load.standings(session, gcr.id, ready, known)
+    standing = reads.standings(session, gcr.id, ready, known)
     plans = {}
     for customer_id in ready:
         digest = customer_digest(replace(state, impacts=owned.get(customer_id, ())),

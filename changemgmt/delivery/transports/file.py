@@ -19,9 +19,9 @@ import stat
 import tempfile
 from pathlib import Path
 
-from changemgmt.notify.message import OutgoingMessage
-from changemgmt.notify.transports.base import SendError, SendResult
-from changemgmt.notify.view import Recipient
+from changemgmt.delivery.message import OutgoingMessage
+from changemgmt.delivery.transports.base import SendError, SendResult
+from changemgmt.content.view import Recipient
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600

@@ -16,7 +16,7 @@ from changemgmt.domain.gcr import Contact
 from changemgmt.domain.impact import worst
 from changemgmt.domain.status import Status
 from changemgmt.domain.timefmt import duration_text, local_and_utc, require_aware
-from changemgmt.notify.view import NoticeView, ServiceLine, WindowView
+from changemgmt.content.view import NoticeView, ServiceLine, WindowView
 
 PRODID = "-//changemgmt//Maintenance notices//EN"
 UTC = timezone.utc

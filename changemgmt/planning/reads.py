@@ -9,14 +9,15 @@ from typing import NamedTuple
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from changemgmt.domain.content import Digest
+from changemgmt.domain.digests import Digest
 from changemgmt.domain.gcr import ServiceImpact, in_service_order
 from changemgmt.domain.impact import stored_impact
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import PendingNotice, Standing
 from changemgmt.domain.recipients import ContactPrefs
+from changemgmt.store import models
 from changemgmt.store.bulk import among
-from changemgmt.store.models import Audience, Contact, Customer, Delivery, Notice, Recipient, Impact as ImpactRow
+from changemgmt.store.models import Audience, Contact, Customer, Delivery, Notice, Recipient
 from changemgmt.store.models import Service
 
 
@@ -28,8 +29,8 @@ class Scope(NamedTuple):
 
 
 def scope_of(session: Session, gcr_id: int, customer_ids: Collection[int]) -> Scope:
-    rows = session.execute(_impacted(gcr_id, Service.customer_id, Service.service_id, ImpactRow.level,
-                                     ImpactRow.max_outage_minutes).where(among(Service.customer_id, customer_ids)))
+    rows = session.execute(_impacted(gcr_id, Service.customer_id, Service.service_id, models.Impact.level,
+                                     models.Impact.max_outage_minutes).where(among(Service.customer_id, customer_ids)))
     grouped: dict[int, list[ServiceImpact]] = defaultdict(list)
     for customer_id, service_id, level, minutes in rows:
         grouped[customer_id].append(ServiceImpact(service_id, stored_impact(level), minutes))
@@ -59,9 +60,9 @@ def customers_with_pending(session: Session, gcr_id: int) -> set[int]:
 def _impacted(gcr_id: int, *columns):
     """`columns` of the services of active customers that the GCR impacts now."""
     return (select(*columns)
-            .join(ImpactRow, ImpactRow.service_pk == Service.id)
+            .join(models.Impact, models.Impact.service_pk == Service.id)
             .join(Customer, Customer.id == Service.customer_id)
-            .where(ImpactRow.gcr_id == gcr_id, Customer.active.is_(True)))
+            .where(models.Impact.gcr_id == gcr_id, Customer.active.is_(True)))
 
 
 def audiences(session: Session, gcr_id: int, customer_ids: Collection[int] | None = None) -> dict[int, Audience]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import smtplib
 import ssl
 
-from changemgmt.notify.message import OutgoingMessage
-from changemgmt.notify.transports.base import SendError, SendResult
+from changemgmt.delivery.message import OutgoingMessage
+from changemgmt.delivery.transports.base import SendError, SendResult
 
 DEFAULT_TIMEOUT = 30.0
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
 from changemgmt.feeds.publisher import rebuild_dirty
-from changemgmt.notify.worker import Worker
-from changemgmt.ticks import tick
+from changemgmt.delivery.worker import Worker
+from changemgmt.jobs.tick import tick
 
 
 def work_round(sessions: sessionmaker[Session], worker: Worker, settings: Settings, now: datetime) -> int:

@@ -17,11 +17,11 @@ from urllib.parse import quote
 from changemgmt.config import Settings
 from changemgmt.domain.gcr import Contact
 from changemgmt.domain.timefmt import require_aware
-from changemgmt.feeds.ical import EventFacts, build_calendar, calendar_bytes, notice_events
-from changemgmt.notify import headers
-from changemgmt.notify.headers import has_encoded_word_syntax, header_safe
-from changemgmt.notify.render import OrganisationKeys, RenderedEmail, Renderer, personalised
-from changemgmt.notify.view import NoticeView, Recipient
+from changemgmt.content.ical import EventFacts, build_calendar, calendar_bytes, notice_events
+from changemgmt.delivery import headers
+from changemgmt.delivery.headers import has_encoded_word_syntax, header_safe
+from changemgmt.delivery.render import OrganisationKeys, RenderedEmail, Renderer, personalised
+from changemgmt.content.view import NoticeView, Recipient
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def _fix_boundaries(msg: EmailMessage, seed: str) -> None:
 def mime_message(message: OutgoingMessage, recipient: Recipient) -> EmailMessage:
     """multipart/mixed: (multipart/alternative: text, html) + text/calendar attachment
     with no `method` parameter, as the .ics has no METHOD (STANDARDS A51). Every header
-    is written by `notify.headers`, in the exact form it goes on the wire."""
+    is written by `delivery.headers`, in the exact form it goes on the wire."""
     msg = EmailMessage(policy=policy.SMTP)
     rendered = message.rendered_for(recipient)
     for header in _headers(message, recipient, rendered.subject):

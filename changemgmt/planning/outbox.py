@@ -10,17 +10,17 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
-from changemgmt.domain.content import customer_digest
+from changemgmt.domain.digests import customer_digest
 from changemgmt.domain.gcr import GcrState, ServiceImpact
 from changemgmt.domain.impact import worst
-from changemgmt.domain.planner import Change, CustomerPlan, Policy, pending_skips, plan_change
+from changemgmt.domain.planner import CustomerChange, CustomerPlan, Policy, pending_skips, plan_change
 from changemgmt.domain.policy import needs_emergency_notice
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.recipients import ContactPrefs, pick_recipients
 from changemgmt.domain.status import Status
-from changemgmt.notify import audience as load
-from changemgmt.notify.events import sync_events
-from changemgmt.notify.writes import insert_notices, save_audiences, skip_notices
+from changemgmt.planning import reads
+from changemgmt.planning.calendar_events import sync_events
+from changemgmt.planning.writes import insert_notices, save_audiences, skip_notices
 from changemgmt.store.chunks import chunks
 from changemgmt.store.models import Gcr
 
@@ -58,36 +58,36 @@ def plan_for_change(
         return summary
     short_notice = needs_emergency_notice(after.windows, now=now, minimum=settings.minimum_notice, emergency=False)
     # The change as every customer sees it, but for its scope and digest, set per customer.
-    change = Change(before=before.status if before else None, after=after.status, revision=revision,
+    change = CustomerChange(before=before.status if before else None, after=after.status, revision=revision,
                     in_scope=False, digest=None, windows=after.windows, emergency=after.emergency, now=now,
                     short_notice=short_notice)
     # Contacts are judged on what they had heard before this change, not on what an
     # earlier chunk of it planned for them, and a pending notice this change skips was
     # never heard: the skips all come first. So chunk boundaries change nothing.
-    heard_until = load.last_notice_id(session, gcr.id)
-    customers = load.customers_to_plan(session, gcr.id)
-    for chunk in customer_chunks(load.customers_with_pending(session, gcr.id).intersection(customers)):
+    heard_until = reads.last_notice_id(session, gcr.id)
+    customers = reads.customers_to_plan(session, gcr.id)
+    for chunk in customer_chunks(reads.customers_with_pending(session, gcr.id).intersection(customers)):
         summary.skipped += _skip_pending(session, gcr.id, change, chunk)
     for chunk in customer_chunks(customers):
         summary.add(_plan_chunk(session, gcr, after, change, chunk, heard_until))
     return summary
 
 
-def _skip_pending(session: Session, gcr_id: int, change: Change, chunk: list[int]) -> int:
+def _skip_pending(session: Session, gcr_id: int, change: CustomerChange, chunk: list[int]) -> int:
     """Skips the pending notices of these customers that the change makes pointless."""
-    standing = load.standings(session, gcr_id, chunk, load.audiences(session, gcr_id, chunk))
-    services = load.scope_of(session, gcr_id, chunk).services
+    standing = reads.standings(session, gcr_id, chunk, reads.audiences(session, gcr_id, chunk))
+    services = reads.scope_of(session, gcr_id, chunk).services
     skips = [skip for cid in chunk
              for skip in pending_skips(standing[cid], replace(change, in_scope=bool(services.get(cid))))]
     skip_notices(session, skips, change.now)
     return len(skips)
 
 
-def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: Change, chunk: list[int],
+def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: CustomerChange, chunk: list[int],
                 heard_until: int) -> PlanSummary:
-    known = load.audiences(session, gcr.id, chunk)
-    scope = load.scope_of(session, gcr.id, chunk)
-    standing = load.standings(session, gcr.id, chunk, known)
+    known = reads.audiences(session, gcr.id, chunk)
+    scope = reads.scope_of(session, gcr.id, chunk)
+    standing = reads.standings(session, gcr.id, chunk, known)
     services = {cid: scope.services.get(cid, frozenset()) for cid in chunk}
     digests = {cid: customer_digest(replace(after, impacts=scope.impacts.get(cid, ())), services[cid])
                for cid in chunk}
@@ -110,7 +110,7 @@ def write_plans(
     owned: Mapping[int, tuple[ServiceImpact, ...]], heard_until: int | None = None,
 ) -> PlanSummary:
     """Skips what the plans make pointless and inserts their notices with recipients.
-    `owned`: each planned customer's impacts (load.scope_of(...).impacts). `heard_until`:
+    `owned`: each planned customer's impacts (reads.scope_of(...).impacts). `heard_until`:
     only notices up to this id count as heard (those before the change being planned)."""
     summary = PlanSummary()
     skips = [s for p in plans.values() for s in p.skips]
@@ -119,8 +119,8 @@ def write_plans(
     wanted = [(cid, n) for cid, p in plans.items() for n in p.notices]
     if not wanted:
         return summary
-    contacts = load.contacts_by_customer(session, {cid for cid, _ in wanted})
-    heard = load.heard_contacts(session, gcr_id, {c.id for cs in contacts.values() for c in cs}, heard_until)
+    contacts = reads.contacts_by_customer(session, {cid for cid, _ in wanted})
+    heard = reads.heard_contacts(session, gcr_id, {c.id for cs in contacts.values() for c in cs}, heard_until)
     rows = [(cid, n, choose_recipients(contacts.get(cid, []), n.kind, owned.get(cid, ()), heard))
             for cid, n in wanted]
     inserted = insert_notices(session, gcr_id, revision, rows, now)

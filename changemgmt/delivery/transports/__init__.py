@@ -5,11 +5,11 @@ import time
 from collections.abc import Callable
 
 from changemgmt.config import ConfigError, Settings
-from changemgmt.notify.transports.base import SendError, SendResult, Transport
-from changemgmt.notify.transports.file import FileTransport
-from changemgmt.notify.transports.memory import InMemoryTransport
-from changemgmt.notify.transports.sendgrid import SendGridTransport
-from changemgmt.notify.transports.smtp import SmtpTransport
+from changemgmt.delivery.transports.base import SendError, SendResult, Transport
+from changemgmt.delivery.transports.file import FileTransport
+from changemgmt.delivery.transports.memory import InMemoryTransport
+from changemgmt.delivery.transports.sendgrid import SendGridTransport
+from changemgmt.delivery.transports.smtp import SmtpTransport
 
 __all__ = [
     "FileTransport", "InMemoryTransport", "SendError", "SendGridTransport", "SendResult",

@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from changemgmt.domain.content import customer_digest, event_digest
+from changemgmt.domain.digests import customer_digest, event_digest
 from changemgmt.domain.gcr import GcrState
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
-from changemgmt.feeds.requests import request_rebuilds
+from changemgmt.feeds.rebuilds import request_rebuilds
 from changemgmt.store.bulk import among, insert_rows
 from changemgmt.store.models import Event, Gcr
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
-from changemgmt.gcrs.advance import advance_statuses
-from changemgmt.notify.due import plan_due
-from changemgmt.notify.outbox import PlanSummary
+from changemgmt.jobs.advance import advance_statuses
+from changemgmt.planning.due import plan_due
+from changemgmt.planning.outbox import PlanSummary
 
 
 @dataclass

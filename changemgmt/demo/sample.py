@@ -8,7 +8,7 @@ through the same import as a customer's file. The same seed gives the same sampl
 The history is a script of steps, each at its own moment before `now`, as a change
 manager would have taken them: routine work published well over the minimum notice
 (7 days) before its window, started at its window's start and completed hours later;
-one emergency, published two hours before its window. `changemgmt.replay` performs it.
+one emergency, published two hours before its window. `changemgmt.demo.replay` performs it.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 
-from changemgmt.domain.content import own_impacts
+from changemgmt.domain.digests import own_impacts
 from changemgmt.domain.gcr import GcrState
 from changemgmt.domain.notice import status_label
 from changemgmt.domain.timefmt import local_and_utc

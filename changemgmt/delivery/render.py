@@ -20,8 +20,8 @@ import changemgmt
 from changemgmt.domain.notice import NoticeKind, status_label
 from changemgmt.domain.status import Status
 from changemgmt.domain.timefmt import duration_text, local_and_utc, local_day, time_left, utc_text
-from changemgmt.notify.headers import header_safe
-from changemgmt.notify.view import NoticeView, ServiceLine, WindowView, shown_numbers
+from changemgmt.delivery.headers import header_safe
+from changemgmt.content.view import NoticeView, ServiceLine, WindowView, shown_numbers
 
 ORGANISATION_MAX = 1000  # a name stored before the input limits, cut to fit a substitution
 # Zones whose times local_and_utc() writes in UTC alone (their abbreviation is UTC).
