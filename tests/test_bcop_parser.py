@@ -20,7 +20,7 @@ from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.status import Status
 from changemgmt.delivery.message import build_email
 from changemgmt.content.view import ServiceLine
-from tests.support.views import notice, recipients, window
+from support.views import notice, recipients, window
 
 UTC = timezone.utc
 REPO = Path(__file__).resolve().parents[1]

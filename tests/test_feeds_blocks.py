@@ -16,7 +16,7 @@ from changemgmt.content.ical import EventFacts, build_event, feed_calendar
 from changemgmt.content.view import ServiceLine
 from support.feeds import parse
 from support.hostile import as_written, display_name, multi_line, one_line
-from tests.support.views import notice, window
+from support.views import notice, window
 
 DOMAIN = "example.net"
 

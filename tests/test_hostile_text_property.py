@@ -20,9 +20,9 @@ from changemgmt.domain.text import (
 from changemgmt.delivery.headers import header_safe
 from changemgmt.delivery.message import build_email, sendgrid_body
 from changemgmt.content.view import CustomerView, Recipient, ServiceLine
-from tests.support.mail import NOTICE_HEADERS, mailboxes, raw_field, raw_fields, subjects
-from tests.support.sendgrid_server import extra_problems, load_validator
-from tests.support.views import notice, window
+from support.mail import NOTICE_HEADERS, mailboxes, raw_field, raw_fields, subjects
+from support.sendgrid_server import extra_problems, load_validator
+from support.views import notice, window
 
 SETTINGS = load_settings({"PROVIDER_DOMAIN": "example.net", "BASE_URL": "https://cm.example.net"})
 VALIDATOR = load_validator()

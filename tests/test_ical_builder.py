@@ -18,7 +18,7 @@ from changemgmt.content.ical import (
     notice_events,
 )
 from changemgmt.content.view import ServiceLine
-from tests.support.views import CM, ISSUED, REVISED, notice, window
+from support.views import CM, ISSUED, REVISED, notice, window
 
 DOMAIN = "example.net"
 

@@ -14,9 +14,9 @@ from changemgmt.config import load_settings
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.delivery.message import build_email, build_ics, sendgrid_body, thread_id
 from changemgmt.content.view import CustomerView, Recipient
-from tests.support.mail import header_block, mailboxes, raw_field, raw_fields, subjects
-from tests.support.sendgrid_server import extra_problems, load_validator
-from tests.support.views import notice, recipients
+from support.mail import header_block, mailboxes, raw_field, raw_fields, subjects
+from support.sendgrid_server import extra_problems, load_validator
+from support.views import notice, recipients
 
 SETTINGS = load_settings({
     "PROVIDER_DOMAIN": "example.net", "PROVIDER_NAME": "Example Networks",

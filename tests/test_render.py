@@ -10,7 +10,7 @@ from jinja2 import UndefinedError
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.status import Status
 from changemgmt.delivery.render import Renderer, default_template_dir, header_safe, notice_context
-from tests.support.views import customer, notice, window
+from support.views import customer, notice, window
 
 UTC = timezone.utc
 PROVIDER = "Example Networks"

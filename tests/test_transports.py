@@ -20,9 +20,9 @@ from changemgmt.delivery.transports import (
     make_transport,
 )
 from changemgmt.content.view import Recipient
-from tests.support.sendgrid_server import FakeSendGrid
-from tests.support.smtp_server import SmtpServer, free_port
-from tests.support.views import notice, recipients
+from support.sendgrid_server import FakeSendGrid
+from support.smtp_server import SmtpServer, free_port
+from support.views import notice, recipients
 
 NOW = 1_790_000_000.0
 SETTINGS = load_settings({"PROVIDER_DOMAIN": "example.net", "BASE_URL": "https://cm.example.net"})
