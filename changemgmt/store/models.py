@@ -404,3 +404,38 @@ class FeedRebuild(Base):
     feed_key: Mapped[str] = mapped_column(String(40))
     gcr_id: Mapped[int | None] = mapped_column(ForeignKey("gcrs.id"))
     requested_at: Mapped[datetime]
+
+
+class Process(Base):
+    """A running clock, worker, web or serve process, with its heartbeat: written at its
+    start, every few seconds while it lives, and at its stop. `changemgmt status`,
+    /readyz and /metrics read them, and a worker's claims are its while it beats."""
+
+    __tablename__ = "processes"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # <kind>-<host>-<pid>-<start>
+    kind: Mapped[str] = mapped_column(String(16))  # clock | worker | web | serve
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime] = mapped_column(index=True)
+    current_job: Mapped[str | None] = mapped_column(String(100))
+    leader: Mapped[bool] = mapped_column(Boolean, default=False)  # a clock holding the leadership
+    stopped_at: Mapped[datetime | None]
+
+
+class ClockJob(Base):
+    """The last run of each of the clock's jobs (its due dates live in the other tables:
+    APScheduler only wakes the clock up)."""
+
+    __tablename__ = "clock_jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+    last_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    last_process_id: Mapped[str | None] = mapped_column(String(100))
