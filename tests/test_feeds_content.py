@@ -13,7 +13,7 @@ from changemgmt.feeds.blocks import assemble, block_of, split_feed
 from changemgmt.content.ical import calendar_bytes, feed_calendar
 from changemgmt.feeds.publisher import rebuild_all, rebuild_dirty
 from changemgmt.feeds.registry import Scope, feed_url
-from changemgmt.delivery.compose import compose_views
+from changemgmt.delivery.compose import NoticeFacts, compose_views
 from changemgmt.delivery.message import build_ics
 from changemgmt.store import models
 from support.feeds import GCR, Feeds, events, parse, uid
@@ -63,7 +63,7 @@ def test_the_feed_event_is_the_email_attachments_event(feeds, db, settings, cloc
         acme = session.scalar(select(models.Customer).where(models.Customer.account == "ACC-1001"))
         notice = session.scalars(select(models.Notice).where(models.Notice.customer_id == acme.id)
                                  .order_by(models.Notice.id.desc())).first()
-        view = compose_views(session, [notice], settings, clock() + timedelta(hours=1))[notice.id]
+        view = compose_views(session, [NoticeFacts.of(notice)], settings, clock() + timedelta(hours=1))[notice.id]
     attached = events(build_ics(view, settings))
     shown = feeds.events("ACC-1001")
     assert sorted(attached) == sorted(shown)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from jinja2 import UndefinedError
 
+from changemgmt.config import Settings, load_settings
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.status import Status
 from changemgmt.delivery.render import Renderer, default_template_dir, header_safe, notice_context
@@ -232,9 +233,9 @@ def test_every_kind_has_its_three_templates():
 
 
 def test_an_operator_folder_overrides_single_templates(tmp_path):
-    (tmp_path / "new").mkdir()
-    (tmp_path / "new" / "subject.txt").write_text("Heads up {{ gcr_number }}\n")
-    renderer = Renderer.from_settings(object(), env={"TEMPLATES_DIR": str(tmp_path)})
+    (tmp_path / "mine" / "new").mkdir(parents=True)
+    (tmp_path / "mine" / "new" / "subject.txt").write_text("Heads up {{ gcr_number }}\n")
+    renderer = Renderer.from_settings(load_settings({"CHANGEMGMT_HOME": str(tmp_path), "TEMPLATES_DIR": "mine"}))
     email = renderer.render(notice(), provider_name=PROVIDER)
     assert email.subject == "Heads up GCR-1001"
     assert "Splicing a new fibre pair" in email.text  # the body still comes from the built-in folder
@@ -244,8 +245,18 @@ def test_a_missing_variable_fails_loudly(tmp_path):
     (tmp_path / "new").mkdir()
     (tmp_path / "new" / "subject.txt").write_text("{{ no_such_thing }}\n")
     with pytest.raises(UndefinedError):
-        Renderer.from_settings(object(), env={"TEMPLATES_DIR": str(tmp_path)}).render(
-            notice(), provider_name=PROVIDER)
+        Renderer.from_settings(Settings(templates_dir=tmp_path)).render(notice(), provider_name=PROVIDER)
+
+
+def test_the_templates_come_from_the_settings_alone_never_from_the_environment(tmp_path, monkeypatch):
+    """TEMPLATES_DIR is read once, by load_settings: settings without it render the
+    built-in templates, whatever the process environment says."""
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "subject.txt").write_text("From the environment {{ gcr_number }}\n")
+    monkeypatch.setenv("TEMPLATES_DIR", str(tmp_path))
+    email = Renderer.from_settings(Settings()).render(notice(), provider_name=PROVIDER)
+    assert email.subject == Renderer().render(notice(), provider_name=PROVIDER).subject
+    assert "From the environment" not in email.subject
 
 
 def test_a_customer_in_utc_reads_its_times_once(renderer):

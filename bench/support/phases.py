@@ -25,7 +25,7 @@ from changemgmt.config import Settings, load_settings
 from changemgmt.domain.status import Status
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import Who, change_status, create_gcr
-from changemgmt.delivery.compose import RevisionCache, compose_views, recipients_of
+from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_views, recipients_of
 from changemgmt.delivery.message import build_email, sendgrid_body
 from changemgmt.delivery.render import Renderer
 from changemgmt.delivery.transports.sendgrid import SendGridTransport
@@ -143,7 +143,7 @@ def _compose_everything(sessions, settings: Settings) -> list:
         for start in range(0, len(pairs), COMPOSE_BATCH):
             batch = pairs[start:start + COMPOSE_BATCH]
             notices = list(session.scalars(select(Notice).where(Notice.id.in_([n for _, n in batch]))))
-            views = compose_views(session, notices, settings, now, cache)
+            views = compose_views(session, [NoticeFacts.of(n) for n in notices], settings, now, cache)
             recipients = recipients_of(session, [d for d, _ in batch], settings)
             work += [(views[notice_id], recipients[delivery_id]) for delivery_id, notice_id in batch]
             session.expunge_all()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import functools
 import getpass
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -65,7 +64,7 @@ class AppContext:
 
 
 def default_actor() -> str:
-    return os.environ.get("CHANGEMGMT_ACTOR") or f"cli:{getpass.getuser()}"
+    return f"cli:{getpass.getuser()}"
 
 
 def utc_now() -> datetime:

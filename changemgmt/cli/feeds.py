@@ -1,7 +1,6 @@
 """`changemgmt feeds rebuild|url|rotate` and `changemgmt web` (which serves the feeds)."""
 from __future__ import annotations
 
-import os
 import signal
 import threading
 
@@ -99,8 +98,8 @@ def rotate_command(app: AppContext, account: str | None, enterprise: bool, inter
 
 
 @click.command("web")
-@click.option("--host", default=lambda: os.environ.get("HOST", "0.0.0.0"), show_default="$HOST or 0.0.0.0")
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000")
+@click.option("--host", envvar="HOST", show_envvar=True, default="0.0.0.0", show_default=True)
+@click.option("--port", envvar="PORT", show_envvar=True, type=int, default=8000, show_default=True)
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Log requests (feed tokens are redacted).")
 @click.option("--header-timeout", type=click.FloatRange(min=0.1), default=Limits.header_timeout, show_default=True,

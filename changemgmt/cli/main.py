@@ -40,7 +40,8 @@ class Changemgmt(click.Group):
 
 @click.group(cls=Changemgmt)
 @click.version_option(__version__, prog_name="changemgmt")
-@click.option("--actor", help="Who is making the change (default: $CHANGEMGMT_ACTOR or cli:<user>).")
+@click.option("--actor", envvar="CHANGEMGMT_ACTOR", show_envvar=True,
+              help="Who is making the change (default: cli:<user>).")
 @click.pass_context
 def cli(ctx: click.Context, actor: str | None) -> None:
     """changemgmt: maintenance notification and change management."""

@@ -10,18 +10,19 @@ import click
 from sqlalchemy import select
 
 from changemgmt.cli.context import AppContext, user_errors
+from changemgmt.config import Settings
 from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import first_notice_kind
 from changemgmt.domain.policy import needs_emergency_notice
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window, parse_instant
-from changemgmt.delivery.compose import compose_views
-from changemgmt.delivery.message import build_email
+from changemgmt.delivery.message import OutgoingMessage, build_email
+from changemgmt.delivery.render import Renderer
+from changemgmt.delivery.shown import shown_now
 from changemgmt.delivery.transports import make_transport
 from changemgmt.content.view import Recipient
 from changemgmt.delivery.worker import BATCH_SIZE, Worker
-from changemgmt.planning.writes import events_json
 from changemgmt.store.models import Audience, Customer, Delivery, Gcr, Notice
 from changemgmt.store.queries import get_gcr, impacted_customers
 from changemgmt.jobs.worker_loop import run_rounds, work_round
@@ -108,31 +109,33 @@ def preview_command(app: AppContext, number: str, account: str, kind: str | None
                     only_ics: bool) -> None:
     """Print the email (and its .ics) that ACCOUNT would get about GCR NUMBER now; a draft
     as if published now, as `gcr publish` would (confirmed, or --tentative)."""
-    now = app.now()
     with app.session_factory()() as session:
-        gcr = get_gcr(session, number)
-        customer = session.scalar(select(Customer).where(Customer.account == account))
-        if customer is None:
-            raise NotFound(f"no customer with account {account}")
-        audience = session.scalar(select(Audience).where(Audience.gcr_id == gcr.id,
-                                                         Audience.customer_id == customer.id))
-        if audience is None and not _impacted(session, gcr, customer):
-            raise DomainError("account", f"{number} does not affect {account}")
-        status = _previewed_status(gcr, tentative)
-        kind = kind or _first_kind(gcr, app.settings, now).value
-        notice = Notice(id=0, gcr_id=gcr.id, customer_id=customer.id, kind=kind, revision=gcr.revision,
-                        previous_revision=None, note="", created_at=now,
-                        events=events_json(session, gcr.id, [customer.id]).get(customer.id, {}))
-        view = replace(compose_views(session, [notice], app.settings, now)[0], status=status)
-        contacts = [Recipient(c.id, c.email, c.name, unsubscribe_token(app.settings, c.id), organisation=customer.name)
-                    for c in customer.contacts]
-        message = build_email(view, contacts or [Recipient(0, "preview@example.invalid", "Preview", "preview")],
-                              app.settings)
-        session.expunge_all()
+        message = _preview(session, app.settings, number, account, kind, tentative, app.now())
     if only_ics:
         click.echo(message.ics.decode())
         return
-    click.echo(message.email_for(message.recipients[0]).as_string())
+    if not message.recipients:
+        click.echo(f"{account} has no contacts: the email is shown addressed to no one", err=True)
+    click.echo(message.email_for(message.recipients[0] if message.recipients else None).as_string())
+
+
+def _preview(session, settings: Settings, number: str, account: str, kind: str | None, tentative: bool,
+             now: datetime) -> OutgoingMessage:
+    """The message about GCR `number` to `account`'s contacts, rendered as the worker
+    renders one: what the account is shown now (delivery.shown), a draft as published."""
+    gcr = get_gcr(session, number)
+    customer = session.scalar(select(Customer).where(Customer.account == account))
+    if customer is None:
+        raise NotFound(f"no customer with account {account}")
+    audience = session.scalar(select(Audience).where(Audience.gcr_id == gcr.id, Audience.customer_id == customer.id))
+    if audience is None and not _impacted(session, gcr, customer):
+        raise DomainError("account", f"{number} does not affect {account}")
+    status = _previewed_status(gcr, tentative)
+    shown_kind = NoticeKind(kind) if kind else _first_kind(gcr, settings, now)
+    view = replace(shown_now(session, gcr, customer, shown_kind, settings, now), status=status)
+    contacts = [Recipient(c.id, c.email, c.name, unsubscribe_token(settings, c.id), organisation=customer.name)
+                for c in customer.contacts]
+    return build_email(view, contacts, settings, Renderer.from_settings(settings))
 
 
 def _previewed_status(gcr: Gcr, tentative: bool) -> Status:

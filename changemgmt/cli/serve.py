@@ -2,7 +2,6 @@
 the foreground and the worker's rounds in a thread beside it."""
 from __future__ import annotations
 
-import os
 import threading
 
 import click
@@ -17,7 +16,7 @@ from changemgmt.web.server import serve
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000", type=int)
+@click.option("--port", envvar="PORT", show_envvar=True, type=int, default=8000, show_default=True)
 @click.option("--idle", default=2.0, show_default=True, help="Seconds the worker waits when nothing is due.")
 @click.pass_obj
 @user_errors

@@ -1,14 +1,15 @@
-"""Turning notice rows into NoticeViews: what each one says, from the GCR revision it was
+"""Turning notices into NoticeViews: what each one says, from the GCR revision it was
 planned at, with only its own customer's services. Batched: a handful of queries for a
 whole batch of notices, each revision's state parsed once, and only the impacts on the
-batch's customers' services read."""
+batch's customers' services read. The worker composes its notice rows here, and
+`delivery.shown` what a customer is shown of a GCR now: one path for both."""
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -22,9 +23,35 @@ from changemgmt.content.changes import change_lines
 from changemgmt.content.view import CustomerView, NoticeView, Recipient, WindowView, shown_numbers
 from changemgmt.store import models
 from changemgmt.store.bulk import among
-from changemgmt.store.models import Customer, Location, Notice, Service
+from changemgmt.store.models import Customer, Location, Service
 from changemgmt.store.revisions import impact_history, revision_states
 from changemgmt.signing import unsubscribe_token
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeFacts:
+    """What composing reads of a notice: which revision of which GCR to show to which
+    customer, as which kind, with the customer's calendar events as they stood when it
+    was planned. The worker takes them from its notice rows (`of`); `delivery.shown`
+    makes them for a view no notice row holds."""
+
+    id: int  # the notice's id (its Message-ID); delivery.shown.NO_NOTICE for none
+    gcr_id: int
+    customer_id: int
+    kind: NoticeKind
+    revision: int
+    previous_revision: int | None  # the revision it tells the changes from, if any
+    window_number: int | None  # a reminder's window
+    offset_minutes: int | None  # a reminder's offset
+    note: str
+    events: dict[str, Any]  # {window number: [sequence, modified_at ISO, cancelled]}
+    created_at: datetime  # the time of a window's event when `events` has none for it
+
+    @classmethod
+    def of(cls, row: Any) -> "NoticeFacts":
+        """The facts of a notice row: a `Notice`, or a row of its table's columns."""
+        return cls(row.id, row.gcr_id, row.customer_id, NoticeKind(row.kind), row.revision, row.previous_revision,
+                   row.window_number, row.offset_minutes, row.note, row.events, row.created_at)
 
 
 class RevisionCache:
@@ -53,7 +80,7 @@ class RevisionCache:
 
 
 def compose_views(
-    session: Session, notices: list[Notice], settings: Settings, now: datetime, cache: RevisionCache | None = None
+    session: Session, notices: list[NoticeFacts], settings: Settings, now: datetime, cache: RevisionCache | None = None
 ) -> dict[int, NoticeView]:
     """NoticeViews by notice id, for notices of any GCRs and customers. A customer's
     notice shows only its own services, so only their impacts are read."""
@@ -67,7 +94,7 @@ def compose_views(
                           + [(n.gcr_id, n.previous_revision) for n in notices if n.previous_revision])
     impacts = impact_history(session, {n.gcr_id for n in notices}, set(customers))
 
-    def state_at(notice: Notice, revision: int) -> GcrState:
+    def state_at(notice: NoticeFacts, revision: int) -> GcrState:
         return replace(states[(notice.gcr_id, revision)],
                        impacts=impacts.at(notice.gcr_id, revision, notice.customer_id))
 
@@ -79,13 +106,12 @@ def compose_views(
     return views
 
 
-def _view(notice, state, previous, customer, owned, dropped, settings, now) -> NoticeView:
+def _view(notice: NoticeFacts, state, previous, customer, owned, dropped, settings, now) -> NoticeView:
     impacts = own_impacts(state, owned) or (own_impacts(previous, owned) if previous else [])
-    kind = NoticeKind(notice.kind)
     windows = _windows(notice, state, previous, dropped)
     numbers = shown_numbers(windows)
     return NoticeView(
-        kind=kind, notice_id=notice.id, gcr_number=state.number, title=state.title,
+        kind=notice.kind, notice_id=notice.id, gcr_number=state.number, title=state.title,
         description=state.description, reason=state.reason, work_location=state.work_location,
         status=state.status, emergency=state.emergency, revision=notice.revision,
         contact=state.contact or Contact(settings.cm_name, settings.cm_email, settings.cm_phone),
@@ -100,7 +126,7 @@ def _view(notice, state, previous, customer, owned, dropped, settings, now) -> N
     )
 
 
-def _windows(notice: Notice, state: GcrState, previous: GcrState | None, dropped) -> tuple[WindowView, ...]:
+def _windows(notice: NoticeFacts, state: GcrState, previous: GcrState | None, dropped) -> tuple[WindowView, ...]:
     before = {w.number: w for w in previous.windows} if previous else {}
     events = notice.events or {}
     views = []

@@ -81,10 +81,10 @@ class OutgoingMessage:
             return {}
         return self.organisation_keys.values(recipient.organisation or self.account_name)
 
-    def rendered_for(self, recipient: Recipient) -> RenderedEmail:
-        """Subject, text and HTML as this recipient reads them."""
+    def rendered_for(self, recipient: Recipient | None) -> RenderedEmail:
+        """Subject, text and HTML as this recipient (None: any of the customer's) reads them."""
         rendered = RenderedEmail(self.subject, self.text, self.html, self.organisation_keys)
-        return personalised(rendered, recipient.organisation or self.account_name)
+        return personalised(rendered, (recipient.organisation if recipient else "") or self.account_name)
 
     def only(self, contact_ids: Iterable[int]) -> "OutgoingMessage":
         """The same message for a subset of its recipients (e.g. a retry)."""
@@ -96,8 +96,10 @@ class OutgoingMessage:
         chunks = [self.recipients[i:i + size] for i in range(0, len(self.recipients), size)]
         return [replace(self, recipients=chunk) for chunk in chunks]
 
-    def email_for(self, recipient: Recipient) -> EmailMessage:
-        """The complete MIME message one recipient receives."""
+    def email_for(self, recipient: Recipient | None) -> EmailMessage:
+        """The complete MIME message one recipient receives; None: the message addressed to
+        no one (a preview for a customer without contacts), without the headers that are a
+        recipient's own (To, Message-ID, List-Unsubscribe)."""
         return mime_message(self, recipient)
 
 
@@ -168,7 +170,7 @@ def _fix_boundaries(msg: EmailMessage, seed: str) -> None:
         part.set_boundary(f"=_{seed}.{index}")
 
 
-def mime_message(message: OutgoingMessage, recipient: Recipient) -> EmailMessage:
+def mime_message(message: OutgoingMessage, recipient: Recipient | None) -> EmailMessage:
     """multipart/mixed: (multipart/alternative: text, html) + text/calendar attachment
     with no `method` parameter, as the .ics has no METHOD (STANDARDS A51). Every header
     is written by `delivery.headers`, in the exact form it goes on the wire."""
@@ -180,24 +182,29 @@ def mime_message(message: OutgoingMessage, recipient: Recipient) -> EmailMessage
     msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     msg.add_attachment(message.ics, maintype="text", subtype="calendar",
                        filename=message.ics_filename, params={"charset": "utf-8"})
-    seed = hashlib.sha256(message.message_id(recipient).encode() + message.ics).hexdigest()[:24]
+    identity = message.message_id(recipient) if recipient else f"<notice-{message.notice_id}@{message.provider_domain}>"
+    seed = hashlib.sha256(identity.encode() + message.ics).hexdigest()[:24]
     _fix_boundaries(msg, seed)
     return msg
 
 
-def _headers(message: OutgoingMessage, recipient: Recipient, subject: str) -> list[headers.WrittenHeader]:
+def _headers(message: OutgoingMessage, recipient: Recipient | None, subject: str) -> list[headers.WrittenHeader]:
     sender, reply_to = split_address(message.mail_from), split_address(message.reply_to)
     date = format_datetime(require_aware(message.date, "Date").astimezone(timezone.utc))
+    # A recipient's own headers; a message addressed to no one has none of them.
+    to = [headers.mailbox("To", recipient.name, recipient.email)] if recipient else []
+    message_id = [headers.token("Message-ID", message.message_id(recipient))] if recipient else []
+    unsubscribe = [headers.uri_list("List-Unsubscribe", message.unsubscribe_uris(recipient)),
+                   headers.token("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")] if recipient else []
     return [
         headers.mailbox("From", *sender),
-        headers.mailbox("To", recipient.name, recipient.email),
+        *to,
         headers.mailbox("Reply-To", *reply_to),
         headers.unstructured("Subject", subject),
         headers.token("Date", date),
-        headers.token("Message-ID", message.message_id(recipient)),
+        *message_id,
         *(headers.token(name, value) for name, value in message.headers.items()),
-        headers.uri_list("List-Unsubscribe", message.unsubscribe_uris(recipient)),
-        headers.token("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        *unsubscribe,
     ]
 
 

@@ -7,7 +7,6 @@ TEMPLATES_DIR, which is searched before the built-in folder.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 import changemgmt
+from changemgmt.config import Settings
 from changemgmt.domain.notice import NoticeKind, status_label
 from changemgmt.domain.status import Status
 from changemgmt.domain.timefmt import duration_text, local_and_utc, local_day, time_left, utc_text
@@ -185,11 +185,9 @@ class Renderer:
         self._html = _environment(self.dirs, autoescape=True)
 
     @classmethod
-    def from_settings(cls, settings: object, env: Mapping[str, str] | None = None) -> "Renderer":
-        """Override folder from `settings.templates_dir` or TEMPLATES_DIR, if set."""
-        env = os.environ if env is None else env
-        override = getattr(settings, "templates_dir", None) or env.get("TEMPLATES_DIR") or None
-        return cls(template_dirs(override))
+    def from_settings(cls, settings: Settings) -> "Renderer":
+        """The operator's folder (`settings.templates_dir`, if set) before the built-in one."""
+        return cls(template_dirs(settings.templates_dir))
 
     def render_context(self, kind: str, context: Mapping[str, object],
                        html_context: Mapping[str, object] | None = None) -> RenderedEmail:

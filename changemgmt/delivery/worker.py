@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 
 from changemgmt.config import Settings
 from changemgmt.delivery.claim import Claim, claim_due
-from changemgmt.delivery.compose import RevisionCache, compose_views, recipients_of
+from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_views, recipients_of
 from changemgmt.delivery.message import OutgoingMessage, build_email
 from changemgmt.delivery.outcomes import Outcome, record_outcomes
 from changemgmt.delivery.render import Renderer
@@ -115,7 +115,7 @@ class Worker:
             # Rows of columns, read like Notice objects: the ORM's objects cost more than the query.
             notices = {n.id: n for n in session.execute(select(*Notice.__table__.c).where(
                 among(Notice.__table__.c.id, [c.notice_id for c in claims])))}
-            batch.views = compose_views(session, list(notices.values()), self.settings, now,
+            batch.views = compose_views(session, [NoticeFacts.of(n) for n in notices.values()], self.settings, now,
                                         self.revisions.bind(session))
             batch.recipients = recipients_of(session, [c.delivery_id for c in claims], self.settings)
             for claim in claims:

@@ -4,29 +4,18 @@ reaching 20,000 customers plans in a few round trips per thousand customers."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.planner import PlannedNotice, Skip, Standing
 from changemgmt.domain.recipients import ContactPrefs
 from changemgmt.store.bulk import among, insert_rows, update_rows
-from changemgmt.store.models import Audience, Delivery, Event, Notice, Recipient
+from changemgmt.store.models import Audience, Delivery, Notice, Recipient
+from changemgmt.store.queries import events_json
 
 MAX_PERSONALIZATIONS = 1000  # SendGrid's limit per request (STANDARDS C2)
-
-
-def events_json(session: Session, gcr_id: int, customer_ids: Iterable[int]) -> dict[int, dict]:
-    rows = session.execute(
-        select(Event.customer_id, Event.window_number, Event.sequence, Event.modified_at, Event.cancelled)
-        .where(Event.gcr_id == gcr_id, among(Event.customer_id, customer_ids))
-    )
-    result: dict[int, dict] = {}
-    for customer_id, window, sequence, modified_at, cancelled in rows:
-        result.setdefault(customer_id, {})[str(window)] = [sequence, modified_at.isoformat(), cancelled]
-    return result
 
 
 def insert_notices(

@@ -1,14 +1,15 @@
 """The queries that matter, shared by the CLI, the planner and the web."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.errors import NotFound
-from changemgmt.store.models import Customer, Gcr, Impact, Service
+from changemgmt.store.bulk import among
+from changemgmt.store.models import Customer, Event, Gcr, Impact, Service
 
 
 def get_gcr(session: Session, number: str) -> Gcr:
@@ -57,3 +58,16 @@ def accounts_reached(impacted: Sequence[ImpactedCustomer]) -> list[str]:
     accounts = {c.customer.account for c in impacted}
     accounts.update(p.account for c in impacted for p in c.enterprise)
     return sorted(accounts)
+
+
+def events_json(session: Session, gcr_id: int, customer_ids: Iterable[int]) -> dict[int, dict]:
+    """Each customer's calendar events of the GCR as they stand, in the form a notice row
+    keeps them (`notices.events`: {window number: [sequence, modified_at ISO, cancelled]})."""
+    rows = session.execute(
+        select(Event.customer_id, Event.window_number, Event.sequence, Event.modified_at, Event.cancelled)
+        .where(Event.gcr_id == gcr_id, among(Event.customer_id, customer_ids))
+    )
+    result: dict[int, dict] = {}
+    for customer_id, window, sequence, modified_at, cancelled in rows:
+        result.setdefault(customer_id, {})[str(window)] = [sequence, modified_at.isoformat(), cancelled]
+    return result
