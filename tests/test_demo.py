@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from changemgmt.cli.context import AppContext
 from changemgmt.cli.main import cli
 from changemgmt.config import Settings, load_settings
+from changemgmt.domain.states import NoticeState
 from changemgmt.store import models
 from changemgmt.store.db import make_engine, session_factory
 from conftest import NOW
@@ -64,7 +65,7 @@ def sent_notices(db) -> list[tuple[str, models.Notice]]:
     with db() as session:
         return [tuple(row) for row in session.execute(
             select(models.Gcr.number, models.Notice).join(models.Gcr, models.Gcr.id == models.Notice.gcr_id)
-            .where(models.Notice.state == "sent").order_by(models.Notice.id))]
+            .where(models.Notice.state == NoticeState.SENT).order_by(models.Notice.id))]
 
 
 def audit(db, number: str, action: str) -> datetime:

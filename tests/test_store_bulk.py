@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from changemgmt.domain.states import NoticeState
 from changemgmt.store.bulk import among, insert_rows, update_rows
 from changemgmt.store.models import Audience, Customer, Event, Gcr, Notice
 
@@ -32,9 +33,9 @@ def test_insert_rows_returns_the_ids_of_every_row_and_binds_typed_values(db):
         ids = _customers(session, 1500)
         gcr_id = _gcr(session)
         notice = {"gcr_id": gcr_id, "kind": "new", "revision": 1, "previous_revision": None, "window_number": None,
-                  "offset_minutes": None, "due_at": T0.astimezone(timezone(timedelta(hours=-6))), "state": "pending",
-                  "note": "", "skip_reason": None, "events": {"1": [1, T0.isoformat(), False]}, "created_at": T0,
-                  "settled_at": None}
+                  "offset_minutes": None, "due_at": T0.astimezone(timezone(timedelta(hours=-6))),
+                  "state": NoticeState.PENDING, "note": "", "skip_reason": None,
+                  "events": {"1": [1, T0.isoformat(), False]}, "created_at": T0, "settled_at": None}
         insert_rows(session, Notice.__table__, [{**notice, "customer_id": ids[0], "key": "k1"}])
     assert len(ids) == 1500
     with db() as session:
@@ -42,6 +43,7 @@ def test_insert_rows_returns_the_ids_of_every_row_and_binds_typed_values(db):
         assert stored.due_at == T0 and stored.due_at.tzinfo is not None
         assert stored.events == {"1": [1, T0.isoformat(), False]}
         assert stored.previous_revision is None
+        assert type(stored.state) is str and stored.state == "pending"  # an enum is stored as its string
 
 
 def test_text_comes_back_exactly_as_written(db):

@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from changemgmt.config import Settings, load_settings
+from changemgmt.domain.states import DeliveryState, NoticeState
 from changemgmt.domain.status import Status
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import Who, change_status, create_gcr
@@ -136,7 +137,7 @@ def floor(url: str, home: str, profile: str | None = None, work_file: str | None
 def _compose_everything(sessions, settings: Settings) -> list:
     now = datetime.now(UTC)
     with sessions() as session:
-        pairs = session.execute(select(Delivery.id, Delivery.notice_id).where(Delivery.state == "pending")
+        pairs = session.execute(select(Delivery.id, Delivery.notice_id).where(Delivery.state == DeliveryState.PENDING)
                                 .order_by(Delivery.id)).all()
         cache = RevisionCache(session)
         work = []
@@ -167,7 +168,7 @@ def deliver(url: str, home: str, sendgrid_host: str, batch: int, concurrency: in
     worker.close()
     with session_factory(engine)() as session:
         states = dict(session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all())
-        sent = session.scalar(select(func.count()).select_from(Notice).where(Notice.state == "sent"))
+        sent = session.scalar(select(func.count()).select_from(Notice).where(Notice.state == NoticeState.SENT))
     return {"seconds": seconds, "handled": handled, "deliveries": states, "notices_sent": sent,
             "cpu_seconds": (used.user + used.system) - (cpu.user + cpu.system),
             "start_rss_kib": started_rss, "peak_rss_kib": memory_kib()}

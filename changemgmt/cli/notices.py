@@ -16,6 +16,7 @@ from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import first_notice_kind
 from changemgmt.domain.policy import needs_emergency_notice
 from changemgmt.domain.status import Status
+from changemgmt.domain.states import NoticeState
 from changemgmt.domain.windows import Window, parse_instant
 from changemgmt.delivery.message import OutgoingMessage, build_email
 from changemgmt.delivery.render import Renderer
@@ -51,7 +52,7 @@ def plan_command(app: AppContext, at: str | None, dry_run: bool) -> None:
         rows = session.execute(
             select(Notice, Gcr.number, Customer.account).join(Gcr, Gcr.id == Notice.gcr_id)
             .join(Customer, Customer.id == Notice.customer_id)
-            .where(Notice.state == "pending", Notice.due_at <= now).order_by(Notice.due_at, Notice.id)
+            .where(Notice.state == NoticeState.PENDING, Notice.due_at <= now).order_by(Notice.due_at, Notice.id)
         ).all()
         verb = "would be queued" if dry_run else "queued"
         click.echo(f"{len(rows)} notice(s) {verb} as of {now.isoformat()}:")

@@ -13,16 +13,29 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, insert, text
 
+from changemgmt.domain.states import ATTEMPT_ABANDONED, DELIVERY_CLAIMED, DELIVERY_LEASE_EXPIRED, DeliveryState
+from changemgmt.domain.states import is_final
 from changemgmt.store.db import is_postgres
 from changemgmt.store.models import DeliveryAttempt, UtcDateTime
 
-_DUE = """
+
+def _literal(state: str | None) -> str:
+    """A state as an SQL string literal (the states are ours: no quote to escape)."""
+    assert state is not None and "'" not in state
+    return f"'{state}'"
+
+
+_CLAIMABLE, _CLAIMED = _literal(DELIVERY_CLAIMED.source), _literal(DELIVERY_CLAIMED.target)
+_EXPIRED, _RELEASED = _literal(DELIVERY_LEASE_EXPIRED.source), _literal(DELIVERY_LEASE_EXPIRED.target)
+_UNSETTLED = "(" + ", ".join(_literal(s) for s in DeliveryState if not is_final(s)) + ")"  # pending, sending
+
+_DUE = f"""
     SELECT d.id FROM deliveries d JOIN notices n ON n.id = d.notice_id
-    WHERE d.state = 'pending' AND d.next_attempt_at <= :now
+    WHERE d.state = {_CLAIMABLE} AND d.next_attempt_at <= :now
       AND NOT EXISTS (
         SELECT 1 FROM deliveries d2 JOIN notices n2 ON n2.id = d2.notice_id
         WHERE n2.gcr_id = n.gcr_id AND n2.customer_id = n.customer_id AND d2.id < d.id
-          AND d2.state IN ('pending', 'sending'))
+          AND d2.state IN {_UNSETTLED})
     ORDER BY d.next_attempt_at, d.id
     LIMIT :limit
 """
@@ -32,16 +45,16 @@ _DUE = """
 # sorted (a cheap sort of small rows) and locked as they are read, and the "no earlier
 # unsettled delivery" test, a few index probes, runs only on those read before the
 # limit is reached. A nested loop keeps the sorted order, hence _NESTED_LOOPS.
-_DUE_POSTGRES = """
+_DUE_POSTGRES = f"""
     SELECT c.id FROM (
         SELECT d.id, d.notice_id FROM deliveries d
-        WHERE d.state = 'pending' AND d.next_attempt_at <= :now
+        WHERE d.state = {_CLAIMABLE} AND d.next_attempt_at <= :now
         ORDER BY d.next_attempt_at, d.id
         FOR UPDATE OF d SKIP LOCKED) c
     WHERE NOT EXISTS (
         SELECT 1 FROM notices n JOIN notices n2 ON n2.gcr_id = n.gcr_id AND n2.customer_id = n.customer_id
         JOIN deliveries d2 ON d2.notice_id = n2.id
-        WHERE n.id = c.notice_id AND d2.id < c.id AND d2.state IN ('pending', 'sending'))
+        WHERE n.id = c.notice_id AND d2.id < c.id AND d2.state IN {_UNSETTLED})
     LIMIT :limit
 """
 
@@ -49,29 +62,29 @@ _NESTED_LOOPS = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = o
 
 _CLAIM_POSTGRES = f"""
     WITH due AS MATERIALIZED ({_DUE_POSTGRES})
-    UPDATE deliveries SET state = 'sending', claimed_until = :until, claimed_by = :worker,
+    UPDATE deliveries SET state = {_CLAIMED}, claimed_until = :until, claimed_by = :worker,
                           attempts = deliveries.attempts + 1
     FROM due WHERE deliveries.id = due.id
     RETURNING deliveries.id, deliveries.notice_id, deliveries.attempts
 """
 
 _CLAIM_SQLITE = f"""
-    UPDATE deliveries SET state = 'sending', claimed_until = :until, claimed_by = :worker,
+    UPDATE deliveries SET state = {_CLAIMED}, claimed_until = :until, claimed_by = :worker,
                           attempts = attempts + 1
     WHERE id IN ({_DUE})
     RETURNING id, notice_id, attempts
 """
 
-_RESCUE = """
-    UPDATE deliveries SET state = 'pending', claimed_until = NULL, claimed_by = NULL
-    WHERE state = 'sending' AND claimed_until < :now
+_RESCUE = f"""
+    UPDATE deliveries SET state = {_RELEASED}, claimed_until = NULL, claimed_by = NULL
+    WHERE state = {_EXPIRED} AND claimed_until < :now
 """
 
-_ABANDON_ATTEMPTS = """
-    UPDATE delivery_attempts SET outcome = 'abandoned', finished_at = :now,
+_ABANDON_ATTEMPTS = f"""
+    UPDATE delivery_attempts SET outcome = {_literal(ATTEMPT_ABANDONED.target)}, finished_at = :now,
                                  error = 'the worker did not finish this attempt (lease expired)'
     WHERE outcome IS NULL AND delivery_id IN (
-        SELECT id FROM deliveries WHERE state = 'sending' AND claimed_until < :now)
+        SELECT id FROM deliveries WHERE state = {_EXPIRED} AND claimed_until < :now)
 """
 
 

@@ -18,6 +18,7 @@ from changemgmt.config import Settings
 from changemgmt.domain.digests import own_impacts
 from changemgmt.domain.gcr import Contact, GcrState
 from changemgmt.domain.notice import NoticeKind
+from changemgmt.domain.states import RecipientState
 from changemgmt.content.lines import service_line as _line
 from changemgmt.content.changes import change_lines
 from changemgmt.content.view import CustomerView, NoticeView, Recipient, WindowView, shown_numbers
@@ -195,7 +196,7 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
                models.Contact.unsubscribed_at, models.Contact.suppressed_at, Customer.name)
         .join(models.Contact, models.Contact.id == models.Recipient.contact_id)
         .join(Customer, Customer.id == models.Contact.customer_id)
-        .where(among(models.Recipient.delivery_id, delivery_ids), models.Recipient.state == "pending")
+        .where(among(models.Recipient.delivery_id, delivery_ids), models.Recipient.state == RecipientState.PENDING)
         .order_by(models.Recipient.id)
     )  # columns, not Contact objects: a batch has hundreds of recipients
     grouped: dict[int, list[Recipient]] = defaultdict(list)

@@ -16,9 +16,14 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from changemgmt.domain.states import RecipientState
 from changemgmt.store.models import Contact, DeliveryEvent, Recipient
 
-STATES = {"delivered": "delivered", "bounce": "bounced", "dropped": "dropped", "deferred": "deferred"}
+# The recipient state each SendGrid event reports. The report is the last word, from
+# whatever state the recipient is in: the events come in any order, and a copy of a
+# send given up on may still arrive (the recipient machine in domain.states).
+STATES = {"delivered": RecipientState.DELIVERED, "bounce": RecipientState.BOUNCED,
+          "dropped": RecipientState.DROPPED, "deferred": RecipientState.DEFERRED}
 
 
 def _event_id(event: dict) -> str:
@@ -66,7 +71,7 @@ def _apply(session: Session, event: dict, delivery_id: int | None, now: datetime
         session.execute(update(Contact).where(Contact.id == contact_id, Contact.suppressed_at.is_(None))
                         .values(suppressed_at=now))
     elif kind == "bounce":
-        state = "deferred"  # type=blocked: a temporary refusal, not a hard bounce
+        state = RecipientState.DEFERRED  # type=blocked: a temporary refusal, not a hard bounce
     session.execute(update(Recipient).where(Recipient.delivery_id == delivery_id, Recipient.contact_id == contact_id)
                     .values(state=state, updated_at=now))
     return state

@@ -20,6 +20,7 @@ from changemgmt.delivery.outcomes import Outcome, record_outcomes
 from changemgmt.delivery.render import Renderer
 from changemgmt.delivery.transports.base import SendError, Transport
 from changemgmt.content.view import NoticeView, Recipient
+from changemgmt.domain.states import NoticeState
 from changemgmt.store.bulk import among
 from changemgmt.store.db import session_factory
 from changemgmt.store.models import Notice, Window
@@ -163,7 +164,7 @@ class Worker:
 
 def _pointless(session, notice: Notice, now: datetime) -> str | None:
     """Why a claimed notice should no longer go out (STANDARDS E5), or None."""
-    if notice.state != "pending":
+    if notice.state != NoticeState.PENDING:
         return f"the notice is {notice.state}"
     if notice.kind == "reminder":
         window = session.scalar(select(Window).where(Window.gcr_id == notice.gcr_id,

@@ -15,6 +15,7 @@ from changemgmt.domain.impact import stored_impact
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import PendingNotice, Standing
 from changemgmt.domain.recipients import ContactPrefs
+from changemgmt.domain.states import DeliveryState, NoticeState
 from changemgmt.store import models
 from changemgmt.store.bulk import among
 from changemgmt.store.models import Audience, Contact, Customer, Delivery, Notice, Recipient
@@ -54,7 +55,8 @@ def in_scope_customers(session: Session, gcr_id: int) -> list[int]:
 def customers_with_pending(session: Session, gcr_id: int) -> set[int]:
     """Ids of the customers with a notice about the GCR that is pending and not in flight."""
     return set(session.scalars(select(Notice.customer_id).distinct()
-                               .where(Notice.gcr_id == gcr_id, Notice.state == "pending", ~_in_flight())))
+                               .where(Notice.gcr_id == gcr_id, Notice.state == NoticeState.PENDING,
+                                      ~_in_flight())))
 
 
 def _impacted(gcr_id: int, *columns):
@@ -101,15 +103,21 @@ def standing_of(row: Audience | None, delivered: bool = False, pending: tuple[Pe
     )
 
 
+# A delivery a worker has taken or sent: its notice counts as delivered, and is not skipped.
+_TAKEN = (DeliveryState.SENDING, DeliveryState.SENT)
+# A delivery that has reached its recipients, or will unless skipped before it is claimed.
+_REACHING = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.SENT)
+
+
 def _in_flight():
-    return exists().where(Delivery.notice_id == Notice.id, Delivery.state.in_(("sending", "sent")))
+    return exists().where(Delivery.notice_id == Notice.id, Delivery.state.in_(_TAKEN))
 
 
 def _pending(session: Session, gcr_id: int, customer_ids: list[int]) -> dict[int, list[PendingNotice]]:
     rows = session.execute(
         select(Notice.id, Notice.customer_id, Notice.kind, Notice.window_number, Notice.due_at)
-        .where(Notice.gcr_id == gcr_id, among(Notice.customer_id, customer_ids), Notice.state == "pending",
-               ~_in_flight())
+        .where(Notice.gcr_id == gcr_id, among(Notice.customer_id, customer_ids),
+               Notice.state == NoticeState.PENDING, ~_in_flight())
         .order_by(Notice.id)
     )
     grouped: dict[int, list[PendingNotice]] = defaultdict(list)
@@ -122,7 +130,7 @@ def _delivered(session: Session, gcr_id: int, customer_ids: list[int]) -> set[in
     rows = session.scalars(
         select(Notice.customer_id).distinct()
         .where(Notice.gcr_id == gcr_id, among(Notice.customer_id, customer_ids),
-               (Notice.state == "sent") | _in_flight())
+               (Notice.state == NoticeState.SENT) | _in_flight())
     )
     return set(rows)
 
@@ -185,7 +193,7 @@ def heard_contacts(session: Session, gcr_id: int, contact_ids: Iterable[int], un
         .join(Notice, Notice.id == Recipient.notice_id)
         .join(Delivery, Delivery.id == Recipient.delivery_id)
         .where(and_(Notice.gcr_id == gcr_id, among(Recipient.contact_id, ids),
-                    Delivery.state.in_(("pending", "sending", "sent"))))
+                    Delivery.state.in_(_REACHING)))
     )
     if until is not None:
         query = query.where(Notice.id <= until)

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 
 from changemgmt.domain.planner import PlannedNotice, Skip, Standing
 from changemgmt.domain.recipients import ContactPrefs
+from changemgmt.domain.states import (
+    DELIVERY_PLANNED, DELIVERY_SUPERSEDED, NOTICE_PLANNED, NOTICE_SKIPPED, NOTICE_WITHOUT_RECIPIENT, RECIPIENT_PLANNED,
+)
 from changemgmt.store.bulk import among, insert_rows, update_rows
 from changemgmt.store.models import Audience, Delivery, Notice, Recipient
 from changemgmt.store.queries import events_json
@@ -43,7 +46,8 @@ def _notice_values(gcr_id, revision, customer_id, notice: PlannedNotice, has_rec
         "gcr_id": gcr_id, "customer_id": customer_id, "key": _key(customer_id, notice), "kind": notice.kind.value,
         "revision": revision, "previous_revision": notice.previous_revision, "window_number": notice.window_number,
         "offset_minutes": int(notice.offset.total_seconds() // 60) if notice.offset else None,
-        "due_at": notice.due_at, "state": "pending" if has_recipients else "no_recipient", "note": notice.note,
+        "due_at": notice.due_at, "state": (NOTICE_PLANNED if has_recipients else NOTICE_WITHOUT_RECIPIENT).target,
+        "note": notice.note,
         "skip_reason": None, "events": events, "created_at": now, "settled_at": None if has_recipients else now,
     }
 
@@ -53,7 +57,7 @@ def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, li
               for notice_id, n, chosen in rows for i in range(0, len(chosen), MAX_PERSONALIZATIONS)]
     if not groups:
         return
-    values = [{"notice_id": notice_id, "state": "pending", "attempts": 0, "next_attempt_at": n.due_at}
+    values = [{"notice_id": notice_id, "state": DELIVERY_PLANNED.target, "attempts": 0, "next_attempt_at": n.due_at}
               for notice_id, n, _ in groups]
     created: dict[int, list[int]] = defaultdict(list)
     for delivery_id, notice_id in insert_rows(session, Delivery.__table__, values, returning=("id", "notice_id")):
@@ -63,20 +67,23 @@ def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, li
     ids = {notice_id: iter(sorted(delivery_ids)) for notice_id, delivery_ids in created.items()}
     recipients = [
         {"notice_id": notice_id, "delivery_id": delivery_id, "contact_id": c.id, "email": c.email,
-         "state": "pending", "updated_at": now}
+         "state": RECIPIENT_PLANNED.target, "updated_at": now}
         for notice_id, _, chosen in groups for delivery_id in (next(ids[notice_id]),) for c in chosen
     ]
     insert_rows(session, Recipient.__table__, recipients)
 
 
 def skip_notices(session: Session, skips: list[Skip], now: datetime) -> None:
-    """Marks the skipped notices, and their deliveries, that are still pending."""
+    """Marks the skipped notices, and their deliveries, that are still pending (NOTICE_SKIPPED,
+    DELIVERY_SUPERSEDED); their recipients stay as they are."""
     if not skips:
         return
     update_rows(session, Notice.__table__, [{"id": s.notice_id, "skip_reason": s.reason} for s in skips],
-                match=("id",), only={"state": "pending"}, constants={"state": "skipped", "settled_at": now})
+                match=("id",), only={"state": NOTICE_SKIPPED.source},
+                constants={"state": NOTICE_SKIPPED.target, "settled_at": now})
     session.execute(update(Delivery).where(among(Delivery.notice_id, [s.notice_id for s in skips]),
-                                           Delivery.state == "pending").values(state="skipped"))
+                                           Delivery.state == DELIVERY_SUPERSEDED.source)
+                    .values(state=DELIVERY_SUPERSEDED.target))
 
 
 def save_audiences(

@@ -302,7 +302,7 @@ class Notice(Base):
     window_number: Mapped[int | None] = mapped_column(Integer)
     offset_minutes: Mapped[int | None] = mapped_column(Integer)
     due_at: Mapped[datetime]
-    # pending -> sent | failed | skipped | no_recipient
+    # a domain.states.NoticeState, stored as its string; its machine is the table there
     state: Mapped[str] = mapped_column(String(20), index=True)
     note: Mapped[str] = mapped_column(Text, default="")
     skip_reason: Mapped[str | None] = mapped_column(Text)
@@ -320,7 +320,7 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
-    # pending -> sending -> sent | pending (retry) | failed
+    # a domain.states.DeliveryState, stored as its string; its machine is the table there
     state: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
@@ -342,7 +342,7 @@ class Recipient(Base):
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     email: Mapped[str] = mapped_column(String(254))
-    # pending -> sent -> delivered | bounced | dropped | deferred
+    # a domain.states.RecipientState, stored as its string; its machine is the table there
     state: Mapped[str] = mapped_column(String(20))
     updated_at: Mapped[datetime]
 
@@ -357,7 +357,8 @@ class DeliveryAttempt(Base):
     number: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    outcome: Mapped[str | None] = mapped_column(String(20))  # sent | retry | failed
+    # None while the attempt is open, then a domain.states.AttemptOutcome, for good
+    outcome: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
 
