@@ -18,6 +18,8 @@ from changemgmt.content.ical import (
     notice_events,
 )
 from changemgmt.content.view import ServiceLine
+from support.feeds import ical_js
+from support.hostile import texts
 from support.views import CM, ISSUED, REVISED, notice, window
 
 DOMAIN = "example.net"
@@ -221,3 +223,19 @@ def test_the_organizer_falls_back_to_change_management_without_a_contact_email()
 def test_stamps_in_other_zones_are_written_in_utc():
     stamp = datetime(2026, 11, 2, 9, 0, tzinfo=timezone(timedelta(hours=-6)))
     assert b"DTSTAMP:20261102T150000Z" in ics(stamp=stamp)
+
+
+def test_a_backslash_before_an_n_stays_a_backslash_in_every_text_property(tmp_path):
+    # icalendar's own escaping reads `\N` as a line break: "C:" and "etwork".
+    data = ics(facts(title=r"Patch C:\Network", description=r"Copy from \\NAS01\New first",
+                     work_location=r"Rack \N2"))
+    assert rb"Patch C:\\Network" in data and rb"\\\\NAS01\\New" in data
+    event = texts(data)[events_of(data)[0]["UID"]]
+    assert r"Patch C:\Network" in event["SUMMARY"]
+    assert r"Work: Copy from \\NAS01\New first" in event["DESCRIPTION"]
+    assert event["LOCATION"] == r"Rack \N2"
+    path = tmp_path / "event.ics"
+    path.write_bytes(data)
+    theirs = ical_js([path])[0]["events"][0]
+    assert (theirs["summary"], theirs["location"]) == (event["SUMMARY"], event["LOCATION"])
+    assert theirs["description"] == event["DESCRIPTION"]

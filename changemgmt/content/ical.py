@@ -19,6 +19,19 @@ from changemgmt.domain.timefmt import duration_text, local_and_utc, require_awar
 from changemgmt.content.view import NoticeView, ServiceLine, WindowView
 
 PRODID = "-//changemgmt//Maintenance notices//EN"
+
+
+class Text(vText):
+    """TEXT escaped as RFC 5545 §3.3.11 says, and nothing else. icalendar's own escaping
+    first reads a backslash and an "N" as a line break, so `C:\\Network` would be written
+    as "C:", a line break and "etwork"; for any other text the two write the same bytes."""
+
+    def to_ical(self) -> bytes:
+        text = str(self).replace("\r\n", "\n").replace("\r", "\n")
+        escaped = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+        return escaped.encode(self.encoding)
+
+
 UTC = timezone.utc
 
 
@@ -118,18 +131,18 @@ def _utc(value: datetime, what: str) -> datetime:
 
 
 def _add_bcop(event: Event, facts: EventFacts, window: WindowView, provider_domain: str) -> None:
-    # Plain str X- values would be written unescaped (STANDARDS B6): always vText.
-    event.add("X-MAINTNOTE-PROVIDER", vText(provider_domain))
+    # Plain str X- values would be written unescaped (STANDARDS B6): always Text (a vText).
+    event.add("X-MAINTNOTE-PROVIDER", Text(provider_domain))
     if facts.account:
-        event.add("X-MAINTNOTE-ACCOUNT", vText(facts.account))
-    event.add("X-MAINTNOTE-MAINTENANCE-ID", vText(maintenance_id(facts.gcr_number, window.number)))
+        event.add("X-MAINTNOTE-ACCOUNT", Text(facts.account))
+    event.add("X-MAINTNOTE-MAINTENANCE-ID", Text(maintenance_id(facts.gcr_number, window.number)))
     per_object = len(facts.services) > 1
     for line in facts.services:
         params = {"X-MAINTNOTE-OBJECT-IMPACT": line.impact.value} if per_object else {}
-        event.add("X-MAINTNOTE-OBJECT-ID", vText(line.service_id), parameters=params)
-    event.add("X-MAINTNOTE-IMPACT", vText(worst(s.impact for s in facts.services).value))
+        event.add("X-MAINTNOTE-OBJECT-ID", Text(line.service_id), parameters=params)
+    event.add("X-MAINTNOTE-IMPACT", Text(worst(s.impact for s in facts.services).value))
     status = "CANCELLED" if is_cancelled(facts, window) else facts.status.maintnote_status
-    event.add("X-MAINTNOTE-STATUS", vText(status))
+    event.add("X-MAINTNOTE-STATUS", Text(status))
 
 
 def build_event(facts: EventFacts, window: WindowView, *, provider_domain: str, stamp: datetime) -> Event:
@@ -149,6 +162,9 @@ def build_event(facts: EventFacts, window: WindowView, *, provider_domain: str, 
         organizer=_organizer(facts.organizer) if facts.organizer.email else None,
         status=STATUS(status),
     )
+    for name in ("SUMMARY", "DESCRIPTION", "LOCATION"):
+        if name in event:  # replaced in place: the properties keep their order
+            event[name] = Text(event[name])
     _add_bcop(event, facts, window, provider_domain)
     return event
 
@@ -164,14 +180,21 @@ def build_calendar(events: Iterable[Event], *, uid: str, name: str | None = None
                    prodid: str = PRODID) -> Calendar:
     """A calendar for an email attachment: VERSION, PRODID, UID, no METHOD (the BCOP
     default; a METHOD would have to match a MIME method parameter we do not send)."""
-    return Calendar.new(prodid=prodid, uid=uid, name=name, subcomponents=list(events))
+    return _exact_names(Calendar.new(prodid=prodid, uid=uid, name=name, subcomponents=list(events)))
+
+
+def _exact_names(calendar: Calendar) -> Calendar:
+    for name in ("NAME", "X-WR-CALNAME"):
+        if name in calendar:  # replaced in place: the properties keep their order
+            calendar[name] = Text(calendar[name])
+    return calendar
 
 
 def feed_calendar(events: Iterable[Event], *, uid: str, name: str, refresh: timedelta,
                   source: str | None = None, prodid: str = PRODID) -> Calendar:
     """A subscription feed: NAME and X-WR-CALNAME once each (Calendar.new writes both),
     REFRESH-INTERVAL with its required VALUE=DURATION (STANDARDS A31-A34), no METHOD."""
-    calendar = Calendar.new(prodid=prodid, uid=uid, name=name, subcomponents=list(events))
+    calendar = _exact_names(Calendar.new(prodid=prodid, uid=uid, name=name, subcomponents=list(events)))
     calendar.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
     calendar.add("X-PUBLISHED-TTL", vDuration(refresh))
     if source:

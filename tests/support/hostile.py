@@ -7,6 +7,8 @@ a user could store, and anything such a user could store may come out of it.
 """
 from __future__ import annotations
 
+import re
+
 from hypothesis import strategies as st
 
 from changemgmt.domain import text as rules
@@ -19,7 +21,7 @@ ALLOWED = st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp"), exclude_cha
 
 ONE_LINE = ["END:VEVENT", "BEGIN:VEVENT", "BEGIN:VCALENDAR", "END:VCALENDAR", "UID:evil@example.org",
             "DTSTART:19700101T000000Z", "STATUS:CANCELLED", ";", ",", "\\", ":", '"', "^", "\\n", "\\,",
-            "\\;", "\\\\", "=?utf-8?q?x?=", " ", "é", "東京", "😀", "\u00ad", "\u200d", "\ufeff"]
+            "\\;", "\\\\", "\\N", "C:\\Network", "=?utf-8?q?x?=", " ", "é", "東京", "😀", "\u00ad", "\u200d", "\ufeff"]
 MULTI_LINE = ONE_LINE + ["\n", "\r\n", "\r", "\t", "\nEND:VEVENT\n", "\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\n",
                          "\r\n UID:evil@example.org", "\n\n", "\r\n\t"]
 # Runs long enough to be folded, of one- to four-octet characters.
@@ -59,3 +61,27 @@ def as_written(value: str) -> str:
     """A property value as icalendar writes it: its serializer decodes each value as
     utf-8-sig, so a value that starts with U+FEFF (an invisible character) loses it."""
     return value.removeprefix("\ufeff")
+
+
+def texts(data: bytes) -> dict[str, dict[str, str]]:
+    """The TEXT properties (SUMMARY, DESCRIPTION, LOCATION, NAME, X-WR-CALNAME) of a
+    serialized calendar, by UID ("" for the calendar's own), unescaped as RFC 5545
+    §3.3.11 says. icalendar's parser reads an escaped backslash followed by "N" as a line
+    break, so text is compared through this reader, not through icalendar's values."""
+    found: dict[str, dict[str, str]] = {"": {}}
+    current = found[""]
+    for line in re.sub(rb"\r\n[ \t]", b"", data).decode().split("\r\n"):
+        head, _, value = line.partition(":")
+        name = head.split(";", 1)[0].upper()
+        if line == "BEGIN:VEVENT":
+            current = {}
+        elif name == "UID" and current is not found[""]:
+            found[value] = current
+        elif name in ("SUMMARY", "DESCRIPTION", "LOCATION", "NAME", "X-WR-CALNAME"):
+            current[name] = unescape(value)
+    return found
+
+
+def unescape(value: str) -> str:
+    """TEXT unescaped as RFC 5545 §3.3.11 says (one pass: an escaped backslash stays one)."""
+    return re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
