@@ -28,6 +28,7 @@ across sizes.
 show what SendGridTransport's HTTP stack costs. A performance change must not change
 behaviour: bench/support/equivalence.py snapshots a scripted story before and after.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,10 +54,13 @@ WORKER_CPU, SERVER_CPU = 0, 1
 
 def phase(name: str, cpu: int, **arguments) -> dict:
     """Runs one phase in a fresh process pinned to `cpu`; returns its JSON result."""
-    code = ("import json, os, sys; os.sched_setaffinity(0, {%d}); sys.path.insert(0, %r); "
-            "from bench.support.phases import run; run(%r, json.loads(sys.argv[1]))" % (cpu, str(ROOT), name))
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(arguments)], capture_output=True, text=True,
-                          cwd=ROOT, check=False)
+    code = (
+        f"import json, os, sys; os.sched_setaffinity(0, {{{cpu}}}); sys.path.insert(0, {str(ROOT)!r}); "
+        f"from bench.support.phases import run; run({name!r}, json.loads(sys.argv[1]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(arguments)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     if done.returncode:
         sys.exit(f"phase {name} failed:\n{done.stderr[-5000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -67,8 +71,9 @@ class LoopbackSendGrid:
 
     def __init__(self, cpu: int) -> None:
         script = ROOT / "bench" / "support" / "fake_sendgrid.py"
-        self.process = subprocess.Popen([sys.executable, str(script), "--cpu", str(cpu)], stdout=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, str(script), "--cpu", str(cpu)], stdout=subprocess.PIPE, text=True
+        )
         self.url = f"http://127.0.0.1:{self.process.stdout.readline().split()[1]}"
 
     def stats(self) -> dict:
@@ -88,16 +93,37 @@ def measure(url: str, size: Size, server: LoopbackSendGrid, args, home: str) -> 
     work_file = str(Path(home) / f"floor-{label}.pickle")
     floors = [phase("floor", WORKER_CPU, url=url, home=home, profile=profile("floor"), work_file=work_file)]
     before = server.stats()
-    delivered = phase("deliver", WORKER_CPU, url=url, home=home, sendgrid_host=server.url, batch=args.batch,
-                      concurrency=args.concurrency, profile=profile("deliver"), transport=args.transport)
+    delivered = phase(
+        "deliver",
+        WORKER_CPU,
+        url=url,
+        home=home,
+        sendgrid_host=server.url,
+        batch=args.batch,
+        concurrency=args.concurrency,
+        profile=profile("deliver"),
+        transport=args.transport,
+    )
     after = server.stats()
     floors.append(phase("floor", WORKER_CPU, url=url, home=home, work_file=work_file))
     reminded = phase("remind", WORKER_CPU, url=url, home=home, profile=profile("remind"))
-    floor = {"seconds": sum(f["seconds"] for f in floors) / 2, "notices": floors[0]["notices"],
-             "messages": floors[0]["messages"], "rates": [f["notices"] / f["seconds"] for f in floors]}
+    floor = {
+        "seconds": sum(f["seconds"] for f in floors) / 2,
+        "notices": floors[0]["notices"],
+        "messages": floors[0]["messages"],
+        "rates": [f["notices"] / f["seconds"] for f in floors],
+    }
     sent = {key: after[key] - before[key] for key in ("requests", "personalizations", "bad", "cpu_seconds")}
-    return {"size": size, "setup": setup, "plan": planned, "floor": floor, "deliver": delivered, "server": sent,
-            "remind": reminded, "transport": args.transport}
+    return {
+        "size": size,
+        "setup": setup,
+        "plan": planned,
+        "floor": floor,
+        "deliver": delivered,
+        "server": sent,
+        "remind": reminded,
+        "transport": args.transport,
+    }
 
 
 def report(result: dict) -> float:
@@ -107,33 +133,47 @@ def report(result: dict) -> float:
     floor_rate = floor["notices"] / floor["seconds"]
     end_to_end, delivery = notices / both, notices / deliver["seconds"]
     print(f"\n== {size.label()} ==")
-    print(f"setup (not measured): inventory {result['setup']['inventory_seconds']:.1f} s, "
-          f"draft GCR {result['setup']['create_seconds']:.1f} s")
-    print(f"plan (publish):   {plan['seconds']:7.2f} s  {sum(plan['planned'].values()):,} notices, "
-          f"{plan['no_recipient']:,} without recipient, {plan['deliveries']:,} deliveries, "
-          f"{plan['recipients']:,} recipients; peak RSS {_mib(plan['peak_rss_kib'])} "
-          f"(after imports {_mib(plan['start_rss_kib'])})")
-    print(f"deliver (worker, {result['transport']} transport): {deliver['seconds']:.2f} s  {notices:,} notices sent, "
-          f"{server['requests']:,} requests, "
-          f"{messages:,} messages; deliveries {deliver['deliveries']}; peak RSS {_mib(deliver['peak_rss_kib'])} "
-          f"(after imports {_mib(deliver['start_rss_kib'])}); worker CPU "
-          f"{deliver['cpu_seconds'] / deliver['seconds']:.0%}, SendGrid stand-in CPU "
-          f"{server['cpu_seconds'] / deliver['seconds']:.0%} of a core")
+    print(
+        f"setup (not measured): inventory {result['setup']['inventory_seconds']:.1f} s, "
+        f"draft GCR {result['setup']['create_seconds']:.1f} s"
+    )
+    print(
+        f"plan (publish):   {plan['seconds']:7.2f} s  {sum(plan['planned'].values()):,} notices, "
+        f"{plan['no_recipient']:,} without recipient, {plan['deliveries']:,} deliveries, "
+        f"{plan['recipients']:,} recipients; peak RSS {_mib(plan['peak_rss_kib'])} "
+        f"(after imports {_mib(plan['start_rss_kib'])})"
+    )
+    print(
+        f"deliver (worker, {result['transport']} transport): {deliver['seconds']:.2f} s  {notices:,} notices sent, "
+        f"{server['requests']:,} requests, "
+        f"{messages:,} messages; deliveries {deliver['deliveries']}; peak RSS {_mib(deliver['peak_rss_kib'])} "
+        f"(after imports {_mib(deliver['start_rss_kib'])}); worker CPU "
+        f"{deliver['cpu_seconds'] / deliver['seconds']:.0%}, SendGrid stand-in CPU "
+        f"{server['cpu_seconds'] / deliver['seconds']:.0%} of a core"
+    )
     remind = result["remind"]
-    print(f"remind (tick 72 h before): {remind['seconds']:.2f} s  {sum(remind['planned'].values()):,} reminders "
-          f"planned; peak RSS {_mib(remind['peak_rss_kib'])} (after imports {_mib(remind['start_rss_kib'])})")
+    print(
+        f"remind (tick 72 h before): {remind['seconds']:.2f} s  {sum(remind['planned'].values()):,} reminders "
+        f"planned; peak RSS {_mib(remind['peak_rss_kib'])} (after imports {_mib(remind['start_rss_kib'])})"
+    )
     print(f"planning + delivery: {end_to_end:8,.0f} notices/s  {messages / both:8,.0f} messages/s")
     print(f"delivery alone:      {delivery:8,.0f} notices/s  {messages / deliver['seconds']:8,.0f} messages/s")
-    print(f"floor (render only, 1 core): {floor_rate:8,.0f} notices/s  "
-          f"{floor['messages'] / floor['seconds']:8,.0f} messages/s  ({floor['notices']:,} notices; "
-          f"before delivery {floor['rates'][0]:,.0f}/s, after {floor['rates'][1]:,.0f}/s)")
+    print(
+        f"floor (render only, 1 core): {floor_rate:8,.0f} notices/s  "
+        f"{floor['messages'] / floor['seconds']:8,.0f} messages/s  ({floor['notices']:,} notices; "
+        f"before delivery {floor['rates'][0]:,.0f}/s, after {floor['rates'][1]:,.0f}/s)"
+    )
     ratio = end_to_end / floor_rate
-    print(f"ratio end to end / floor: {ratio:.2f} (against the faster floor: {end_to_end / max(floor['rates']):.2f}; "
-          f"delivery alone / floor: {delivery / floor_rate:.2f}); "
-          f"target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'}")
+    print(
+        f"ratio end to end / floor: {ratio:.2f} (against the faster floor: {end_to_end / max(floor['rates']):.2f}; "
+        f"delivery alone / floor: {delivery / floor_rate:.2f}); "
+        f"target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'}"
+    )
     if server["bad"] or notices != plan["deliveries"]:
-        print(f"WARNING: {server['bad']} bad requests; {plan['deliveries']:,} deliveries planned, "
-              f"{notices:,} notices sent")
+        print(
+            f"WARNING: {server['bad']} bad requests; {plan['deliveries']:,} deliveries planned, "
+            f"{notices:,} notices sent"
+        )
     return ratio
 
 
@@ -147,8 +187,9 @@ def databases(url: str, keep: bool):
     if parsed.database:
         return url, lambda: None
     name = f"cm_fanout_{os.getpid()}"
-    admin = create_engine(parsed.set(drivername="postgresql+psycopg", database="postgres"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        parsed.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
 
@@ -163,8 +204,12 @@ def databases(url: str, keep: bool):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg-url", default=os.environ.get("DATABASE_URL"), required="DATABASE_URL" not in os.environ,
-                        help="PostgreSQL server (a database is created) or database (emptied!).")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("DATABASE_URL"),
+        required="DATABASE_URL" not in os.environ,
+        help="PostgreSQL server (a database is created) or database (emptied!).",
+    )
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--services", type=int, default=100000)
     parser.add_argument("--contacts", type=int, default=40000)
@@ -172,16 +217,21 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=1, help="Windows of the GCR.")
     parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="Worker batch size.")
     parser.add_argument("--concurrency", type=int, default=8, help="Worker send threads.")
-    parser.add_argument("--transport", choices=("sendgrid", "keepalive"), default="sendgrid",
-                        help="keepalive: a comparison client with persistent connections (bench/support/keepalive.py).")
+    parser.add_argument(
+        "--transport",
+        choices=("sendgrid", "keepalive"),
+        default="sendgrid",
+        help="keepalive: a comparison client with persistent connections (bench/support/keepalive.py).",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the database the bench created.")
     parser.add_argument("--profile", help="Write cProfile stats of each phase here (slows the figures).")
     args = parser.parse_args()
     if len(os.sched_getaffinity(0)) < 2:
         print("WARNING: fewer than two cores; the worker and the SendGrid stand-in share one")
     full = Size(args.customers, args.services, args.contacts)
-    sizes = ([Size(*(n // args.small for n in (full.customers, full.services, full.contacts)))] if args.small
-             else []) + [full]
+    sizes = (
+        [Size(*(n // args.small for n in (full.customers, full.services, full.contacts)))] if args.small else []
+    ) + [full]
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
     url, cleanup = databases(args.pg_url, args.keep)
@@ -196,9 +246,11 @@ def main() -> None:
     if len(results) > 1:
         print("\n== memory as the GCR grows ==")
         for result in results:
-            print(f"{result['size'].label():>50}: plan peak RSS {_mib(result['plan']['peak_rss_kib'])}, "
-                  f"worker peak RSS {_mib(result['deliver']['peak_rss_kib'])}, "
-                  f"reminder tick peak RSS {_mib(result['remind']['peak_rss_kib'])}")
+            print(
+                f"{result['size'].label():>50}: plan peak RSS {_mib(result['plan']['peak_rss_kib'])}, "
+                f"worker peak RSS {_mib(result['deliver']['peak_rss_kib'])}, "
+                f"reminder tick peak RSS {_mib(result['remind']['peak_rss_kib'])}"
+            )
     sys.exit(0 if ratios[-1] >= 0.5 else 1)
 
 

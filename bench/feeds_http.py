@@ -3,6 +3,7 @@
 Each server gets one process (nginx: one worker) pinned to core 0; the load generator
 runs on core 1: wrk when installed, else a small asyncio client (which then, not the
 servers, may be the limit for nginx)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -64,9 +65,24 @@ def wait_for(url: str, process: subprocess.Popen) -> None:
 def start_app(settings, pin: list[str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "CHANGEMGMT_HOME": str(settings.home), "DATABASE_URL": settings.database_url}
-    process = subprocess.Popen([*pin, sys.executable, "-m", "changemgmt", "web", "--host", "127.0.0.1", "--port",
-                                str(port), "--no-access-log"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            *pin,
+            sys.executable,
+            "-m",
+            "changemgmt",
+            "web",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_for(f"{url}/healthz", process)
     return process, url
@@ -84,8 +100,20 @@ def start_nginx(settings, pin: list[str]) -> tuple[subprocess.Popen, str] | None
     port = free_port()
     user = "user root;" if os.geteuid() == 0 else ""
     (prefix / "nginx.conf").write_text(NGINX_MAIN.format(user=user, prefix=prefix, port=port))
-    process = subprocess.Popen([*pin, binary, "-g", "daemon off;", "-p", str(prefix), "-e", str(prefix / "error.log"),
-                                "-c", str(prefix / "nginx.conf")])
+    process = subprocess.Popen(
+        [
+            *pin,
+            binary,
+            "-g",
+            "daemon off;",
+            "-p",
+            str(prefix),
+            "-e",
+            str(prefix / "error.log"),
+            "-c",
+            str(prefix / "nginx.conf"),
+        ]
+    )
     url = f"http://127.0.0.1:{port}"
     wait_for(url, process)
     return process, url
@@ -152,8 +180,10 @@ def rates(servers: dict[str, str], name: str, pin: list[str], seconds: float) ->
 
 def measure_serving(settings, feed: Path, seconds: float) -> None:
     server_pin, client_pin = cores()
-    print(f"serving {feed.stat().st_size} bytes ({feed.name[:6]}...), load by "
-          f"{'wrk' if shutil.which('wrk') else 'an asyncio client'}, {seconds:g} s per run, best of 2:")
+    print(
+        f"serving {feed.stat().st_size} bytes ({feed.name[:6]}...), load by "
+        f"{'wrk' if shutil.which('wrk') else 'an asyncio client'}, {seconds:g} s per run, best of 2:"
+    )
     processes = []
     try:
         app, app_url = start_app(settings, server_pin)
@@ -173,6 +203,8 @@ def measure_serving(settings, feed: Path, seconds: float) -> None:
         line = f"  {status}: our route {ours:,.0f} req/s"
         if ("nginx", status) in found:
             ratio = ours / found[("nginx", status)]
-            line += (f", nginx {found[('nginx', status)]:,.0f} req/s: {ratio:.0%} of nginx "
-                     f"(target >= 12%: {'met' if ratio >= 0.12 else 'NOT met'})")
+            line += (
+                f", nginx {found[('nginx', status)]:,.0f} req/s: {ratio:.0%} of nginx "
+                f"(target >= 12%: {'met' if ratio >= 0.12 else 'NOT met'})"
+            )
         print(line)

@@ -16,6 +16,7 @@ key is kept once, to find keys repeated within a file), never by its rows; (d) w
 To compare two versions of the importer on the same machine state, run this script
 with PYTHONPATH pointing at each checkout in turn: only `import_inventory` is measured.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,25 +45,59 @@ def generate(folder: Path, customers: int, contacts: int, services: int, locatio
     enterprises = max(customers // 20, 1)
     accounts = [f"ACC-{n:07d}" for n in range(customers - enterprises)] + [f"ENT-{n:05d}" for n in range(enterprises)]
     codes = [f"LOC{n:05d}" for n in range(locations)]
-    _write(folder / "customers.csv", ("account", "name", "parent_account", "time_zone", "active"), (
-        (account, f"Customer {account}", rng.choice(accounts[-enterprises:]) if account.startswith("ACC")
-         and rng.random() < 0.2 else "", rng.choice(ZONES), rng.choice(("true", "true", "false")))
-        for account in accounts
-    ))
-    _write(folder / "locations.csv", ("code", "name", "address", "city", "region", "country", "time_zone"), (
-        (code, f"Site {code}", f"{rng.randint(1, 999)} Main Street", "Dallas", "TX", "US", rng.choice(ZONES))
-        for code in codes
-    ))
-    _write(folder / "contacts.csv", ("account", "email", "name", "role", "notice_kinds", "min_impact", "reminders"), (
-        (accounts[n % customers], f"noc{n // customers}@{accounts[n % customers].lower()}.example", f"NOC {n}", "NOC",
-         rng.choice(("", "", "new;updated;cancelled")), rng.choice(("", "OUTAGE", "DEGRADED")), rng.choice(("", "no")))
-        for n in range(contacts)
-    ))
-    _write(folder / "services.csv", ("service_id", "account", "product", "bandwidth", "a_end", "z_end"), (
-        (f"SVC-{n:08d}", rng.choice(accounts), rng.choice(PRODUCTS), rng.choice(("1G", "10G", "100G")),
-         rng.choice(codes), rng.choice(codes) if rng.random() < 0.5 else "")
-        for n in range(services)
-    ))
+    _write(
+        folder / "customers.csv",
+        ("account", "name", "parent_account", "time_zone", "active"),
+        (
+            (
+                account,
+                f"Customer {account}",
+                rng.choice(accounts[-enterprises:]) if account.startswith("ACC") and rng.random() < 0.2 else "",
+                rng.choice(ZONES),
+                rng.choice(("true", "true", "false")),
+            )
+            for account in accounts
+        ),
+    )
+    _write(
+        folder / "locations.csv",
+        ("code", "name", "address", "city", "region", "country", "time_zone"),
+        (
+            (code, f"Site {code}", f"{rng.randint(1, 999)} Main Street", "Dallas", "TX", "US", rng.choice(ZONES))
+            for code in codes
+        ),
+    )
+    _write(
+        folder / "contacts.csv",
+        ("account", "email", "name", "role", "notice_kinds", "min_impact", "reminders"),
+        (
+            (
+                accounts[n % customers],
+                f"noc{n // customers}@{accounts[n % customers].lower()}.example",
+                f"NOC {n}",
+                "NOC",
+                rng.choice(("", "", "new;updated;cancelled")),
+                rng.choice(("", "OUTAGE", "DEGRADED")),
+                rng.choice(("", "no")),
+            )
+            for n in range(contacts)
+        ),
+    )
+    _write(
+        folder / "services.csv",
+        ("service_id", "account", "product", "bandwidth", "a_end", "z_end"),
+        (
+            (
+                f"SVC-{n:08d}",
+                rng.choice(accounts),
+                rng.choice(PRODUCTS),
+                rng.choice(("1G", "10G", "100G")),
+                rng.choice(codes),
+                rng.choice(codes) if rng.random() < 0.5 else "",
+            )
+            for n in range(services)
+        ),
+    )
 
 
 def _write(path: Path, header: tuple[str, ...], rows) -> None:
@@ -90,6 +125,7 @@ def fresh_schema(url: str):
 
 def baseline_rows(folder: Path) -> dict[str, list[dict]]:
     """The files' rows as the tables want them, ids assigned up front (not timed)."""
+
     def read(kind):
         with (folder / f"{kind}.csv").open(encoding="utf-8", newline="") as f:
             return list(csv.DictReader(f))
@@ -99,17 +135,41 @@ def baseline_rows(folder: Path) -> dict[str, list[dict]]:
     location_id = {row["code"]: n for n, row in enumerate(locations, start=1)}
     parents_first = sorted(customers, key=lambda row: bool(row["parent_account"]))
     return {
-        "customers": [{"id": customer_id[r["account"]], "account": r["account"], "name": r["name"],
-                       "parent_id": customer_id.get(r["parent_account"]), "time_zone": r["time_zone"],
-                       "active": r["active"] == "true"} for r in parents_first],
+        "customers": [
+            {
+                "id": customer_id[r["account"]],
+                "account": r["account"],
+                "name": r["name"],
+                "parent_id": customer_id.get(r["parent_account"]),
+                "time_zone": r["time_zone"],
+                "active": r["active"] == "true",
+            }
+            for r in parents_first
+        ],
         "locations": [{"id": location_id[r["code"]], **r} for r in locations],
-        "contacts": [{"customer_id": customer_id[r["account"]], "email": r["email"], "name": r["name"],
-                      "role": r["role"], "notice_kinds": r["notice_kinds"].split(";") if r["notice_kinds"] else None,
-                      "min_impact": r["min_impact"] or "NO-IMPACT", "reminders": r["reminders"] != "no"}
-                     for r in read("contacts")],
-        "services": [{"service_id": r["service_id"], "customer_id": customer_id[r["account"]], "product": r["product"],
-                      "bandwidth": r["bandwidth"], "a_end_id": location_id[r["a_end"]],
-                      "z_end_id": location_id.get(r["z_end"])} for r in read("services")],
+        "contacts": [
+            {
+                "customer_id": customer_id[r["account"]],
+                "email": r["email"],
+                "name": r["name"],
+                "role": r["role"],
+                "notice_kinds": r["notice_kinds"].split(";") if r["notice_kinds"] else None,
+                "min_impact": r["min_impact"] or "NO-IMPACT",
+                "reminders": r["reminders"] != "no",
+            }
+            for r in read("contacts")
+        ],
+        "services": [
+            {
+                "service_id": r["service_id"],
+                "customer_id": customer_id[r["account"]],
+                "product": r["product"],
+                "bandwidth": r["bandwidth"],
+                "a_end_id": location_id[r["a_end"]],
+                "z_end_id": location_id.get(r["z_end"]),
+            }
+            for r in read("services")
+        ],
     }
 
 
@@ -121,7 +181,7 @@ def run_baseline(engine, folder: Path) -> tuple[float, int]:
     with engine.begin() as connection:
         for kind in KINDS:
             for start in range(0, len(rows[kind]), BASELINE_CHUNK):
-                connection.execute(TABLES[kind].insert(), rows[kind][start:start + BASELINE_CHUNK])
+                connection.execute(TABLES[kind].insert(), rows[kind][start : start + BASELINE_CHUNK])
     return time.perf_counter() - started, sum(len(r) for r in rows.values())
 
 
@@ -224,15 +284,21 @@ def rate(run: dict) -> float:
 
 
 def line(label: str, run: dict) -> str:
-    return (f"{label:<21} {run['rows']:>8} rows in {run['seconds']:6.2f} s = {rate(run):>9,.0f} rows/s"
-            f"  peak RSS +{run['peak_growth_mib']:.1f} MiB")
+    return (
+        f"{label:<21} {run['rows']:>8} rows in {run['seconds']:6.2f} s = {rate(run):>9,.0f} rows/s"
+        f"  peak RSS +{run['peak_growth_mib']:.1f} MiB"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="Default: a SQLite file in a temp dir.")
-    parser.add_argument("--pg-url", default=_postgres_from_env(), help="Also run on this PostgreSQL database "
-                        "(everything in it is dropped). Default: DATABASE_URL when it names PostgreSQL.")
+    parser.add_argument(
+        "--pg-url",
+        default=_postgres_from_env(),
+        help="Also run on this PostgreSQL database "
+        "(everything in it is dropped). Default: DATABASE_URL when it names PostgreSQL.",
+    )
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--contacts", type=int, default=40000)
     parser.add_argument("--services", type=int, default=100000)
@@ -251,8 +317,10 @@ def main() -> None:
         generate(folder / "quarter", *(n // 4 for n in sizes), args.locations)
         if args.json:
             write_json(folder / "full")
-        print(f"rows: {args.customers} customers, {args.locations} locations, {args.contacts} contacts, "
-              f"{args.services} services ({_size(folder / 'full')} of CSV)")
+        print(
+            f"rows: {args.customers} customers, {args.locations} locations, {args.contacts} contacts, "
+            f"{args.services} services ({_size(folder / 'full')} of CSV)"
+        )
         urls = [args.database_url or f"sqlite:///{folder / 'bench.db'}"]
         if args.pg_url and args.pg_url not in urls:
             urls.append(args.pg_url)

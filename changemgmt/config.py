@@ -3,6 +3,7 @@
 Every setting has a safe default for the embedded mode: SQLite under `var/`, mail
 written as files to `var/outbox/`, feeds in `calendars/`.
 """
+
 from __future__ import annotations
 
 import os
@@ -91,8 +92,10 @@ def _secret_key(env: dict[str, str], home: Path) -> str:
             raise ConfigError(f"SECRET_KEY: cannot read {path} ({exc}); set SECRET_KEY or fix the file") from None
     size = len(key.encode())
     if size < SECRET_KEY_MIN_BYTES:
-        raise ConfigError(f"SECRET_KEY: {source} is {size} bytes long; it must be at least {SECRET_KEY_MIN_BYTES} "
-                          f"(make one with: {MAKE_A_KEY})")
+        raise ConfigError(
+            f"SECRET_KEY: {source} is {size} bytes long; it must be at least {SECRET_KEY_MIN_BYTES} "
+            f"(make one with: {MAKE_A_KEY})"
+        )
     return key
 
 

@@ -3,6 +3,7 @@
 The key comes from SECRET_KEY; in the embedded mode one is made once and kept in
 `var/secret_key`, so links in mail already sent keep working across restarts.
 """
+
 from __future__ import annotations
 
 import base64

@@ -1,29 +1,28 @@
 """The shared test world: a real database (SQLite, or PostgreSQL when DATABASE_URL names
 one), migrated from empty once per run and emptied after every test."""
+
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from changemgmt.cli.context import AppContext
 from changemgmt.cli.main import cli
 from changemgmt.config import load_settings
 from changemgmt.feeds.publisher import rebuild_all
-from changemgmt.store.db import make_engine, session_factory
+from changemgmt.store.db import make_engine, session_factory, transaction
 from changemgmt.store.migrate import recreate
 from changemgmt.store.models import Base
-from changemgmt.store.db import transaction
 from support.feeds import GCR, Feeds
 from support.gcrs import Clock, Desk
 from world import build_world
 
-NOW = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
 
 def _database_url(tmp_path_factory) -> str:

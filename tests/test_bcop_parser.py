@@ -4,25 +4,26 @@ GenericProvider (the BCOP iCalendar reader NOCs and Nautobot use) parses whole .
 The parser pins an older icalendar, so it runs in its own virtualenv: CMP_PYTHON, or
 <repo>/.venv-cmp/bin/python. Without it the test is skipped locally and fails in CI.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from changemgmt.config import load_settings
+from changemgmt.content.view import ServiceLine
+from changemgmt.delivery.message import build_email
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.status import Status
-from changemgmt.delivery.message import build_email
-from changemgmt.content.view import ServiceLine
 from support.views import notice, recipients, window
 
-UTC = timezone.utc
+UTC = UTC
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = load_settings({"PROVIDER_DOMAIN": "example.net", "BASE_URL": "https://cm.example.net"})
 
@@ -52,9 +53,13 @@ MOVED_START = datetime(2026, 12, 8, 7, 0, tzinfo=UTC)
 ONE_SERVICE = (ServiceLine("WAVE-9", "Wave 100G", "100 Gbps", "DLLSTX01", Impact.DEGRADED),)
 CASES = {
     "new": notice(NoticeKind.NEW, status=Status.TENTATIVE),
-    "rescheduled": notice(NoticeKind.RESCHEDULED, windows=(
-        window(1, start=MOVED_START, sequence=3, previous_start=window(1).start, previous_end=window(1).end),
-        window(2))),
+    "rescheduled": notice(
+        NoticeKind.RESCHEDULED,
+        windows=(
+            window(1, start=MOVED_START, sequence=3, previous_start=window(1).start, previous_end=window(1).end),
+            window(2),
+        ),
+    ),
     "cancelled": notice(NoticeKind.CANCELLED, status=Status.CANCELLED),
     "completed": notice(NoticeKind.COMPLETED, status=Status.COMPLETED, windows=(window(1),)),
     "started": notice(NoticeKind.STARTED, status=Status.IN_PROGRESS, services=ONE_SERVICE, windows=(window(1),)),
@@ -65,9 +70,11 @@ CASES = {
 def parser_python() -> Path:
     path = Path(os.environ.get("CMP_PYTHON") or REPO / ".venv-cmp" / "bin" / "python")
     if not path.exists():
-        reason = (f"circuit-maintenance-parser interpreter {path} not found; create it with "
-                  f"`python3 -m venv .venv-cmp && .venv-cmp/bin/pip install circuit-maintenance-parser` "
-                  f"or set CMP_PYTHON")
+        reason = (
+            f"circuit-maintenance-parser interpreter {path} not found; create it with "
+            f"`python3 -m venv .venv-cmp && .venv-cmp/bin/pip install circuit-maintenance-parser` "
+            f"or set CMP_PYTHON"
+        )
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
@@ -83,8 +90,9 @@ def parsed(tmp_path_factory) -> dict[str, list[dict]]:
         message = build_email(view, recipients(), SETTINGS)
         paths[name] = folder / f"{name}.eml"
         paths[name].write_bytes(message.email_for(message.recipients[0]).as_bytes())
-    run = subprocess.run([str(python), "-c", PARSE, *map(str, paths.values())],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [str(python), "-c", PARSE, *map(str, paths.values())], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     output = json.loads(run.stdout)
     return {name: output[str(path)] for name, path in paths.items()}

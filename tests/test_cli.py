@@ -1,4 +1,5 @@
 """The `changemgmt` command end to end, as an operator types it."""
+
 from __future__ import annotations
 
 import email
@@ -48,14 +49,30 @@ def test_a_gcr_goes_from_a_yaml_file_to_customers_mailboxes(run, world, tmp_path
     assert all("GCR-8001" in m["Subject"] for m in parsed)
     shown = json.loads(run("gcr", "show", "GCR-8001", "--json"))
     assert (shown["status"], shown["revision"], shown["accounts_reached"]) == (
-        "confirmed", 2, ["ACC-1001", "ACC-2002", "ENT-100"])
+        "confirmed",
+        2,
+        ["ACC-1001", "ACC-2002", "ENT-100"],
+    )
     assert [a["actor"] for a in shown["audit"]] == ["carol", "carol"]
 
 
 def test_gcrs_can_be_written_with_flags(run, world):
-    out = run("gcr", "create", "--number", "GCR-8002", "--title", "Card swap", "--description", "Swap a card.",
-              "--window", "2026-12-05T02:00Z/2026-12-05T03:00Z", "--impact", "GLBX-WAVE-1:DEGRADED:15",
-              "--publish", "tentative")
+    out = run(
+        "gcr",
+        "create",
+        "--number",
+        "GCR-8002",
+        "--title",
+        "Card swap",
+        "--description",
+        "Swap a card.",
+        "--window",
+        "2026-12-05T02:00Z/2026-12-05T03:00Z",
+        "--impact",
+        "GLBX-WAVE-1:DEGRADED:15",
+        "--publish",
+        "tentative",
+    )
     assert "GCR-8002: tentative, revision 2" in out
     assert "revision 3" in run("gcr", "update", "GCR-8002", "--window", "2026-12-06T02:00Z/2026-12-06T03:00Z")
     assert "no new revision" in run("gcr", "update", "GCR-8002", "--internal-notes", "bring a spare")
@@ -66,16 +83,59 @@ def test_gcrs_can_be_written_with_flags(run, world):
     assert "status: completed" in text and "GLBX-WAVE-1: DEGRADED, max outage 15 min" in text
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["gcr", "create", "--number", "CHG-1", "--title", "t", "--description", "d",
-      "--window", "2026-12-05T02:00Z/2026-12-05T03:00Z"], "number: 'CHG-1' is not a GCR number"),
-    (["gcr", "create", "--number", "GCR-9", "--title", "t", "--description", "d",
-      "--window", "2026-12-05T03:00Z/2026-12-05T02:00Z"], "windows[1].end: must be after the start"),
-    (["gcr", "create", "--number", "GCR-9", "--title", "t", "--description", "d",
-      "--window", "2026-12-05T02:00Z/2026-12-05T03:00Z", "--impact", "NOPE"],
-     "impacts[NOPE].service: no service with ID 'NOPE'"),
-    (["gcr", "publish", "GCR-404"], "no GCR GCR-404"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [
+                "gcr",
+                "create",
+                "--number",
+                "CHG-1",
+                "--title",
+                "t",
+                "--description",
+                "d",
+                "--window",
+                "2026-12-05T02:00Z/2026-12-05T03:00Z",
+            ],
+            "number: 'CHG-1' is not a GCR number",
+        ),
+        (
+            [
+                "gcr",
+                "create",
+                "--number",
+                "GCR-9",
+                "--title",
+                "t",
+                "--description",
+                "d",
+                "--window",
+                "2026-12-05T03:00Z/2026-12-05T02:00Z",
+            ],
+            "windows[1].end: must be after the start",
+        ),
+        (
+            [
+                "gcr",
+                "create",
+                "--number",
+                "GCR-9",
+                "--title",
+                "t",
+                "--description",
+                "d",
+                "--window",
+                "2026-12-05T02:00Z/2026-12-05T03:00Z",
+                "--impact",
+                "NOPE",
+            ],
+            "impacts[NOPE].service: no service with ID 'NOPE'",
+        ),
+        (["gcr", "publish", "GCR-404"], "no GCR GCR-404"),
+    ],
+)
 def test_bad_input_is_named_and_changes_nothing(run, world, db, args, message):
     output = run(*args, expect=1)
     assert message in output
@@ -84,8 +144,20 @@ def test_bad_input_is_named_and_changes_nothing(run, world, db, args, message):
 
 
 def test_an_invalid_transition_is_refused_with_the_reason(run, world):
-    run("gcr", "create", "--number", "GCR-8003", "--title", "t", "--description", "d",
-        "--window", "2026-12-05T02:00Z/2026-12-05T03:00Z", "--impact", "GLBX-WAVE-1")
+    run(
+        "gcr",
+        "create",
+        "--number",
+        "GCR-8003",
+        "--title",
+        "t",
+        "--description",
+        "d",
+        "--window",
+        "2026-12-05T02:00Z/2026-12-05T03:00Z",
+        "--impact",
+        "GLBX-WAVE-1",
+    )
     assert "cannot change draft -> completed" in run("gcr", "complete", "GCR-8003", expect=1)
 
 
@@ -134,8 +206,9 @@ def test_preview_of_a_draft_shows_what_publishing_it_now_would_send(run, world, 
     run("gcr", "create", str(document))
 
     def preview(*options: str) -> tuple[str, str]:
-        mail = email.message_from_string(run("preview", "GCR-8001", "--account", "ACC-2002", *options),
-                                         policy=policy.default)
+        mail = email.message_from_string(
+            run("preview", "GCR-8001", "--account", "ACC-2002", *options), policy=policy.default
+        )
         return mail["Subject"], mail.get_body(("plain",)).get_content()
 
     subject, text = preview()

@@ -1,6 +1,7 @@
 """Mistakes a new user makes, each answered in one line that names what to fix, with a
 non-zero exit and no traceback: no schema yet, an old schema, a database that cannot be
 reached, a bad DATABASE_URL or setting, a home that cannot be written, a missing file."""
+
 from __future__ import annotations
 
 import os
@@ -56,18 +57,21 @@ def tables(url: str) -> list[str]:
         engine.dispose()
 
 
-@pytest.mark.parametrize("args", [
-    ("gcr", "create", "--number", "GCR-1", "--title", "t", "--description", "d", "--window", WINDOW),
-    ("gcr", "show", "GCR-1"),
-    ("gcr", "list"),
-    ("gcr", "publish", "GCR-1"),
-    ("preview", "GCR-1", "--account", "ACC-1"),
-    ("plan", "--dry-run"),
-    ("worker", "--once"),
-    ("export", "--kind", "services"),
-    ("feeds", "url", "ACC-1"),
-    ("feeds", "rebuild", "--all"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("gcr", "create", "--number", "GCR-1", "--title", "t", "--description", "d", "--window", WINDOW),
+        ("gcr", "show", "GCR-1"),
+        ("gcr", "list"),
+        ("gcr", "publish", "GCR-1"),
+        ("preview", "GCR-1", "--account", "ACC-1"),
+        ("plan", "--dry-run"),
+        ("worker", "--once"),
+        ("export", "--kind", "services"),
+        ("feeds", "url", "ACC-1"),
+        ("feeds", "rebuild", "--all"),
+    ],
+)
 def test_a_command_before_db_upgrade_says_the_schema_is_missing_and_what_to_run(blank_env, blank_url, args):
     line = one_line(changemgmt(blank_env, *args))
     assert "has no schema" in line and f"expected {head_revision()}" in line
@@ -113,11 +117,15 @@ def test_db_upgrade_and_demo_migrate_by_themselves(blank_env, blank_url):
     engine.dispose()
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    (f"postgresql://postgres@127.0.0.1:{free_port()}/changemgmt", "cannot use the database"),
-    ("mysql+nosuchdriver://db/x", "DATABASE_URL"),
-    ("not a url", "DATABASE_URL"),
-], ids=["server-down", "no-such-driver", "not-a-url"])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (f"postgresql://postgres@127.0.0.1:{free_port()}/changemgmt", "cannot use the database"),
+        ("mysql+nosuchdriver://db/x", "DATABASE_URL"),
+        ("not a url", "DATABASE_URL"),
+    ],
+    ids=["server-down", "no-such-driver", "not-a-url"],
+)
 def test_a_database_that_cannot_be_reached_or_named_is_one_line(tmp_path, url, expected):
     line = one_line(changemgmt({"CHANGEMGMT_HOME": str(tmp_path), "DATABASE_URL": url}, "gcr", "list"))
     assert expected in line and "DATABASE_URL" in line
@@ -143,10 +151,13 @@ def test_an_outbox_that_cannot_be_written_names_the_path(env, db, tmp_path):
     assert str(blocker / "outbox") in line
 
 
-@pytest.mark.parametrize(("setting", "value", "expected"), [
-    ("MINIMUM_NOTICE_DAYS", "a week", "MINIMUM_NOTICE_DAYS"),
-    ("EMAIL_BACKEND", "pigeon", "EMAIL_BACKEND"),
-])
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [
+        ("MINIMUM_NOTICE_DAYS", "a week", "MINIMUM_NOTICE_DAYS"),
+        ("EMAIL_BACKEND", "pigeon", "EMAIL_BACKEND"),
+    ],
+)
 def test_a_bad_setting_is_named(env, db, setting, value, expected):
     assert expected in one_line(changemgmt({**env, setting: value}, "gcr", "list"))
 
@@ -164,18 +175,40 @@ def shell_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_a_real_terminal_sees_one_line_on_stderr_and_no_traceback(blank_env):
-    done = subprocess.run([sys.executable, "-m", "changemgmt", "gcr", "create", "--number", "GCR-1", "--title", "t",
-                           "--description", "d", "--window", WINDOW], env=shell_env(blank_env),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "changemgmt",
+            "gcr",
+            "create",
+            "--number",
+            "GCR-1",
+            "--title",
+            "t",
+            "--description",
+            "d",
+            "--window",
+            WINDOW,
+        ],
+        env=shell_env(blank_env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "changemgmt db upgrade" in done.stderr, done.stderr
 
 
 def test_ctrl_c_stops_the_worker_without_a_traceback(env, desk):
     desk.publish(GCR)  # so that the worker's first round prints: then it is surely running
-    worker = subprocess.Popen([sys.executable, "-m", "changemgmt", "worker", "--idle", "60"],
-                              env={**shell_env(env), "PYTHONUNBUFFERED": "1"},
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "changemgmt", "worker", "--idle", "60"],
+        env={**shell_env(env), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "sent or settled" in worker.stdout.readline()
         worker.send_signal(signal.SIGINT)

@@ -1,6 +1,7 @@
 """The service's own settings: sender addresses and the secret key are checked when the
 settings are read, and a key that does not open the feeds is one clear line, never a
 traceback."""
+
 from __future__ import annotations
 
 import os
@@ -19,20 +20,23 @@ KEY_B = "an-other-key-made-by-secrets-module-0123"
 MAKE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
-@pytest.mark.parametrize(("name", "value", "message"), [
-    ("MAIL_FROM", "noc@example.net\r\nX: y", "MAIL_FROM: "),
-    ("MAIL_FROM", "x,y@example.com", "MAIL_FROM: 'x,y@example.com' is not an email address"),
-    ("MAIL_FROM", "Ops <x,y@example.com>", "MAIL_FROM: 'x,y@example.com' is not an email address"),
-    ("MAIL_FROM", "Ops\r\nBcc: evil@evil.example <noc@example.net>", "MAIL_FROM: must be one line of text"),
-    ("MAIL_FROM", "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGUsIHg=?= <noc@example.net>", "MAIL_FROM: must not contain '=?"),
-    ("MAIL_FROM", "Ops <>", "MAIL_FROM: must not be empty"),
-    ("REPLY_TO", "noc@example.net\r\nX: y", "REPLY_TO: "),
-    ("REPLY_TO", "x,y@example.com", "REPLY_TO: 'x,y@example.com' is not an email address"),
-    ("REPLY_TO", "noc@example.net, evil@evil.example", "REPLY_TO: "),
-    ("CM_EMAIL", "noc", "CM_EMAIL: 'noc' is not an email address"),
-    ("CM_NAME", "Change\x1b]0;x\x07 Management", "CM_NAME: must be one line of text"),
-    ("CM_PHONE", "+1 800\n555", "CM_PHONE: must be one line of text"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("MAIL_FROM", "noc@example.net\r\nX: y", "MAIL_FROM: "),
+        ("MAIL_FROM", "x,y@example.com", "MAIL_FROM: 'x,y@example.com' is not an email address"),
+        ("MAIL_FROM", "Ops <x,y@example.com>", "MAIL_FROM: 'x,y@example.com' is not an email address"),
+        ("MAIL_FROM", "Ops\r\nBcc: evil@evil.example <noc@example.net>", "MAIL_FROM: must be one line of text"),
+        ("MAIL_FROM", "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGUsIHg=?= <noc@example.net>", "MAIL_FROM: must not contain '=?"),
+        ("MAIL_FROM", "Ops <>", "MAIL_FROM: must not be empty"),
+        ("REPLY_TO", "noc@example.net\r\nX: y", "REPLY_TO: "),
+        ("REPLY_TO", "x,y@example.com", "REPLY_TO: 'x,y@example.com' is not an email address"),
+        ("REPLY_TO", "noc@example.net, evil@evil.example", "REPLY_TO: "),
+        ("CM_EMAIL", "noc", "CM_EMAIL: 'noc' is not an email address"),
+        ("CM_NAME", "Change\x1b]0;x\x07 Management", "CM_NAME: must be one line of text"),
+        ("CM_PHONE", "+1 800\n555", "CM_PHONE: must be one line of text"),
+    ],
+)
 def test_a_bad_sender_setting_is_one_line_naming_the_variable(name, value, message):
     with pytest.raises(ConfigError) as error:
         load_settings({name: value})
@@ -40,23 +44,28 @@ def test_a_bad_sender_setting_is_one_line_naming_the_variable(name, value, messa
     assert str(error.value).isprintable()  # one line, no control character echoed
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("noc@example.net", "noc@example.net"),
-    ("NOC Team <noc@Example.NET>", "NOC Team <noc@example.net>"),
-    ('"Example, Inc." <noc@example.net>', "Example, Inc. <noc@example.net>"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("noc@example.net", "noc@example.net"),
+        ("NOC Team <noc@Example.NET>", "NOC Team <noc@example.net>"),
+        ('"Example, Inc." <noc@example.net>', "Example, Inc. <noc@example.net>"),
+    ],
+)
 def test_good_sender_settings_are_read_in_either_form(value, expected):
     settings = load_settings({"MAIL_FROM": value, "REPLY_TO": value})
     assert (settings.mail_from, settings.reply_to) == (expected, expected)
 
 
 def test_the_cli_reports_a_bad_setting_in_one_line(home):
-    result = CliRunner().invoke(cli, ["gcr", "show", "GCR-1"], env={"CHANGEMGMT_HOME": str(home),
-                                                                     "MAIL_FROM": "x,y@example.com"})
+    result = CliRunner().invoke(
+        cli, ["gcr", "show", "GCR-1"], env={"CHANGEMGMT_HOME": str(home), "MAIL_FROM": "x,y@example.com"}
+    )
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert result.output.splitlines() == [
         "Error: configuration: MAIL_FROM: 'x,y@example.com' is not an email address: The email address contains "
-        "invalid characters before the @-sign: ','."]
+        "invalid characters before the @-sign: ','."
+    ]
 
 
 @pytest.mark.parametrize("key", ["", "short", "k" * 31, "é" * 15])
@@ -111,7 +120,8 @@ def test_a_key_that_does_not_open_the_feeds_is_one_clear_line(desk, database_url
     assert result.output.splitlines() == [
         "Error: SECRET_KEY: the token of ACC-1001's customer feed does not open with this key (was SECRET_KEY or "
         "var/secret_key changed?); restore the key it was made with, or give the feed a new URL with "
-        "`changemgmt feeds rotate ACC-1001`"]
+        "`changemgmt feeds rotate ACC-1001`"
+    ]
     assert "`changemgmt feeds rotate --internal`" in invoke(other, "feeds", "url", "--internal").output
     rotated = invoke(other, "feeds", "rotate", "ACC-1001")
     assert rotated.exit_code == 0 and "the old URL no longer works" in rotated.output

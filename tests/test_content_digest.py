@@ -1,10 +1,11 @@
 """The digests planning stores per customer (audiences.shown_windows, shown_content): a
 change of formula would make every customer's notice look changed after an upgrade, so
 their values are pinned here."""
+
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from changemgmt.domain.digests import customer_digest
 from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
@@ -12,15 +13,27 @@ from changemgmt.domain.impact import Impact
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
 
-T0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
 STATE = GcrState(
-    number="GCR-2026-0001", title="Fibre re-splice ☎", description='Line one\nline "two" \\ three',
-    status=Status.CONFIRMED, reason="Damage", work_location="Dallas", location_codes=("DLLSTX01", "AUSTTX02"),
-    contact=Contact("Change Desk", "cm@example.net", "+1 555 0100"), emergency=False,
-    windows=(Window(1, T0, T0 + timedelta(hours=4)), Window(2, T0 + timedelta(days=1), T0 + timedelta(days=1, hours=2))),
-    impacts=(ServiceImpact("SVC-1", Impact.OUTAGE, 30), ServiceImpact("SVC-2", Impact.DEGRADED, None),
-             ServiceImpact("SVC-3", Impact.NO_IMPACT, 0)),
+    number="GCR-2026-0001",
+    title="Fibre re-splice ☎",
+    description='Line one\nline "two" \\ three',
+    status=Status.CONFIRMED,
+    reason="Damage",
+    work_location="Dallas",
+    location_codes=("DLLSTX01", "AUSTTX02"),
+    contact=Contact("Change Desk", "cm@example.net", "+1 555 0100"),
+    emergency=False,
+    windows=(
+        Window(1, T0, T0 + timedelta(hours=4)),
+        Window(2, T0 + timedelta(days=1), T0 + timedelta(days=1, hours=2)),
+    ),
+    impacts=(
+        ServiceImpact("SVC-1", Impact.OUTAGE, 30),
+        ServiceImpact("SVC-2", Impact.DEGRADED, None),
+        ServiceImpact("SVC-3", Impact.NO_IMPACT, 0),
+    ),
 )
 
 
@@ -40,6 +53,8 @@ def test_the_content_digest_follows_only_the_customers_own_impacts():
 
 
 def test_the_windows_digest_changes_only_when_a_window_moves():
-    moved = replace(STATE, windows=(STATE.windows[0], Window(2, T0 + timedelta(days=2), T0 + timedelta(days=2, hours=2))))
+    moved = replace(
+        STATE, windows=(STATE.windows[0], Window(2, T0 + timedelta(days=2), T0 + timedelta(days=2, hours=2)))
+    )
     assert customer_digest(replace(STATE, title="Other"), set()).windows == customer_digest(STATE, set()).windows
     assert customer_digest(moved, set()).windows != customer_digest(STATE, set()).windows

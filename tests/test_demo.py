@@ -1,6 +1,7 @@
 """`changemgmt demo` looks like real operations: routine work announced with proper notice,
 one emergency, work started at its window and completed hours later, and every email
 in the outbox dated when it went out, in the order a customer would have received it."""
+
 from __future__ import annotations
 
 import email
@@ -27,11 +28,24 @@ from conftest import NOW
 from support.blank import blank_database
 
 SMALL = ("--customers", "60", "--services", "400")
-STATUSES = {"GCR-5001": "completed", "GCR-5002": "in_progress", "GCR-5003": "confirmed", "GCR-5004": "tentative",
-            "GCR-5005": "draft", "GCR-5006": "confirmed", "GCR-5007": "cancelled"}
-KINDS = {"GCR-5001": {"new", "reminder", "started", "completed"}, "GCR-5002": {"new", "reminder", "started"},
-         "GCR-5003": {"new", "updated", "rescheduled"}, "GCR-5004": {"new"}, "GCR-5005": set(),
-         "GCR-5006": {"emergency"}, "GCR-5007": {"new", "cancelled"}}
+STATUSES = {
+    "GCR-5001": "completed",
+    "GCR-5002": "in_progress",
+    "GCR-5003": "confirmed",
+    "GCR-5004": "tentative",
+    "GCR-5005": "draft",
+    "GCR-5006": "confirmed",
+    "GCR-5007": "cancelled",
+}
+KINDS = {
+    "GCR-5001": {"new", "reminder", "started", "completed"},
+    "GCR-5002": {"new", "reminder", "started"},
+    "GCR-5003": {"new", "updated", "rescheduled"},
+    "GCR-5004": {"new"},
+    "GCR-5005": set(),
+    "GCR-5006": {"emergency"},
+    "GCR-5007": {"new", "cancelled"},
+}
 
 
 @dataclass
@@ -42,8 +56,9 @@ class Demo:
     settings: Settings
 
     def run(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), obj=AppContext(self.settings, "carol", lambda: NOW),
-                                  catch_exceptions=False)
+        return CliRunner().invoke(
+            cli, list(args), obj=AppContext(self.settings, "carol", lambda: NOW), catch_exceptions=False
+        )
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +78,24 @@ def demo(database_url, tmp_path_factory) -> Iterator[Demo]:
 
 def sent_notices(db) -> list[tuple[str, models.Notice]]:
     with db() as session:
-        return [tuple(row) for row in session.execute(
-            select(models.Gcr.number, models.Notice).join(models.Gcr, models.Gcr.id == models.Notice.gcr_id)
-            .where(models.Notice.state == NoticeState.SENT).order_by(models.Notice.id))]
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(models.Gcr.number, models.Notice)
+                .join(models.Gcr, models.Gcr.id == models.Notice.gcr_id)
+                .where(models.Notice.state == NoticeState.SENT)
+                .order_by(models.Notice.id)
+            )
+        ]
 
 
 def audit(db, number: str, action: str) -> datetime:
     with db() as session:
-        return session.scalars(select(models.AuditEntry.at).where(
-            models.AuditEntry.entity_key == number, models.AuditEntry.action == action)).one()
+        return session.scalars(
+            select(models.AuditEntry.at).where(
+                models.AuditEntry.entity_key == number, models.AuditEntry.action == action
+            )
+        ).one()
 
 
 def test_the_demo_leaves_a_gcr_in_every_state_and_exactly_one_emergency(demo):
@@ -91,8 +115,10 @@ def test_each_gcr_sent_the_notices_its_history_calls_for(demo):
 
 def test_routine_work_was_announced_with_at_least_the_minimum_notice(demo):
     with demo.db() as session:
-        first_window = {(r.gcr_id, r.number): min(datetime.fromisoformat(w["start"]) for w in r.state["windows"])
-                        for r in session.scalars(select(models.Revision))}
+        first_window = {
+            (r.gcr_id, r.number): min(datetime.fromisoformat(w["start"]) for w in r.state["windows"])
+            for r in session.scalars(select(models.Revision))
+        }
     firsts = [(number, n) for number, n in sent_notices(demo.db) if n.kind in ("new", "emergency")]
     assert {number for number, _ in firsts} == {n for n, kinds in KINDS.items() if kinds}
     for number, notice in firsts:
@@ -133,8 +159,9 @@ def test_every_email_is_dated_when_it_went_out_in_the_order_it_went_out(demo):
     for (number, _), mails in received.items():
         kinds = [kind for _, kind in sorted(mails)]
         assert kinds == sorted(kinds, key=order.index), number
-    assert {tuple(kind for _, kind in sorted(mails)) for (number, _), mails in received.items()
-            if number == "GCR-5001"} == {("new", "reminder", "reminder", "started", "completed")}
+    assert {
+        tuple(kind for _, kind in sorted(mails)) for (number, _), mails in received.items() if number == "GCR-5001"
+    } == {("new", "reminder", "reminder", "started", "completed")}
 
 
 def test_running_the_demo_again_changes_nothing(demo):
@@ -144,7 +171,8 @@ def test_running_the_demo_again_changes_nothing(demo):
     again = demo.run("demo", *SMALL)
     assert again.exit_code == 0, again.output
     assert [line for line in again.output.splitlines() if "exists, left as it is" in line] == [
-        f"{number}: exists, left as it is" for number in STATUSES]
+        f"{number}: exists, left as it is" for number in STATUSES
+    ]
     assert sorted((demo.home / "var" / "outbox").iterdir()) == files
     with demo.db() as session:
         assert session.scalar(select(func.count()).select_from(models.Notice)) == notices

@@ -1,25 +1,36 @@
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from changemgmt.domain.errors import DomainError
 from changemgmt.domain.gcr import (
-    GcrState, ServiceImpact, changed_fields, check_number, check_state, check_title, is_customer_visible,
+    GcrState,
+    ServiceImpact,
+    changed_fields,
+    check_number,
+    check_state,
+    check_title,
+    is_customer_visible,
 )
 from changemgmt.domain.impact import Impact, worst
 from changemgmt.domain.policy import check_minimum_notice, needs_emergency_notice
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window, parse_instant
 
-UTC = timezone.utc
+UTC = UTC
 PATTERN = re.compile(r"GCR-\d+")
 
 
 def state(**overrides) -> GcrState:
-    values = dict(number="GCR-1", title="Splice", description="Work", status=Status.DRAFT,
-                  windows=(Window(1, datetime(2026, 12, 1, 7, tzinfo=UTC), datetime(2026, 12, 1, 11, tzinfo=UTC)),),
-                  impacts=(ServiceImpact("SVC-1", Impact.OUTAGE),))
+    values = dict(
+        number="GCR-1",
+        title="Splice",
+        description="Work",
+        status=Status.DRAFT,
+        windows=(Window(1, datetime(2026, 12, 1, 7, tzinfo=UTC), datetime(2026, 12, 1, 11, tzinfo=UTC)),),
+        impacts=(ServiceImpact("SVC-1", Impact.OUTAGE),),
+    )
     values.update(overrides)
     return GcrState(**values)
 
@@ -109,14 +120,17 @@ def test_a_published_gcr_needs_impacts_and_windows():
     assert error.value.field == "windows"
 
 
-@pytest.mark.parametrize(("change", "visible"), [
-    ({"title": "New title"}, True),
-    ({"description": "Other work"}, True),
-    ({"status": Status.CONFIRMED}, True),
-    ({"impacts": (ServiceImpact("SVC-1", Impact.DEGRADED),)}, True),
-    ({"windows": (Window(1, datetime(2026, 12, 2, 7, tzinfo=UTC), datetime(2026, 12, 2, 9, tzinfo=UTC)),)}, True),
-    ({"internal_notes": "call Bob first"}, False),
-])
+@pytest.mark.parametrize(
+    ("change", "visible"),
+    [
+        ({"title": "New title"}, True),
+        ({"description": "Other work"}, True),
+        ({"status": Status.CONFIRMED}, True),
+        ({"impacts": (ServiceImpact("SVC-1", Impact.DEGRADED),)}, True),
+        ({"windows": (Window(1, datetime(2026, 12, 2, 7, tzinfo=UTC), datetime(2026, 12, 2, 9, tzinfo=UTC)),)}, True),
+        ({"internal_notes": "call Bob first"}, False),
+    ],
+)
 def test_it_tells_customer_visible_changes_from_internal_ones(change, visible):
     changes = changed_fields(state(), state(**change))
     assert changes == frozenset(change)
@@ -143,5 +157,6 @@ def test_minimum_notice_refuses_short_notice_unless_emergency_or_overridden():
     check_minimum_notice([window], now=now, minimum=timedelta(days=7), emergency=True, override_reason=None)
     check_minimum_notice([window], now=now, minimum=timedelta(days=7), emergency=False, override_reason="outage")
     assert needs_emergency_notice([window], now=now, minimum=timedelta(days=7), emergency=False)
-    assert not needs_emergency_notice([window], now=now - timedelta(days=30), minimum=timedelta(days=7),
-                                      emergency=False)
+    assert not needs_emergency_notice(
+        [window], now=now - timedelta(days=30), minimum=timedelta(days=7), emergency=False
+    )

@@ -2,18 +2,20 @@
 content lines, never by substring: no text a user can store (an "END:VEVENT" in a
 location, a line break and "UID:" in a description) moves a block's edges or changes
 what is read from it."""
+
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from changemgmt.domain import text as rules
-from changemgmt.feeds.blocks import assemble, block_of, parse_block, split_feed
 from changemgmt.content.ical import EventFacts, build_event, feed_calendar
 from changemgmt.content.view import ServiceLine
+from changemgmt.domain import text as rules
+from changemgmt.feeds.blocks import assemble, block_of, parse_block, split_feed
 from support.feeds import parse
 from support.hostile import as_written, display_name, multi_line, one_line, texts
 from support.views import notice, window
@@ -22,8 +24,13 @@ DOMAIN = "example.net"
 
 
 def header():
-    return feed_calendar([], uid="feed-test@example.net", name="A feed", refresh=timedelta(hours=1),
-                         source="https://example.net/calendars/x.ics")
+    return feed_calendar(
+        [],
+        uid="feed-test@example.net",
+        name="A feed",
+        refresh=timedelta(hours=1),
+        source="https://example.net/calendars/x.ics",
+    )
 
 
 def facts(**changes) -> EventFacts:
@@ -65,11 +72,14 @@ def test_a_block_with_two_uids_or_a_nested_event_is_refused():
         parse_block(data.replace(b"\r\nUID:", b"\r\nEND:VEVENT\r\nUID:", 1))
 
 
-@pytest.mark.parametrize("damage", [
-    lambda data: data.replace(b"\r\nEND:VEVENT\r\n", b"\r\n", 1),  # an event without its end
-    lambda data: data.replace(b"\r\nBEGIN:VEVENT\r\n", b"\r\n", 1),  # an end without its event
-    lambda data: data.replace(b"\r\nEND:VEVENT\r\n", b"\r\nEND:VEVENT\r\n ", 1),  # folded into the next line
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data.replace(b"\r\nEND:VEVENT\r\n", b"\r\n", 1),  # an event without its end
+        lambda data: data.replace(b"\r\nBEGIN:VEVENT\r\n", b"\r\n", 1),  # an end without its event
+        lambda data: data.replace(b"\r\nEND:VEVENT\r\n", b"\r\nEND:VEVENT\r\n ", 1),  # folded into the next line
+    ],
+)
 def test_a_damaged_feed_is_refused_rather_than_split_wrongly(damage):
     data = assemble(header(), blocks_of(facts()) + blocks_of(facts(gcr_number="GCR-1002")))
     with pytest.raises(ValueError):
@@ -77,19 +87,29 @@ def test_a_damaged_feed_is_refused_rather_than_split_wrongly(damage):
 
 
 @settings(max_examples=150, deadline=None)
-@given(title=one_line(rules.TITLE_MAX, required=True), description=multi_line(rules.DESCRIPTION_MAX),
-       reason=multi_line(rules.REASON_MAX), location=one_line(rules.WORK_LOCATION_MAX),
-       contact=display_name(), product=one_line(rules.NAME_MAX), cancelled=st.booleans())
-def test_blocks_read_back_exactly_what_the_builder_wrote(title, description, reason, location, contact, product,
-                                                         cancelled):
+@given(
+    title=one_line(rules.TITLE_MAX, required=True),
+    description=multi_line(rules.DESCRIPTION_MAX),
+    reason=multi_line(rules.REASON_MAX),
+    location=one_line(rules.WORK_LOCATION_MAX),
+    contact=display_name(),
+    product=one_line(rules.NAME_MAX),
+    cancelled=st.booleans(),
+)
+def test_blocks_read_back_exactly_what_the_builder_wrote(
+    title, description, reason, location, contact, product, cancelled
+):
     stored = facts(
         title=rules.one_line(title, "title", rules.TITLE_MAX),
         description=rules.multi_line(description, "description", rules.DESCRIPTION_MAX),
         reason=rules.multi_line(reason, "reason", rules.REASON_MAX),
         work_location=rules.one_line(location, "work_location", rules.WORK_LOCATION_MAX),
         organizer=replace(facts().organizer, name=rules.display_name(contact, "contact.name")),
-        services=(ServiceLine("SVC-1", rules.one_line(product, "product", rules.NAME_MAX), "1G", product,
-                              notice().services[0].impact),),
+        services=(
+            ServiceLine(
+                "SVC-1", rules.one_line(product, "product", rules.NAME_MAX), "1G", product, notice().services[0].impact
+            ),
+        ),
     )
     blocks = blocks_of(stored, cancelled_second=cancelled)
     data = assemble(header(), reversed(blocks))

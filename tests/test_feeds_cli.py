@@ -1,4 +1,5 @@
 """`changemgmt feeds ...` as an operator types it."""
+
 from __future__ import annotations
 
 import re

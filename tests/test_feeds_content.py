@@ -1,6 +1,7 @@
 """What a feed file says (SPEC §5, STANDARDS A): the calendar's properties, each event
 as the email attachment has it, enterprise and internal feeds, and the same bytes for
 the same state."""
+
 from __future__ import annotations
 
 import re
@@ -9,12 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from changemgmt.feeds.blocks import assemble, block_of, split_feed
 from changemgmt.content.ical import calendar_bytes, feed_calendar
-from changemgmt.feeds.publisher import rebuild_all, rebuild_dirty
-from changemgmt.feeds.registry import Scope, feed_url
 from changemgmt.delivery.compose import NoticeFacts, compose_views
 from changemgmt.delivery.message import build_ics
+from changemgmt.feeds.blocks import assemble, block_of, split_feed
+from changemgmt.feeds.publisher import rebuild_all, rebuild_dirty
+from changemgmt.feeds.registry import Scope, feed_url
 from changemgmt.store import models
 from support.feeds import GCR, Feeds, events, parse, uid
 
@@ -23,8 +24,15 @@ from support.feeds import GCR, Feeds, events, parse, uid
 def feeds(db, settings, clock, desk):
     desk.publish(GCR)
     clock.advance(hours=3)
-    desk.update("GCR-1001", {"windows": [GCR["windows"][0] | {"number": 1},
-                                         {"number": 2, "start": "2026-12-09T07:00Z", "end": "2026-12-09T10:00Z"}]})
+    desk.update(
+        "GCR-1001",
+        {
+            "windows": [
+                GCR["windows"][0] | {"number": 1},
+                {"number": 2, "start": "2026-12-09T07:00Z", "end": "2026-12-09T10:00Z"},
+            ]
+        },
+    )
     rebuild_all(db, settings, clock())
     return Feeds(db, settings, clock)
 
@@ -61,8 +69,9 @@ def test_the_feed_event_is_the_email_attachments_event(feeds, db, settings, cloc
     """Same UID, SEQUENCE and content; only DTSTAMP differs (time of issue in an email)."""
     with db() as session:
         acme = session.scalar(select(models.Customer).where(models.Customer.account == "ACC-1001"))
-        notice = session.scalars(select(models.Notice).where(models.Notice.customer_id == acme.id)
-                                 .order_by(models.Notice.id.desc())).first()
+        notice = session.scalars(
+            select(models.Notice).where(models.Notice.customer_id == acme.id).order_by(models.Notice.id.desc())
+        ).first()
         view = compose_views(session, [NoticeFacts.of(notice)], settings, clock() + timedelta(hours=1))[notice.id]
     attached = events(build_ics(view, settings))
     shown = feeds.events("ACC-1001")
@@ -109,10 +118,20 @@ def test_a_feed_is_what_feed_calendar_would_write(feeds):
     """Assembling blocks changes nothing: the bytes are those of the shared builder."""
     data = feeds.read("ENT-100", Scope.ENTERPRISE)
     calendar = parse(data)
-    header = feed_calendar([], uid=str(calendar["UID"]), name=str(calendar["NAME"]), refresh=timedelta(hours=1),
-                           source=str(calendar["SOURCE"]))
-    whole = feed_calendar(calendar.walk("VEVENT"), uid=str(calendar["UID"]), name=str(calendar["NAME"]),
-                          refresh=timedelta(hours=1), source=str(calendar["SOURCE"]))
+    header = feed_calendar(
+        [],
+        uid=str(calendar["UID"]),
+        name=str(calendar["NAME"]),
+        refresh=timedelta(hours=1),
+        source=str(calendar["SOURCE"]),
+    )
+    whole = feed_calendar(
+        calendar.walk("VEVENT"),
+        uid=str(calendar["UID"]),
+        name=str(calendar["NAME"]),
+        refresh=timedelta(hours=1),
+        source=str(calendar["SOURCE"]),
+    )
     assert calendar_bytes(whole) == data
     assert assemble(header, reversed(split_feed(data))) == data
     assert [block_of(e).uid for e in calendar.walk("VEVENT")] == [uid(1), uid(2)]

@@ -2,13 +2,16 @@
 field and in the inventory names a feed shows, through the real GCR service and the
 real publisher (customer, enterprise and internal feeds, the internal one also updated
 one GCR at a time from its own file), and every feed read by icalendar and by ical.js."""
+
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from changemgmt.domain import text as rules
@@ -23,9 +26,8 @@ from support.gcrs import Clock, Desk
 from support.hostile import as_written, display_name, multi_line, one_line, texts, unescape
 from world import build_world
 
-NOW = datetime(2026, 11, 2, 15, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 15, tzinfo=UTC)
 NUMBERS = ("GCR-1001", "GCR-1002")
-
 
 
 def _column(column) -> int:
@@ -33,22 +35,26 @@ def _column(column) -> int:
     return column.type.length
 
 
-gcr_text = st.fixed_dictionaries({
-    "title": one_line(rules.TITLE_MAX, required=True),
-    "description": multi_line(rules.DESCRIPTION_MAX, required=True),
-    "reason": multi_line(rules.REASON_MAX),
-    "work_location": one_line(rules.WORK_LOCATION_MAX),
-    "contact": display_name(_column(models.Gcr.contact_name)),
-})
+gcr_text = st.fixed_dictionaries(
+    {
+        "title": one_line(rules.TITLE_MAX, required=True),
+        "description": multi_line(rules.DESCRIPTION_MAX, required=True),
+        "reason": multi_line(rules.REASON_MAX),
+        "work_location": one_line(rules.WORK_LOCATION_MAX),
+        "contact": display_name(_column(models.Gcr.contact_name)),
+    }
+)
 
-inventory_text = st.fixed_dictionaries({
-    "customer": display_name(_column(models.Customer.name), required=True),
-    "enterprise": display_name(_column(models.Customer.name), required=True),
-    "product": one_line(_column(models.Service.product)),
-    "bandwidth": one_line(_column(models.Service.bandwidth)),
-    "city": one_line(_column(models.Location.city)),
-    "region": one_line(_column(models.Location.region)),
-})
+inventory_text = st.fixed_dictionaries(
+    {
+        "customer": display_name(_column(models.Customer.name), required=True),
+        "enterprise": display_name(_column(models.Customer.name), required=True),
+        "product": one_line(_column(models.Service.product)),
+        "bandwidth": one_line(_column(models.Service.bandwidth)),
+        "city": one_line(_column(models.Location.city)),
+        "region": one_line(_column(models.Location.region)),
+    }
+)
 
 
 def name_inventory(session, names: dict[str, str]) -> None:
@@ -65,8 +71,9 @@ def name_inventory(session, names: dict[str, str]) -> None:
 
 def document(number: str, text: dict[str, str]) -> dict:
     contact = {"name": text["contact"], "email": "noc@example.net", "phone": "+1 800 555 0100"}
-    return GCR | {key: value for key, value in text.items() if key != "contact"} | {"number": number,
-                                                                                   "contact": contact}
+    return (
+        GCR | {key: value for key, value in text.items() if key != "contact"} | {"number": number, "contact": contact}
+    )
 
 
 def expected_uids(feed: tuple[str | None, Scope]) -> set[str]:
@@ -77,8 +84,12 @@ def expected_uids(feed: tuple[str | None, Scope]) -> set[str]:
     return {uid(w, shown, n) for n in NUMBERS for w in (1, 2)}
 
 
-FEEDS = [("ACC-1001", Scope.CUSTOMER), ("ACC-2002", Scope.CUSTOMER), ("ENT-100", Scope.ENTERPRISE),
-         (None, Scope.INTERNAL)]
+FEEDS = [
+    ("ACC-1001", Scope.CUSTOMER),
+    ("ACC-2002", Scope.CUSTOMER),
+    ("ENT-100", Scope.ENTERPRISE),
+    (None, Scope.INTERNAL),
+]
 
 
 def shown(text: str) -> str:

@@ -1,6 +1,7 @@
 """Serving feeds over HTTP (SPEC §5, STANDARDS A41-A44): 200 with the right headers,
 HEAD, 304 by ETag and by date, 404 for unknown and rotated tokens in the time a hit
 takes. Through a real uvicorn on loopback, and the ASGI app directly for timing."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,9 @@ def feeds(published_feeds):
 def server(settings):
     """The app under a real uvicorn on a loopback port, in a thread."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+    )
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
@@ -77,7 +79,7 @@ def test_head_sends_the_same_headers_and_no_body(client, acme):
         assert head.headers[name] == got.headers[name]
 
 
-@pytest.mark.parametrize("header", ['{etag}', 'W/{etag}', '"other", {etag}', '*'])
+@pytest.mark.parametrize("header", ["{etag}", "W/{etag}", '"other", {etag}', "*"])
 def test_a_matching_if_none_match_gets_304(client, acme, header):
     etag = client.get(acme).headers["etag"]
     response = client.get(acme, headers={"If-None-Match": header.format(etag=etag)})
@@ -115,8 +117,16 @@ def test_after_rotation_the_old_url_answers_404(client, acme, db, settings, feed
     assert client.get(f"/calendars/{fresh.file_name}").status_code == 200
 
 
-@pytest.mark.parametrize("path", [f"/calendars/{UNKNOWN}.ics", "/calendars/short.ics", "/calendars/",
-                                  "/calendars/../var/changemgmt.db", f"/calendars/.{UNKNOWN}.ics.abc.tmp"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/calendars/{UNKNOWN}.ics",
+        "/calendars/short.ics",
+        "/calendars/",
+        "/calendars/../var/changemgmt.db",
+        f"/calendars/.{UNKNOWN}.ics.abc.tmp",
+    ],
+)
 def test_unknown_or_malformed_names_get_404(client, path):
     response = client.get(path)
     assert response.status_code == 404
@@ -225,16 +235,24 @@ def test_the_web_command_serves_feeds_and_keeps_tokens_out_of_the_log(web, acme)
     assert httpx.get(url + acme).status_code == 200
     log = stop()
     token = acme.split("/")[-1].removesuffix(".ics")
-    assert "GET /calendars/<redacted> HTTP/1.1\" 200" in log
+    assert 'GET /calendars/<redacted> HTTP/1.1" 200' in log
     assert token not in log
 
 
 def spellings(token: str) -> list[str]:
     """The feed path of `token` sent in forms that mean, or nearly mean, the same."""
-    return [f"/calendars%2F{token}.ics", f"/calendars%2f{token}.ics", f"/%63alendars/{token}.ics",
-            f"/calendars/%{ord(token[0]):02X}{token[1:]}.ics", f"/calendars/{token}%2Eics",
-            f"/calendars%252F{token}.ics", f"/CALENDARS/{token}.ics", f"//calendars/{token}.ics",
-            f"/healthz/../calendars/{token}.ics", f"/elsewhere?next=/calendars/{token}.ics"]
+    return [
+        f"/calendars%2F{token}.ics",
+        f"/calendars%2f{token}.ics",
+        f"/%63alendars/{token}.ics",
+        f"/calendars/%{ord(token[0]):02X}{token[1:]}.ics",
+        f"/calendars/{token}%2Eics",
+        f"/calendars%252F{token}.ics",
+        f"/CALENDARS/{token}.ics",
+        f"//calendars/{token}.ics",
+        f"/healthz/../calendars/{token}.ics",
+        f"/elsewhere?next=/calendars/{token}.ics",
+    ]
 
 
 def test_only_the_canonical_feed_path_is_served_and_no_spelling_reaches_the_log(web, acme):
@@ -245,11 +263,10 @@ def test_only_the_canonical_feed_path_is_served_and_no_spelling_reaches_the_log(
     log = stop()
     assert set(statuses.values()) == {404}, statuses
     assert token not in log, log
-    assert log.count("/calendars/<redacted> HTTP/1.1\" 404") == len(statuses)
+    assert log.count('/calendars/<redacted> HTTP/1.1" 404') == len(statuses)
 
 
-@pytest.mark.parametrize("raw", [b"/calendars%2F{token}.ics", b"/%63alendars/{token}.ics",
-                                 b"/calendars/{token}%2Eics"])
+@pytest.mark.parametrize("raw", [b"/calendars%2F{token}.ics", b"/%63alendars/{token}.ics", b"/calendars/{token}%2Eics"])
 def test_the_route_answers_404_to_a_feed_path_not_sent_canonically(settings, acme, raw):
     """ASGI `path` is decoded, `raw_path` is what was sent: they must agree."""
     path = acme.encode()

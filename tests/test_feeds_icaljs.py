@@ -2,9 +2,10 @@
 behind Thunderbird (STANDARDS B11). It must see what icalendar sees: the same events,
 UIDs, SEQUENCEs, STATUSes and UTC instants, no floating time, REFRESH-INTERVAL typed
 as a duration, no METHOD."""
+
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 
@@ -25,8 +26,15 @@ def feeds(db, settings, now):
     desk = Desk(db, settings, clock)
     desk.publish(GCR | {"title": "Fusion d’une fibre à Zürich — 東京 link; a,b\\c"})
     # Across the start of US daylight saving time, entered in Chicago time.
-    desk.publish(GCR | {"number": "GCR-1002", "time_zone": "America/Chicago",
-                        "windows": [{"start": "2027-03-14T01:00", "end": "2027-03-14T04:00"}]}, Status.TENTATIVE)
+    desk.publish(
+        GCR
+        | {
+            "number": "GCR-1002",
+            "time_zone": "America/Chicago",
+            "windows": [{"start": "2027-03-14T01:00", "end": "2027-03-14T04:00"}],
+        },
+        Status.TENTATIVE,
+    )
     desk.publish(GCR | {"number": "GCR-1003"})
     clock.advance(days=1)
     desk.update("GCR-1003", {"windows": [GCR["windows"][0] | {"number": 1}]})
@@ -53,21 +61,33 @@ def _events(seen: dict) -> dict:
     for event in seen["events"]:
         for name in ("start", "end", "dtstamp", "last_modified"):
             assert event[name]["zone"] == "UTC", (event["uid"], name, event[name])
-        result[event["uid"]] = (event["sequence"], event["status"], event["start"]["utc"], event["end"]["utc"],
-                                event["summary"], sorted(event["object_ids"]))
+        result[event["uid"]] = (
+            event["sequence"],
+            event["status"],
+            event["start"]["utc"],
+            event["end"]["utc"],
+            event["summary"],
+            sorted(event["object_ids"]),
+        )
     return result
 
 
 def _expected(calendar) -> dict:
     def iso(value) -> str:
-        return value.dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return value.dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     result = {}
     for event in calendar.walk("VEVENT"):
         ids = event.get("X-MAINTNOTE-OBJECT-ID", [])
         ids = ids if isinstance(ids, list) else [ids]
-        result[str(event["UID"])] = (int(event["SEQUENCE"]), str(event["STATUS"]), iso(event["DTSTART"]),
-                                     iso(event["DTEND"]), str(event["SUMMARY"]), sorted(str(i) for i in ids))
+        result[str(event["UID"])] = (
+            int(event["SEQUENCE"]),
+            str(event["STATUS"]),
+            iso(event["DTSTART"]),
+            iso(event["DTEND"]),
+            str(event["SUMMARY"]),
+            sorted(str(i) for i in ids),
+        )
     return result
 
 

@@ -1,12 +1,15 @@
 """Whatever the inventory, the hierarchy and the GCRs, no feed names a customer it does
 not cover: a customer's feed names only that customer, an enterprise's feed only the
 accounts below it (DESIGN: what must never happen)."""
+
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from changemgmt.domain.status import Status
@@ -18,19 +21,23 @@ from conftest import empty_database
 from support.feeds import parse
 from support.gcrs import Clock, Desk
 
-NOW = datetime(2026, 11, 2, 15, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 15, tzinfo=UTC)
 ZONES = ["UTC", "America/Chicago", "Asia/Kolkata", "Europe/Berlin"]
 
-customer = st.fixed_dictionaries({
-    "zone": st.sampled_from(ZONES),
-    "services": st.integers(min_value=1, max_value=3),
-    "parent": st.integers(min_value=-1, max_value=5),  # an earlier customer's index, or none
-    "active": st.sampled_from([True, True, True, False]),
-})
-gcr = st.fixed_dictionaries({
-    "picks": st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=6),
-    "then": st.sampled_from(["nothing", "reschedule", "drop", "cancel"]),
-})
+customer = st.fixed_dictionaries(
+    {
+        "zone": st.sampled_from(ZONES),
+        "services": st.integers(min_value=1, max_value=3),
+        "parent": st.integers(min_value=-1, max_value=5),  # an earlier customer's index, or none
+        "active": st.sampled_from([True, True, True, False]),
+    }
+)
+gcr = st.fixed_dictionaries(
+    {
+        "picks": st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=6),
+        "then": st.sampled_from(["nothing", "reschedule", "drop", "cancel"]),
+    }
+)
 
 
 def build(session, specs) -> tuple[dict[int, set[str]], list[str]]:
@@ -39,8 +46,13 @@ def build(session, specs) -> tuple[dict[int, set[str]], list[str]]:
     rows, identities, services = [], {}, []
     for index, spec in enumerate(specs):
         parent = rows[spec["parent"]] if 0 <= spec["parent"] < index else None
-        row = models.Customer(account=f"ACCT-{index:04d}X", name=f"Customer Number {index:04d} Inc",
-                              time_zone=spec["zone"], parent=parent, active=spec["active"])
+        row = models.Customer(
+            account=f"ACCT-{index:04d}X",
+            name=f"Customer Number {index:04d} Inc",
+            time_zone=spec["zone"],
+            parent=parent,
+            active=spec["active"],
+        )
         owned = [f"SVC-{index:04d}-{n:03d}" for n in range(spec["services"])]
         session.add_all([row, *(models.Service(service_id=s, customer=row, product="Ethernet") for s in owned)])
         rows.append(row)
@@ -58,14 +70,25 @@ def run_gcrs(desk: Desk, clock: Clock, gcrs, services: list[str]) -> set[str]:
         impacted.update(picked)
         start = NOW + timedelta(days=20 + number)
         windows = [{"start": start.isoformat(), "end": (start + timedelta(hours=4)).isoformat()}]
-        document = {"number": f"GCR-{number}", "title": "Maintenance", "description": "Work.", "windows": windows,
-                    "impacts": [{"service": s, "impact": "OUTAGE"} for s in picked]}
+        document = {
+            "number": f"GCR-{number}",
+            "title": "Maintenance",
+            "description": "Work.",
+            "windows": windows,
+            "impacts": [{"service": s, "impact": "OUTAGE"} for s in picked],
+        }
         desk.publish(document)
         clock.advance(minutes=5)
         if spec["then"] == "reschedule":
             later = start + timedelta(days=1)
-            desk.update(f"GCR-{number}", {"windows": [{"number": 1, "start": later.isoformat(),
-                                                        "end": (later + timedelta(hours=2)).isoformat()}]})
+            desk.update(
+                f"GCR-{number}",
+                {
+                    "windows": [
+                        {"number": 1, "start": later.isoformat(), "end": (later + timedelta(hours=2)).isoformat()}
+                    ]
+                },
+            )
         elif spec["then"] == "drop" and len(picked) > 1:
             desk.update(f"GCR-{number}", {"impacts": [{"service": s, "impact": "DEGRADED"} for s in picked[1:]]})
         elif spec["then"] == "cancel":
@@ -85,8 +108,11 @@ def below(customer_id: int, parents: dict[int, int | None]) -> set[int]:
 
 
 @hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(specs=st.lists(customer, min_size=2, max_size=6), gcrs=st.lists(gcr, min_size=1, max_size=3),
-       rebuild_first=st.booleans())
+@given(
+    specs=st.lists(customer, min_size=2, max_size=6),
+    gcrs=st.lists(gcr, min_size=1, max_size=3),
+    rebuild_first=st.booleans(),
+)
 def test_no_feed_names_a_customer_it_does_not_cover(engine, settings, tmp_path_factory, specs, gcrs, rebuild_first):
     empty_database(engine)
     db = session_factory(engine)

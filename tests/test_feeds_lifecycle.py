@@ -1,14 +1,15 @@
 """A GCR's life as a subscriber's calendar shows it: published, confirmed, rescheduled,
 a customer dropped, cancelled, completed, aged out. Real database, real files; the
 feeds are rebuilt the way production does it, from the requests GCR changes record."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from changemgmt.domain.status import Status
 from changemgmt.domain.retention import kept
+from changemgmt.domain.status import Status
 from changemgmt.feeds.publisher import rebuild_all, rebuild_dirty
 from changemgmt.feeds.registry import Scope
 from changemgmt.store import models
@@ -52,8 +53,15 @@ def test_rescheduling_keeps_the_uid_raises_the_sequence_and_moves_the_times(desk
     rebuild()
     before = feeds.events("ACC-1001")
     clock.advance(days=1)
-    desk.update("GCR-1001", {"windows": [{"number": 1, "start": "2026-12-02T07:00Z", "end": "2026-12-02T12:00Z"},
-                                         GCR["windows"][1] | {"number": 2}]})
+    desk.update(
+        "GCR-1001",
+        {
+            "windows": [
+                {"number": 1, "start": "2026-12-02T07:00Z", "end": "2026-12-02T12:00Z"},
+                GCR["windows"][1] | {"number": 2},
+            ]
+        },
+    )
     rebuild()
     after = feeds.events("ACC-1001")
     moved, kept = after[uid(1)], after[uid(2)]
@@ -141,18 +149,21 @@ def test_an_inactive_customer_gets_an_empty_feed(desk, feeds, db, settings, cloc
     assert sorted(feeds.events("ACC-2002")) == [uid(1, "ACC-2002"), uid(2, "ACC-2002")]
 
 
-END = datetime(2026, 12, 1, 11, tzinfo=timezone.utc)
+END = datetime(2026, 12, 1, 11, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-@pytest.mark.parametrize("cutoff, cancelled, modified, expected", [
-    (END - DAY, False, END - 9 * DAY, True),  # window ended within N days
-    (END, False, END - 9 * DAY, True),  # exactly N days after the end
-    (END + DAY, False, END + 5 * DAY, False),  # changed later, but not cancelled: by end only
-    (END + DAY, True, END + 5 * DAY, True),  # cancelled after the end: N days after the cancellation
-    (END + 6 * DAY, True, END + 5 * DAY, False),
-    (END + DAY, True, END - 5 * DAY, False),  # cancelled before the end: N days after the end
-])
+@pytest.mark.parametrize(
+    "cutoff, cancelled, modified, expected",
+    [
+        (END - DAY, False, END - 9 * DAY, True),  # window ended within N days
+        (END, False, END - 9 * DAY, True),  # exactly N days after the end
+        (END + DAY, False, END + 5 * DAY, False),  # changed later, but not cancelled: by end only
+        (END + DAY, True, END + 5 * DAY, True),  # cancelled after the end: N days after the cancellation
+        (END + 6 * DAY, True, END + 5 * DAY, False),
+        (END + DAY, True, END - 5 * DAY, False),  # cancelled before the end: N days after the end
+    ],
+)
 def test_retention_is_measured_from_the_later_of_end_and_cancellation(cutoff, cancelled, modified, expected):
     """`cutoff` is now minus the retention period."""
     assert kept(END, cancelled, modified, cutoff) is expected

@@ -2,6 +2,7 @@
 everything, so the feed folder may be entered but not listed by others (0711, or 0700
 kept when the operator chose it), the database's files are 0600 and its folder 0700;
 set on every start, whatever the umask and whatever modes an older version left."""
+
 from __future__ import annotations
 
 import os
@@ -37,10 +38,11 @@ def test_a_new_feed_folder_is_0711_and_its_feeds_0644(db, settings, clock, desk)
     assert feeds and {mode(path) for path in feeds} == {0o644}
 
 
-@pytest.mark.parametrize("before, after, feed", [(0o755, 0o711, 0o644), (0o777, 0o711, 0o644),
-                                                 (0o700, 0o700, 0o600), (0o750, 0o710, 0o640),
-                                                 (0o500, 0o700, 0o600)],
-                         ids=["0755", "0777", "0700", "0750", "0500"])
+@pytest.mark.parametrize(
+    "before, after, feed",
+    [(0o755, 0o711, 0o644), (0o777, 0o711, 0o644), (0o700, 0o700, 0o600), (0o750, 0o710, 0o640), (0o500, 0o700, 0o600)],
+    ids=["0755", "0777", "0700", "0750", "0500"],
+)
 def test_an_existing_feed_folder_is_tightened_never_loosened(db, settings, clock, desk, before, after, feed):
     """An operator's 0700 (nginx runs as the same user) stays, and its feeds are then
     readable by their owner alone; looser modes lose every bit beyond 0711."""

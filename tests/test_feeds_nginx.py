@@ -1,6 +1,7 @@
 """The example nginx config (deploy/nginx/calendars.conf) serving calendars/ directly:
 a real nginx on a loopback port with a temporary prefix, checked for the headers, 304s,
 404s and rotation the app itself gives (docs/serving-feeds.md)."""
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,11 @@ def nginx(settings, tmp_path):
     prefix.mkdir()
     port = free_port()
     config = write_config(prefix, settings.home, port)
-    process = subprocess.Popen([binary, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [binary, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and process.poll() is None:

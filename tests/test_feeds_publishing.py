@@ -1,8 +1,10 @@
 """Publishing: a GCR change records the feeds to rebuild in its own transaction; only
 those files are rewritten, each atomically; rotation kills the old URL at once."""
+
 from __future__ import annotations
 
 import threading
+
 import icalendar
 import pytest
 from sqlalchemy import func, select
@@ -10,10 +12,10 @@ from sqlalchemy import func, select
 from changemgmt.domain.errors import DomainError
 from changemgmt.domain.status import Status
 from changemgmt.feeds import files
+from changemgmt.feeds.feed_tokens import seal
 from changemgmt.feeds.manage import rotate_feed
 from changemgmt.feeds.publisher import drop_rotated, publish, rebuild_all, rebuild_dirty
 from changemgmt.feeds.registry import Scope, with_token
-from changemgmt.feeds.feed_tokens import seal
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import Who, change_status, update_gcr
 from changemgmt.store import models
@@ -159,8 +161,7 @@ def test_a_full_rebuild_deletes_files_no_feed_owns(feeds, db, settings, clock):
     assert not stray.exists() and keep.exists()
 
 
-def test_a_feed_whose_token_does_not_open_is_reported_and_the_others_are_written(feeds, desk, db, settings,
-                                                                                 clock):
+def test_a_feed_whose_token_does_not_open_is_reported_and_the_others_are_written(feeds, desk, db, settings, clock):
     old = feeds.path("ACC-1001")
     key = f"customer:{customer_id(db, 'ACC-1001')}"
     with transaction(db) as session:  # as if SECRET_KEY had changed since this feed was made
@@ -213,7 +214,12 @@ def test_readers_never_see_a_partial_file_while_writers_run(tmp_path):
 def _calendar(version: int, count: int) -> bytes:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:-//test//v{version}//EN"]
     for n in range(count):
-        lines += ["BEGIN:VEVENT", f"UID:{version}-{n}@example.net", "DTSTAMP:20261102T150000Z",
-                  "DTSTART:20261201T070000Z", f"SUMMARY:event {n} of version {version}", "END:VEVENT"]
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{version}-{n}@example.net",
+            "DTSTAMP:20261102T150000Z",
+            "DTSTART:20261201T070000Z",
+            f"SUMMARY:event {n} of version {version}",
+            "END:VEVENT",
+        ]
     return ("\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n").encode()
-

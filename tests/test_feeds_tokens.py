@@ -1,4 +1,5 @@
 """Feed tokens (STANDARDS F1-F4): 256 random bits, never stored in clear."""
+
 from __future__ import annotations
 
 import base64
@@ -6,8 +7,8 @@ import base64
 import pytest
 from sqlalchemy import select, text
 
-from changemgmt.feeds.registry import Scope, ensure_feed, feed_by_token, feed_key, token_of
 from changemgmt.feeds.feed_tokens import SealError, is_token, new_token, seal, token_hash, unseal
+from changemgmt.feeds.registry import Scope, ensure_feed, feed_by_token, feed_key, token_of
 from changemgmt.store import models
 from changemgmt.store.db import transaction
 from world import build_world
@@ -45,4 +46,3 @@ def test_the_database_holds_no_token_in_clear(db, settings, now):
         assert feed_by_token(session, token).id == feed.id
         assert feed_by_token(session, new_token()) is None
         assert session.scalar(select(models.Feed.scope)) == "customer"
-

@@ -1,6 +1,7 @@
 """GCR files an attacker or a slip of the hand could write: a YAML alias bomb, a file
 too large, nesting too deep, numbers too long, bytes that are not text. Each is refused
 quickly, in bounded memory, with one line naming the file (and the line)."""
+
 from __future__ import annotations
 
 import json
@@ -16,15 +17,20 @@ from changemgmt.store import models
 
 # Nine levels of nine aliases inside `locations`: its last item stands for 9**8 (43
 # million) codes, gigabytes once expanded (as str() of the item does), from 500 bytes.
-BOMB = "\n".join([
-    "number: GCR-6001",
-    "title: Fibre splice",
-    "description: Splicing.",
-    "windows: [{start: '2026-12-01T07:00Z', end: '2026-12-01T11:00Z'}]",
-    "locations:",
-    '  - &a ["DLLSTX01","DLLSTX01","DLLSTX01","DLLSTX01","DLLSTX01","DLLSTX01","DLLSTX01","DLLSTX01","DLLSTX01"]',
-    *(f"  - &{b} [*{a},*{a},*{a},*{a},*{a},*{a},*{a},*{a},*{a}]" for a, b in zip("abcdefgh", "bcdefghi")),
-]) + "\n"
+BOMB = (
+    "\n".join(
+        [
+            "number: GCR-6001",
+            "title: Fibre splice",
+            "description: Splicing.",
+            "windows: [{start: '2026-12-01T07:00Z', end: '2026-12-01T11:00Z'}]",
+            "locations:",
+            "  - &a [" + ",".join(['"DLLSTX01"'] * 9) + "]",
+            *(f"  - &{b} [*{a},*{a},*{a},*{a},*{a},*{a},*{a},*{a},*{a}]" for a, b in zip("abcdefgh", "bcdefghi")),
+        ]
+    )
+    + "\n"
+)
 REFUSED = "line 7: not valid YAML: aliases (*name) are not allowed in a GCR file; write the values out"
 
 
@@ -72,16 +78,19 @@ def test_a_file_larger_than_the_cap_is_refused_before_it_is_parsed(tmp_path):
         load_document(big)
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("deep.json", "[" * 100_000 + "]" * 100_000, "not valid JSON: nested too deeply"),
-    ("deep.yaml", "a: " + "[" * 100_000 + "]" * 100_000, "not valid YAML: nested too deeply"),
-    ("long.json", '{"impacts": [{"service": "S", "max_outage_minutes": ' + "9" * 5000 + "}]}", "not valid JSON"),
-    ("long.yaml", "impacts: [{service: S, max_outage_minutes: " + "9" * 5000 + "}]", "not valid YAML"),
-    ("broken.yaml", "title: [unclosed\nnumber: GCR-1\n", "line 2: not valid YAML: expected ',' or ']'"),
-    ("latin1.yaml", "title: Caf\xe9\n", "byte 10 is not UTF-8 text"),
-    ("nul.yaml", "title: a\x00b\n", "not valid YAML: unacceptable character"),
-    ("list.json", json.dumps(["not", "a", "mapping"]), "must hold one mapping of GCR fields"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "not valid JSON: nested too deeply"),
+        ("deep.yaml", "a: " + "[" * 100_000 + "]" * 100_000, "not valid YAML: nested too deeply"),
+        ("long.json", '{"impacts": [{"service": "S", "max_outage_minutes": ' + "9" * 5000 + "}]}", "not valid JSON"),
+        ("long.yaml", "impacts: [{service: S, max_outage_minutes: " + "9" * 5000 + "}]", "not valid YAML"),
+        ("broken.yaml", "title: [unclosed\nnumber: GCR-1\n", "line 2: not valid YAML: expected ',' or ']'"),
+        ("latin1.yaml", "title: Caf\xe9\n", "byte 10 is not UTF-8 text"),
+        ("nul.yaml", "title: a\x00b\n", "not valid YAML: unacceptable character"),
+        ("list.json", json.dumps(["not", "a", "mapping"]), "must hold one mapping of GCR fields"),
+    ],
+)
 def test_a_file_that_is_not_a_gcr_document_is_one_clear_line(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content.encode("latin-1" if name.startswith("latin1") else "utf-8"))

@@ -1,6 +1,7 @@
 """What a change manager types into a GCR (a YAML/JSON file or flags): every text field
 is refused with control characters or beyond its limit, addresses and display names are
 checked, and every problem of an input is reported at once, with nothing written."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,12 @@ from sqlalchemy import func, select
 
 from changemgmt.domain.errors import DomainError
 from changemgmt.domain.gcr import (
-    LOCATION_CODE_MAX, MULTI_LINE_FIELDS, NUMBER_MAX, ONE_LINE_FIELDS, SERVICE_ID_MAX, check_title,
+    LOCATION_CODE_MAX,
+    MULTI_LINE_FIELDS,
+    NUMBER_MAX,
+    ONE_LINE_FIELDS,
+    SERVICE_ID_MAX,
+    check_title,
 )
 from changemgmt.domain.text import NAME_MAX, PHONE_MAX
 from changemgmt.gcrs.input import parse_patch
@@ -88,8 +94,14 @@ def test_multi_line_fields_keep_line_feeds_and_tabs(desk, db, field):
         assert getattr(get_gcr(session, "GCR-5001"), field) == "Step 1:\tsplice\nStep 2:\ttest\nDone"
 
 
-LIMITS = {**ONE_LINE_FIELDS, **MULTI_LINE_FIELDS, "contact.name": NAME_MAX, "contact.phone": PHONE_MAX,
-          "locations": LOCATION_CODE_MAX, "number": NUMBER_MAX}
+LIMITS = {
+    **ONE_LINE_FIELDS,
+    **MULTI_LINE_FIELDS,
+    "contact.name": NAME_MAX,
+    "contact.phone": PHONE_MAX,
+    "locations": LOCATION_CODE_MAX,
+    "number": NUMBER_MAX,
+}
 
 
 @pytest.mark.parametrize(("field", "limit"), LIMITS.items(), ids=LIMITS)
@@ -112,10 +124,20 @@ def test_check_title_refuses_what_it_always_did_and_control_characters(title):
     assert error.value.field == "title"
 
 
-@pytest.mark.parametrize("address", [
-    "noc@example.net\r\nX: y", "x,y@example.com", "noc", "noc@", "a@b@example.net", "Ops <noc@example.net>",
-    "noc@example.net, evil@evil.example", "noc@exa mple.net", "",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "noc@example.net\r\nX: y",
+        "x,y@example.com",
+        "noc",
+        "noc@",
+        "a@b@example.net",
+        "Ops <noc@example.net>",
+        "noc@example.net, evil@evil.example",
+        "noc@exa mple.net",
+        "",
+    ],
+)
 def test_a_contact_email_that_is_not_one_address_is_refused(desk, db, address):
     error = refused(desk, with_value("contact.email", address))
     assert [e.field for e in error.errors] == ["contact.email"]
@@ -156,32 +178,58 @@ def test_the_actor_and_the_override_reason_are_one_line(desk, db, settings, now)
 
 
 def test_every_problem_of_a_document_is_reported_at_once(desk, db):
-    document = {**DOCUMENT, "titel": "typo", "title": "Splice\x00", "locations": ["NOWHERE1", "DLLSTX01", "NOWHERE2"],
-                "contact": {"name": "NOC", "email": "noc@example.net\r\nBcc: x@evil.example"},
-                "windows": [{"start": "2026-12-01T07:00Z", "end": "2026-12-01T06:00Z"},
-                            {"start": "2026-12-01", "end": "soon"}],
-                "impacts": [{"service": "NOPE-1"}, {"service": "ACME-ETH-1", "impact": "SOME"}, {"service": "NOPE-2"}]}
+    document = {
+        **DOCUMENT,
+        "titel": "typo",
+        "title": "Splice\x00",
+        "locations": ["NOWHERE1", "DLLSTX01", "NOWHERE2"],
+        "contact": {"name": "NOC", "email": "noc@example.net\r\nBcc: x@evil.example"},
+        "windows": [{"start": "2026-12-01T07:00Z", "end": "2026-12-01T06:00Z"}, {"start": "2026-12-01", "end": "soon"}],
+        "impacts": [{"service": "NOPE-1"}, {"service": "ACME-ETH-1", "impact": "SOME"}, {"service": "NOPE-2"}],
+    }
     error = refused(desk, document)
     assert [e.field for e in error.errors] == [
-        "titel", "title", "contact.email", "windows[2].end", "impacts[2].impact",
-        "locations", "locations", "impacts[NOPE-1].service", "impacts[NOPE-2].service"]
+        "titel",
+        "title",
+        "contact.email",
+        "windows[2].end",
+        "impacts[2].impact",
+        "locations",
+        "locations",
+        "impacts[NOPE-1].service",
+        "impacts[NOPE-2].service",
+    ]
     assert "NOWHERE1" in error.errors[5].message and "NOWHERE2" in error.errors[6].message
     assert gcr_count(db) == 0
 
 
 def test_every_problem_with_valid_fields_is_reported_at_once(desk, db):
     """Read correctly, but wrong against the inventory and the rules: all named together."""
-    document = {**DOCUMENT, "locations": ["NOWHERE1", "NOWHERE2"],
-                "windows": [{"start": "2026-12-01T07:00Z", "end": "2026-12-01T06:00Z"},
-                            {"start": "2026-12-03T07:00Z", "end": "2026-12-03T08:00Z"}],
-                "impacts": [{"service": "NOPE-1"}, {"service": "ACME-ETH-1"}, {"service": "NOPE-2"}]}
+    document = {
+        **DOCUMENT,
+        "locations": ["NOWHERE1", "NOWHERE2"],
+        "windows": [
+            {"start": "2026-12-01T07:00Z", "end": "2026-12-01T06:00Z"},
+            {"start": "2026-12-03T07:00Z", "end": "2026-12-03T08:00Z"},
+        ],
+        "impacts": [{"service": "NOPE-1"}, {"service": "ACME-ETH-1"}, {"service": "NOPE-2"}],
+    }
     error = refused(desk, document)
     assert [e.field for e in error.errors] == [
-        "windows[1].end", "locations", "locations", "impacts[NOPE-1].service", "impacts[NOPE-2].service"]
+        "windows[1].end",
+        "locations",
+        "locations",
+        "impacts[NOPE-1].service",
+        "impacts[NOPE-2].service",
+    ]
     valid = {**document, "windows": DOCUMENT["windows"]}
     error = refused(desk, valid)  # found as the GCR is written
     assert [e.field for e in error.errors] == [
-        "locations", "locations", "impacts[NOPE-1].service", "impacts[NOPE-2].service"]
+        "locations",
+        "locations",
+        "impacts[NOPE-1].service",
+        "impacts[NOPE-2].service",
+    ]
     assert gcr_count(db) == 0
 
 
@@ -194,25 +242,51 @@ def test_a_long_list_of_unknown_services_is_cut(desk, db):
 
 def test_the_cli_prints_every_problem_on_its_own_line(run, desk, db, tmp_path):
     document = tmp_path / "gcr.yaml"
-    document.write_text(yaml.safe_dump({**DOCUMENT, "titel": "typo", "impacts": [{"service": "NOPE-1"},
-                                                                                  {"service": "NOPE-2"}]}))
-    output = run("gcr", "create", str(document), "--contact-email", "x,y@example.com",
-                 "--window", "2026-12-01T07:00Z", expect=1)
+    document.write_text(
+        yaml.safe_dump({**DOCUMENT, "titel": "typo", "impacts": [{"service": "NOPE-1"}, {"service": "NOPE-2"}]})
+    )
+    output = run(
+        "gcr", "create", str(document), "--contact-email", "x,y@example.com", "--window", "2026-12-01T07:00Z", expect=1
+    )
     lines = output.removeprefix("Error: ").splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "titel", "contact.email", "windows[1]", "impacts[NOPE-1].service", "impacts[NOPE-2].service"]
+        "titel",
+        "contact.email",
+        "windows[1]",
+        "impacts[NOPE-1].service",
+        "impacts[NOPE-2].service",
+    ]
     assert "Traceback" not in output and gcr_count(db) == 0
 
 
-@pytest.mark.parametrize(("flag", "value", "field"), [
-    ("--contact-email", "noc@example.net\r\nX: y", "contact.email"),
-    ("--contact-name", "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGUsIHg=?=", "contact.name"),
-    ("--title", "Splice \x1b]0;pwned\x07", "title"),
-    ("--description", "Work\x00", "description"),
-])
+@pytest.mark.parametrize(
+    ("flag", "value", "field"),
+    [
+        ("--contact-email", "noc@example.net\r\nX: y", "contact.email"),
+        ("--contact-name", "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGUsIHg=?=", "contact.name"),
+        ("--title", "Splice \x1b]0;pwned\x07", "title"),
+        ("--description", "Work\x00", "description"),
+    ],
+)
 def test_flags_are_checked_as_files_are(run, desk, db, flag, value, field):
-    output = run("gcr", "create", "--number", "GCR-5002", "--title", "Card swap", "--description", "Swap a card.",
-                 "--window", "2026-12-05T02:00Z/2026-12-05T03:00Z", "--contact-name", "NOC",
-                 "--contact-email", "noc@example.net", flag, value, expect=1)
+    output = run(
+        "gcr",
+        "create",
+        "--number",
+        "GCR-5002",
+        "--title",
+        "Card swap",
+        "--description",
+        "Swap a card.",
+        "--window",
+        "2026-12-05T02:00Z/2026-12-05T03:00Z",
+        "--contact-name",
+        "NOC",
+        "--contact-email",
+        "noc@example.net",
+        flag,
+        value,
+        expect=1,
+    )
     assert f"Error: {field}: " in output and "\x1b" not in output and "\x00" not in output
     assert gcr_count(db) == 0

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +12,7 @@ from changemgmt.store.db import transaction
 from changemgmt.store.queries import accounts_reached, get_gcr, impacted_customers
 from world import build_world
 
-UTC = timezone.utc
+UTC = UTC
 DOCUMENT = {
     "number": "GCR-1001",
     "title": "Fibre splice on the Dallas ring",
@@ -21,8 +21,10 @@ DOCUMENT = {
     "time_zone": "America/Chicago",
     "locations": ["DLLSTX01"],
     "windows": [{"start": "2026-12-01T01:00", "end": "2026-12-01T05:00"}],
-    "impacts": [{"service": "ACME-ETH-1", "impact": "OUTAGE", "max_outage_minutes": 30},
-                {"service": "GLBX-WAVE-1", "impact": "DEGRADED"}],
+    "impacts": [
+        {"service": "ACME-ETH-1", "impact": "OUTAGE", "max_outage_minutes": 30},
+        {"service": "GLBX-WAVE-1", "impact": "DEGRADED"},
+    ],
 }
 
 
@@ -58,7 +60,9 @@ def test_creating_a_gcr_stores_it_as_a_draft_at_revision_1(db, gcr):
         assert stored.status == "draft"
         assert [(w.number, w.starts_at) for w in stored.windows] == [(1, datetime(2026, 12, 1, 7, tzinfo=UTC))]
         assert sorted((i.service.service_id, i.level, i.max_outage_minutes) for i in stored.impacts) == [
-            ("ACME-ETH-1", "OUTAGE", 30), ("GLBX-WAVE-1", "DEGRADED", None)]
+            ("ACME-ETH-1", "OUTAGE", 30),
+            ("GLBX-WAVE-1", "DEGRADED", None),
+        ]
         assert [loc.code for loc in stored.locations] == ["DLLSTX01"]
         assert stored.revisions[0].actor == "alice"
         assert stored.revisions[0].state["title"] == DOCUMENT["title"]
@@ -88,10 +92,15 @@ def test_every_customer_visible_change_is_a_revision_with_an_audit_entry(db, gcr
     steps = [
         lambda s: change_status(s, gcr, Status.CONFIRMED, later),
         lambda s: update_gcr(s, gcr, parse_patch({"description": "Splicing two fibres."}), later),
-        lambda s: update_gcr(s, gcr, parse_patch({"windows": [
-            {"number": 1, "start": "2026-12-02T07:00Z", "end": "2026-12-02T11:00Z"}]}), later),
-        lambda s: update_gcr(s, gcr, parse_patch({"impacts": [{"service": "ACME-ETH-1", "impact": "DEGRADED"}]}),
-                             later),
+        lambda s: update_gcr(
+            s,
+            gcr,
+            parse_patch({"windows": [{"number": 1, "start": "2026-12-02T07:00Z", "end": "2026-12-02T11:00Z"}]}),
+            later,
+        ),
+        lambda s: update_gcr(
+            s, gcr, parse_patch({"impacts": [{"service": "ACME-ETH-1", "impact": "DEGRADED"}]}), later
+        ),
         lambda s: update_gcr(s, gcr, parse_patch({"contact": {"name": "NOC", "email": "noc@example.net"}}), later),
     ]
     for number, step in enumerate(steps, start=2):
@@ -111,8 +120,11 @@ def test_an_internal_only_change_makes_no_revision_but_is_audited(db, gcr, who):
     assert counts(db) == (1, 1, 2)
     with db() as session:
         entry = session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.id.desc())).first()
-        assert (entry.action, entry.details["changes"], entry.details["revision"]) == ("update", ["internal_notes"],
-                                                                                       None)
+        assert (entry.action, entry.details["changes"], entry.details["revision"]) == (
+            "update",
+            ["internal_notes"],
+            None,
+        )
 
 
 def test_an_unchanged_update_records_nothing(db, gcr, who):
@@ -124,13 +136,33 @@ def test_an_unchanged_update_records_nothing(db, gcr, who):
 
 def test_windows_keep_their_numbers_and_removed_ones_are_dropped(db, gcr, who):
     with transaction(db) as session:
-        update_gcr(session, gcr, parse_patch({"windows": [
-            {"number": 1, "start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"},
-            {"start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"}]}), who)
+        update_gcr(
+            session,
+            gcr,
+            parse_patch(
+                {
+                    "windows": [
+                        {"number": 1, "start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"},
+                        {"start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"},
+                    ]
+                }
+            ),
+            who,
+        )
     with transaction(db) as session:
-        update_gcr(session, gcr, parse_patch({"windows": [
-            {"number": 2, "start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"},
-            {"start": "2026-12-15T07:00Z", "end": "2026-12-15T11:00Z"}]}), who)
+        update_gcr(
+            session,
+            gcr,
+            parse_patch(
+                {
+                    "windows": [
+                        {"number": 2, "start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"},
+                        {"start": "2026-12-15T07:00Z", "end": "2026-12-15T11:00Z"},
+                    ]
+                }
+            ),
+            who,
+        )
     with db() as session:
         windows = get_gcr(session, gcr).windows
         assert [(w.number, w.dropped_at is not None) for w in windows] == [(1, True), (2, False), (3, False)]
@@ -139,8 +171,12 @@ def test_windows_keep_their_numbers_and_removed_ones_are_dropped(db, gcr, who):
 def test_changing_an_unknown_window_number_is_refused(db, gcr, who):
     with pytest.raises(DomainError, match="no window 7") as error:
         with transaction(db) as session:
-            update_gcr(session, gcr, parse_patch({"windows": [
-                {"number": 7, "start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"}]}), who)
+            update_gcr(
+                session,
+                gcr,
+                parse_patch({"windows": [{"number": 7, "start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"}]}),
+                who,
+            )
     assert error.value.field == "windows[1].number"
 
 

@@ -3,23 +3,32 @@ whatever names an older database already holds, every email built from it parses
 its raw bytes with exactly one To (the recipient, its literal name), From and Reply-To,
 the literal subject, only the headers a notice carries, and an .ics that icalendar reads
 without errors; the SendGrid request stays valid."""
+
 from __future__ import annotations
 
 import re
 
 import icalendar
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from changemgmt.config import load_settings
+from changemgmt.content.view import CustomerView, Recipient, ServiceLine
+from changemgmt.delivery.headers import header_safe
+from changemgmt.delivery.message import build_email, sendgrid_body
 from changemgmt.domain.errors import DomainError
 from changemgmt.domain.gcr import Contact
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.text import (
-    DESCRIPTION_MAX, NAME_MAX, REASON_MAX, TITLE_MAX, WORK_LOCATION_MAX, multi_line, one_line,
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    REASON_MAX,
+    TITLE_MAX,
+    WORK_LOCATION_MAX,
+    multi_line,
+    one_line,
 )
-from changemgmt.delivery.headers import header_safe
-from changemgmt.delivery.message import build_email, sendgrid_body
-from changemgmt.content.view import CustomerView, Recipient, ServiceLine
 from support.mail import NOTICE_HEADERS, mailboxes, raw_field, raw_fields, subjects
 from support.sendgrid_server import extra_problems, load_validator
 from support.views import notice, window
@@ -27,25 +36,58 @@ from support.views import notice, window
 SETTINGS = load_settings({"PROVIDER_DOMAIN": "example.net", "BASE_URL": "https://cm.example.net"})
 VALIDATOR = load_validator()
 SNIPPETS = [
-    "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGUsIHg=?=", "=?utf-8?q?evil=40evil=2Eexample?=", "=?", "?=", '"', "\\",
-    "<", ">", ",", ";", ":", "@", "(", ")", "[", "]", "é", "中文", "😀", "END:VEVENT", "BEGIN:VCALENDAR",
-    "\n", "\t", "\r\n", " ", "  ", "x" * 120, "Ünïcödé" * 12, "-org-0123456789abcdef-", "%", "&amp;", "<b>",
+    "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGUsIHg=?=",
+    "=?utf-8?q?evil=40evil=2Eexample?=",
+    "=?",
+    "?=",
+    '"',
+    "\\",
+    "<",
+    ">",
+    ",",
+    ";",
+    ":",
+    "@",
+    "(",
+    ")",
+    "[",
+    "]",
+    "é",
+    "中文",
+    "😀",
+    "END:VEVENT",
+    "BEGIN:VCALENDAR",
+    "\n",
+    "\t",
+    "\r\n",
+    " ",
+    "  ",
+    "x" * 120,
+    "Ünïcödé" * 12,
+    "-org-0123456789abcdef-",
+    "%",
+    "&amp;",
+    "<b>",
 ]
 # What the input rules refuse anywhere: C0/C1 controls (but LF and TAB in multi-line text),
 # surrogates, line and paragraph separators, bidirectional controls.
-CHARACTERS = st.characters(blacklist_categories=("Cc", "Cs"),
-                           blacklist_characters="\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+CHARACTERS = st.characters(
+    blacklist_categories=("Cc", "Cs"),
+    blacklist_characters="\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+)
 PIECES = st.one_of(st.text(CHARACTERS, max_size=40), st.sampled_from(SNIPPETS))
 RAW = st.lists(PIECES, max_size=8).map("".join)
 
 
 def accepted(rule, limit: int):
     """Text the rule lets in (normalised as it stores it), at most `limit` long."""
+
     def check(value: str) -> str | None:
         try:
             return rule(value, "field", limit)
         except DomainError:
             return None
+
     return RAW.map(check).filter(lambda value: value is not None)
 
 
@@ -56,24 +98,36 @@ people = st.lists(st.tuples(ONE_LINE, ONE_LINE), min_size=1, max_size=3)
 
 @st.composite
 def notices(draw):
-    services = tuple(ServiceLine(f"SVC-{i}", draw(ONE_LINE), "10G", draw(ONE_LINE), line.impact, 30)
-                     for i, line in enumerate(notice().services))
+    services = tuple(
+        ServiceLine(f"SVC-{i}", draw(ONE_LINE), "10G", draw(ONE_LINE), line.impact, 30)
+        for i, line in enumerate(notice().services)
+    )
     view = notice(
         kind=draw(st.sampled_from(list(NoticeKind))),
-        title=draw(accepted(one_line, TITLE_MAX)) or "t", description=draw(accepted(multi_line, DESCRIPTION_MAX)),
-        reason=draw(accepted(multi_line, REASON_MAX)), work_location=draw(accepted(one_line, WORK_LOCATION_MAX)),
+        title=draw(accepted(one_line, TITLE_MAX)) or "t",
+        description=draw(accepted(multi_line, DESCRIPTION_MAX)),
+        reason=draw(accepted(multi_line, REASON_MAX)),
+        work_location=draw(accepted(one_line, WORK_LOCATION_MAX)),
         contact=Contact(draw(ONE_LINE), "cm@example.net", draw(ONE_LINE)),
         customer=CustomerView("ACC-1", draw(ONE_LINE), draw(st.sampled_from(["UTC", "America/Chicago"]))),
-        services=services, windows=draw(st.sampled_from(WINDOW_SETS)),
-        changes=(draw(ONE_LINE),), note=draw(ONE_LINE), reminder_window=1, reminder_offset_hours=72,
+        services=services,
+        windows=draw(st.sampled_from(WINDOW_SETS)),
+        changes=(draw(ONE_LINE),),
+        note=draw(ONE_LINE),
+        reminder_window=1,
+        reminder_offset_hours=72,
     )
-    recipients = [Recipient(10 + i, f"c{i}@acme.example", name, f"tok-{i}", delivery_id=500 + i, organisation=org)
-                  for i, (name, org) in enumerate(draw(people))]
+    recipients = [
+        Recipient(10 + i, f"c{i}@acme.example", name, f"tok-{i}", delivery_id=500 + i, organisation=org)
+        for i, (name, org) in enumerate(draw(people))
+    ]
     return view, recipients
 
 
-UNSUBSCRIBE = re.compile(r"<mailto:unsubscribe@example\.net\?subject=unsubscribe-tok-\d+>, "
-                         r"<https://cm\.example\.net/unsubscribe/tok-\d+>")
+UNSUBSCRIBE = re.compile(
+    r"<mailto:unsubscribe@example\.net\?subject=unsubscribe-tok-\d+>, "
+    r"<https://cm\.example\.net/unsubscribe/tok-\d+>"
+)
 
 
 def literal(name: str) -> str:

@@ -1,4 +1,5 @@
 """The shared iCalendar event builder: BCOP properties, RFC 5545 form, determinism."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,8 +8,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from icalendar import Calendar
 
-from changemgmt.domain.impact import Impact
-from changemgmt.domain.status import Status
 from changemgmt.content.ical import (
     EventFacts,
     build_calendar,
@@ -18,6 +17,8 @@ from changemgmt.content.ical import (
     notice_events,
 )
 from changemgmt.content.view import ServiceLine
+from changemgmt.domain.impact import Impact
+from changemgmt.domain.status import Status
 from support.feeds import ical_js
 from support.hostile import texts
 from support.views import CM, ISSUED, REVISED, notice, window
@@ -138,13 +139,16 @@ def test_a_single_service_carries_its_impact_in_x_maintnote_impact():
     assert raw_lines(data, "X-MAINTNOTE-IMPACT") == [b"X-MAINTNOTE-IMPACT:DEGRADED"]
 
 
-@pytest.mark.parametrize("status, ical, maintnote", [
-    (Status.TENTATIVE, "TENTATIVE", "TENTATIVE"),
-    (Status.CONFIRMED, "CONFIRMED", "CONFIRMED"),
-    (Status.IN_PROGRESS, "CONFIRMED", "IN-PROCESS"),
-    (Status.COMPLETED, "CONFIRMED", "COMPLETED"),
-    (Status.CANCELLED, "CANCELLED", "CANCELLED"),
-])
+@pytest.mark.parametrize(
+    "status, ical, maintnote",
+    [
+        (Status.TENTATIVE, "TENTATIVE", "TENTATIVE"),
+        (Status.CONFIRMED, "CONFIRMED", "CONFIRMED"),
+        (Status.IN_PROGRESS, "CONFIRMED", "IN-PROCESS"),
+        (Status.COMPLETED, "CONFIRMED", "COMPLETED"),
+        (Status.CANCELLED, "CANCELLED", "CANCELLED"),
+    ],
+)
 def test_it_maps_the_status(status, ical, maintnote):
     event = events_of(ics(facts(status=status)))[0]
     assert str(event["STATUS"]) == ical
@@ -203,8 +207,13 @@ def test_it_uses_crlf_and_folds_at_75_octets_without_splitting_utf8():
 
 def test_the_feed_calendar_names_itself_once_and_types_its_refresh_interval():
     events = [build_event(facts(), window(1), provider_domain=DOMAIN, stamp=REVISED)]
-    calendar = feed_calendar(events, uid="feed-ACME-001@example.net", name="Example Networks maintenance",
-                             refresh=timedelta(hours=1), source="https://cm.example.net/calendars/t.ics")
+    calendar = feed_calendar(
+        events,
+        uid="feed-ACME-001@example.net",
+        name="Example Networks maintenance",
+        refresh=timedelta(hours=1),
+        source="https://cm.example.net/calendars/t.ics",
+    )
     data = calendar_bytes(calendar)
     assert data.count(b"\r\nNAME:") == 1 and data.count(b"X-WR-CALNAME:") == 1
     assert b"REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in data
@@ -227,8 +236,7 @@ def test_stamps_in_other_zones_are_written_in_utc():
 
 def test_a_backslash_before_an_n_stays_a_backslash_in_every_text_property(tmp_path):
     # icalendar's own escaping reads `\N` as a line break: "C:" and "etwork".
-    data = ics(facts(title=r"Patch C:\Network", description=r"Copy from \\NAS01\New first",
-                     work_location=r"Rack \N2"))
+    data = ics(facts(title=r"Patch C:\Network", description=r"Copy from \\NAS01\New first", work_location=r"Rack \N2"))
     assert rb"Patch C:\\Network" in data and rb"\\\\NAS01\\New" in data
     event = texts(data)[events_of(data)[0]["UID"]]
     assert r"Patch C:\Network" in event["SUMMARY"]

@@ -1,4 +1,5 @@
 """`changemgmt import` and `changemgmt export` end to end, through click."""
+
 from __future__ import annotations
 
 import json
@@ -129,11 +130,19 @@ def changemgmt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """Runs the real CLI in a process of its own, with 2 GiB of memory and a minute at
     most: a crash (a signal, returncode < 0), a hang or a blow-up fails the test instead
     of taking pytest, or the machine, down with it."""
+
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
-    return subprocess.run([sys.executable, "-m", "changemgmt", *args], env={**os.environ, **env}, capture_output=True,
-                          text=True, timeout=60, check=False, preexec_fn=limit_memory)
+    return subprocess.run(
+        [sys.executable, "-m", "changemgmt", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=limit_memory,
+    )
 
 
 @pytest.mark.parametrize("number", ["7" * 4301, "-" + "7" * 5000, "7" * 1_000_000])
@@ -153,7 +162,9 @@ def test_json_nested_100000_deep_is_refused_at_once(db, env, tmp_path):
     file.write_text('{"locations": [' + "[" * 100_000 + "]" * 100_000 + "]}")
     done = changemgmt(env, "import", str(file))
     assert (done.returncode, done.stderr.splitlines()[0]) == (
-        1, "locations[0]: is nested more than 10 levels deep; an inventory item is a flat object")
+        1,
+        "locations[0]: is nested more than 10 levels deep; an inventory item is a flat object",
+    )
 
 
 def test_a_lone_surrogate_escape_is_refused_not_stored_as_a_question_mark(db, env, tmp_path):
@@ -161,7 +172,9 @@ def test_a_lone_surrogate_escape_is_refused_not_stored_as_a_question_mark(db, en
     file.write_text('{"customers": [{"account": "A-1", "name": "a\\ud800b"}]}')
     done = changemgmt(env, "import", str(file))
     assert (done.returncode, done.stderr.splitlines()[0]) == (
-        1, 'line 1, column 45: "\\ud800" is half of a UTF-16 surrogate pair, alone: it stands for no character')
+        1,
+        'line 1, column 45: "\\ud800" is half of a UTF-16 surrogate pair, alone: it stands for no character',
+    )
     with db() as session:
         assert session.scalars(select(Customer.name)).all() == []
 

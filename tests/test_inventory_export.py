@@ -1,5 +1,6 @@
 """Exporting the inventory: what comes out imports back unchanged, and CSV cells that look
 like formulas are neutralised (OWASP)."""
+
 from __future__ import annotations
 
 import csv
@@ -114,9 +115,11 @@ def test_neutralised_cells_import_back_as_they_were(db, settings, tmp_path):
 def test_json_keeps_values_as_they_are(db, settings):
     with db.begin() as session:
         session.add(Location(code="L-1", name="=1+2"))
-    assert json.loads(export(db, kind="locations", fmt="json")) == {"locations": [
-        {"code": "L-1", "name": "=1+2", "address": "", "city": "", "region": "", "country": "", "time_zone": None}
-    ]}
+    assert json.loads(export(db, kind="locations", fmt="json")) == {
+        "locations": [
+            {"code": "L-1", "name": "=1+2", "address": "", "city": "", "region": "", "country": "", "time_zone": None}
+        ]
+    }
 
 
 def test_a_json_export_of_one_kind_is_an_object_holding_that_kind(db, settings):
@@ -124,8 +127,12 @@ def test_a_json_export_of_one_kind_is_an_object_holding_that_kind(db, settings):
     document = json.loads(export(db, kind="services", fmt="json"))
     assert list(document) == ["services"]
     assert document["services"][0] == {
-        "service_id": "ACME-DIA-2", "account": "ACC-1001", "product": "Dedicated Internet Access",
-        "bandwidth": "1G", "a_end": "DLLSTX01", "z_end": None,
+        "service_id": "ACME-DIA-2",
+        "account": "ACC-1001",
+        "product": "Dedicated Internet Access",
+        "bandwidth": "1G",
+        "a_end": "DLLSTX01",
+        "z_end": None,
     }
 
 

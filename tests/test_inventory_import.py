@@ -1,7 +1,8 @@
 """Importing inventory files (SPEC §1): upserts, all or nothing, every bad row listed."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,11 @@ def test_it_imports_each_kind_of_row_from_csv(db, settings):
         assert (acme.parent.account, acme.time_zone, acme.active) == ("ENT-100", "America/Chicago", True)
         assert (initech.time_zone, initech.active) == (settings.default_time_zone, False)
         assert (noc.email, noc.notice_kinds, noc.min_impact, noc.reminders) == (
-            "NOC@acme.example", ["new", "updated", "cancelled"], "OUTAGE", False)
+            "NOC@acme.example",
+            ["new", "updated", "cancelled"],
+            "OUTAGE",
+            False,
+        )
         assert (it.notice_kinds, it.min_impact, it.reminders) == (None, "NO-IMPACT", True)
         assert (eth.customer.account, eth.a_end.code, eth.z_end.code) == ("ACC-1001", "DLLSTX01", "HSTNTX02")
         assert (houston.country, houston.time_zone) == ("US", None)
@@ -79,8 +84,12 @@ def test_importing_the_same_file_twice_changes_nothing(db, settings):
 
 def test_it_links_a_parent_account_that_comes_later_in_the_file(db, settings, tmp_path, monkeypatch):
     monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
-    file = write(tmp_path, "customers.csv", "account,name,parent_account\n"
-                 "A-1,Child one,ENT-9\nA-2,Child two,ENT-9\nA-3,Grandchild,A-2\nENT-9,Enterprise,\n")
+    file = write(
+        tmp_path,
+        "customers.csv",
+        "account,name,parent_account\n"
+        "A-1,Child one,ENT-9\nA-2,Child two,ENT-9\nA-3,Grandchild,A-2\nENT-9,Enterprise,\n",
+    )
     load(db, settings, file)
     with db() as session:
         parents = dict(session.execute(select(Customer.account, Customer.parent_id)).all())
@@ -89,15 +98,19 @@ def test_it_links_a_parent_account_that_comes_later_in_the_file(db, settings, tm
 
 
 def test_a_bad_file_writes_nothing_and_lists_every_bad_row_with_its_line_and_field(db, settings, tmp_path):
-    file = write(tmp_path, "contacts.csv", (
-        "account,email,name,notice_kinds,min_impact,reminders\n"
-        "ACC-1001,ok@acme.example,Fine,,,\n"
-        "ACC-1001,not-an-address,Bad email,,,\n"
-        "ACC-1001,two@acme.example,\"Two\nlines\",,,\n"
-        "ACC-1001,three@acme.example,Bad kind,new;sometimes,,\n"
-        "ACC-1001,four@acme.example,Bad impact,,catastrophic,maybe\n"
-        ",five@acme.example,No account,,,\n"
-    ))
+    file = write(
+        tmp_path,
+        "contacts.csv",
+        (
+            "account,email,name,notice_kinds,min_impact,reminders\n"
+            "ACC-1001,ok@acme.example,Fine,,,\n"
+            "ACC-1001,not-an-address,Bad email,,,\n"
+            'ACC-1001,two@acme.example,"Two\nlines",,,\n'
+            "ACC-1001,three@acme.example,Bad kind,new;sometimes,,\n"
+            "ACC-1001,four@acme.example,Bad impact,,catastrophic,maybe\n"
+            ",five@acme.example,No account,,,\n"
+        ),
+    )
     load(db, settings, DATA / "customers.csv")
     before = snapshot(db)
     assert failure(db, settings, file) == [
@@ -113,12 +126,11 @@ def test_a_bad_file_writes_nothing_and_lists_every_bad_row_with_its_line_and_fie
 
 
 def test_it_checks_time_zones_countries_and_lengths(db, settings, tmp_path):
-    file = write(tmp_path, "locations.csv", (
-        "code,name,country,time_zone\n"
-        "L-1,One,USA,\n"
-        "L-2,Two,US,Mars/Olympus_Mons\n"
-        f"L-3,{'x' * 201},US,UTC\n"
-    ))
+    file = write(
+        tmp_path,
+        "locations.csv",
+        (f"code,name,country,time_zone\nL-1,One,USA,\nL-2,Two,US,Mars/Olympus_Mons\nL-3,{'x' * 201},US,UTC\n"),
+    )
     assert failure(db, settings, file) == [
         "line 2: country: 'USA' is not a two-letter country code (ISO 3166, e.g. US)",
         "line 3: time_zone: 'Mars/Olympus_Mons' is not an IANA time zone (e.g. Europe/Paris)",
@@ -129,12 +141,16 @@ def test_it_checks_time_zones_countries_and_lengths(db, settings, tmp_path):
 def test_it_reports_references_to_rows_that_do_not_exist(db, settings, tmp_path):
     load(db, settings, DATA / "locations.csv")
     load(db, settings, DATA / "customers.csv")
-    file = write(tmp_path, "services.csv", (
-        "service_id,account,a_end,z_end\n"
-        "S-1,ACC-1001,DLLSTX01,NOWHERE\n"
-        "S-2,ACC-9999,DLLSTX01,\n"
-        "S-3,ACC-1001,,DLLSTX01\n"
-    ))
+    file = write(
+        tmp_path,
+        "services.csv",
+        (
+            "service_id,account,a_end,z_end\n"
+            "S-1,ACC-1001,DLLSTX01,NOWHERE\n"
+            "S-2,ACC-9999,DLLSTX01,\n"
+            "S-3,ACC-1001,,DLLSTX01\n"
+        ),
+    )
     assert failure(db, settings, file) == [
         "line 2: z_end: no location has code 'NOWHERE'",
         "line 3: account: no customer has account 'ACC-9999'",
@@ -148,11 +164,15 @@ def test_a_parent_that_never_comes_is_reported(db, settings, tmp_path):
 
 
 def test_rows_that_refer_to_a_rejected_row_are_not_reported_again(db, settings, tmp_path):
-    file = write(tmp_path, "inventory.json", """{
+    file = write(
+        tmp_path,
+        "inventory.json",
+        """{
         "customers": [{"account": "A-1", "name": "One", "time_zone": "Nowhere/Land"}],
         "contacts": [{"account": "A-1", "email": "noc@one.example"}],
         "services": [{"service_id": "S-1", "account": "A-1"}]
-    }""")
+    }""",
+    )
     assert failure(db, settings, file) == [
         "customers[0]: time_zone: 'Nowhere/Land' is not an IANA time zone (e.g. Europe/Paris)"
     ]
@@ -216,8 +236,9 @@ def test_it_needs_a_kind_when_the_header_does_not_say(db, settings, tmp_path):
 
 @pytest.mark.parametrize("delimiter, named", [(";", "';'"), ("\t", "tabs"), ("|", "'|'")])
 @pytest.mark.parametrize("kind", [None, "customers"])
-def test_a_header_from_a_spreadsheet_export_says_which_delimiter_it_seems_to_use(db, settings, tmp_path, delimiter,
-                                                                                 named, kind):
+def test_a_header_from_a_spreadsheet_export_says_which_delimiter_it_seems_to_use(
+    db, settings, tmp_path, delimiter, named, kind
+):
     header = delimiter.join(["account", "name", "time_zone"])
     file = write(tmp_path, "customers.csv", f"{header}\nA-1{delimiter}One{delimiter}UTC\n")
     assert failure(db, settings, file, kind=kind) == [
@@ -231,11 +252,14 @@ def test_it_reads_utf8_with_a_byte_order_mark_and_spreadsheet_headers(db, settin
     load(db, settings, path)
     with db() as session:
         assert session.execute(select(Location.code, Location.name, Location.time_zone)).one() == (
-            "ZRH1", "Zürich Binz", "Europe/Zurich")
+            "ZRH1",
+            "Zürich Binz",
+            "Europe/Zurich",
+        )
 
 
 def test_formula_looking_cells_are_stored_as_text_with_a_warning(db, settings, tmp_path):
-    file = write(tmp_path, "customers.csv", "account,name\nA-1,=HYPERLINK(\"http://x\")\nA-2,'@SUM(1)\nA-3,Plain\n")
+    file = write(tmp_path, "customers.csv", 'account,name\nA-1,=HYPERLINK("http://x")\nA-2,\'@SUM(1)\nA-3,Plain\n')
     result = load(db, settings, file)
     tail = "like a spreadsheet formula; stored as text, and CSV exports prefix it with a quote"
     assert [str(warning) for warning in result.warnings] == [
@@ -260,13 +284,17 @@ def test_a_key_repeated_in_a_file_is_reported_with_both_lines(db, settings, tmp_
 
 def test_a_contact_is_its_account_and_its_address_with_the_domain_in_any_case(db, settings, tmp_path):
     load(db, settings, DATA / "customers.csv")
-    file = write(tmp_path, "contacts.csv", (
-        "account,email\n"
-        "ACC-1001,Bob@Example.COM\n"
-        "ACC-2002,Bob@example.com\n"
-        "ACC-1001,bob@example.com\n"
-        "ACC-1001,Bob@example.com\n"
-    ))
+    file = write(
+        tmp_path,
+        "contacts.csv",
+        (
+            "account,email\n"
+            "ACC-1001,Bob@Example.COM\n"
+            "ACC-2002,Bob@example.com\n"
+            "ACC-1001,bob@example.com\n"
+            "ACC-1001,Bob@example.com\n"
+        ),
+    )
     assert failure(db, settings, file) == [
         "line 5: email: 'Bob@example.com' of account 'ACC-1001' is also on line 2; each contact may appear once in "
         "a file",
@@ -278,8 +306,10 @@ def test_repeated_keys_are_found_in_files_of_every_size_keeping_keys_not_rows(db
     rows = "".join(f"S-{n % 95},A-1,,\n" for n in range(100))
     load(db, settings, write(tmp_path, "customers.csv", "account,name\nA-1,One\n"))
     lines = failure(db, settings, write(tmp_path, "services.csv", "service_id,account,a_end,z_end\n" + rows))
-    assert lines == [f"line {n + 2}: service_id: 'S-{n % 95}' is also on line {n % 95 + 2}; each service may appear "
-                     "once in a file" for n in range(95, 100)]
+    assert lines == [
+        f"line {n + 2}: service_id: 'S-{n % 95}' is also on line {n % 95 + 2}; each service may appear once in a file"
+        for n in range(95, 100)
+    ]
 
 
 def test_a_reimport_never_resubscribes_a_contact(db, settings, now):
@@ -296,7 +326,12 @@ def test_each_import_is_recorded_in_the_audit_trail(db, settings, now):
     with db() as session:
         entry = session.scalars(select(AuditEntry)).one()
     assert (entry.at, entry.actor, entry.entity, entry.entity_key, entry.action) == (
-        now, "bob", "inventory", "locations.csv", "import")
+        now,
+        "bob",
+        "inventory",
+        "locations.csv",
+        "import",
+    )
     assert entry.details == {"file": "locations.csv", "format": "csv", "counts": {"locations": {"rows": 3, "new": 3}}}
 
 
@@ -337,7 +372,7 @@ def test_the_import_time_defaults_to_now(db, settings):
     load(db, settings, DATA / "locations.csv")
     with db() as session:
         at = session.scalars(select(AuditEntry.at)).one()
-    assert abs(at - datetime.now(timezone.utc)).total_seconds() < 60
+    assert abs(at - datetime.now(UTC)).total_seconds() < 60
 
 
 def test_a_row_with_more_cells_than_the_header_is_refused(db, settings, tmp_path):
@@ -359,16 +394,22 @@ def test_references_resolve_across_chunks_and_a_small_id_cache(db, settings, tmp
     services = "".join(f"S-{n},A-{n % 7},L-{n % 5},L-{(n + 1) % 5}\n" for n in range(40))
     load(db, settings, write(tmp_path, "services.csv", "service_id,account,a_end,z_end\n" + services))
     with db() as session:
-        query = (select(Service.service_id, Customer.account, Location.code).join(Service.customer)
-                 .join(Service.a_end).order_by(Service.id))
+        query = (
+            select(Service.service_id, Customer.account, Location.code)
+            .join(Service.customer)
+            .join(Service.a_end)
+            .order_by(Service.id)
+        )
         found = session.execute(query).all()
     assert found == [(f"S-{n}", f"A-{n % 7}", f"L-{n % 5}") for n in range(40)]
 
 
-
 def test_every_problem_of_a_file_is_listed_at_once(db, settings, tmp_path):
     load(db, settings, DATA / "locations.csv")
-    file = write(tmp_path, "inventory.json", """{
+    file = write(
+        tmp_path,
+        "inventory.json",
+        """{
       "services": [
         {"service_id": "S-1", "account": "A-1", "a_end": "DLLSTX01"},
         {"service_id": "S-2", "account": "A-9", "a_end": "NOWHERE", "bandwidth": "\\u001b[2J"},
@@ -393,7 +434,8 @@ def test_every_problem_of_a_file_is_listed_at_once(db, settings, tmp_path):
         {"code": "DLLSTX01", "name": "Dallas"},
         {"code": "L-1"}
       ]
-    }""")
+    }""",
+    )
     assert failure(db, settings, file) == [
         "locations[0]: country: 'USA' is not a two-letter country code (ISO 3166, e.g. US)",
         "locations[2]: code: 'L-1' is also at locations[0]; each location may appear once in a file",

@@ -1,4 +1,5 @@
 """Importing inventory JSON: an object of arrays (any key order) or one array, streamed."""
+
 from __future__ import annotations
 
 import io
@@ -56,7 +57,9 @@ def test_it_reads_a_top_level_array_of_one_kind(db, settings):
     load(db, settings, io.BytesIO(text.encode()), kind="locations")
     with db() as session:
         assert session.execute(select(Location.code, Location.country).order_by(Location.code)).all() == [
-            ("L-1", ""), ("L-2", "FR")]
+            ("L-1", ""),
+            ("L-2", "FR"),
+        ]
 
 
 def test_a_top_level_array_without_a_kind_takes_it_from_the_first_item(db, settings):
@@ -101,9 +104,7 @@ def test_a_file_that_is_not_json_or_not_inventory_is_refused(db, settings):
     assert failure(db, settings, '{"customers": {"account": "A-1"}}') == [
         "file: customers: must be an array of objects"
     ]
-    assert failure(db, settings, "{}") == [
-        "file: holds no inventory (locations, customers, contacts, services)"
-    ]
+    assert failure(db, settings, "{}") == ["file: holds no inventory (locations, customers, contacts, services)"]
 
 
 def test_a_json_error_after_good_rows_still_writes_nothing(db, settings):
@@ -111,7 +112,6 @@ def test_a_json_error_after_good_rows_still_writes_nothing(db, settings):
     with pytest.raises(ImportFailed):
         load(db, settings, io.BytesIO(text.encode()))
     assert count(db, Location) == 0
-
 
 
 def test_a_key_repeated_in_an_array_is_reported_with_both_indexes(db, settings):

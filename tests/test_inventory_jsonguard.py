@@ -1,6 +1,7 @@
 """The lexical check of JSON bytes that runs before ijson's C backend: numbers too long to
 convert (which crash it), lone surrogate escapes (which it turns into "?"), strings too
 long; the same findings whatever the size of the blocks it reads."""
+
 from __future__ import annotations
 
 import io
@@ -8,7 +9,9 @@ import json
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from changemgmt.inventory import jsonguard
 from changemgmt.inventory.readers import JSON
@@ -48,21 +51,25 @@ def test_digits_inside_a_string_are_text_not_a_number():
     assert check(('["' + "7" * 5000 + '"]').encode()) == []
 
 
-@pytest.mark.parametrize("text, escapes", [
-    (r"a\ud800b", [r"\ud800"]),
-    (r"a\uDBFF", [r"\uDBFF"]),
-    (r"a\udc00b", [r"\udc00"]),
-    (r"\ud800\u0041", [r"\ud800"]),  # yajl would read this as U+10041
-    (r"\ud800\ud800", [r"\ud800", r"\ud800"]),  # and this as U+10000
-    (r"\udc00\ud800", [r"\udc00", r"\ud800"]),  # a pair the wrong way round
-    (r"\\\ud800", [r"\ud800"]),  # an escaped backslash, then the escape
-])
+@pytest.mark.parametrize(
+    "text, escapes",
+    [
+        (r"a\ud800b", [r"\ud800"]),
+        (r"a\uDBFF", [r"\uDBFF"]),
+        (r"a\udc00b", [r"\udc00"]),
+        (r"\ud800\u0041", [r"\ud800"]),  # yajl would read this as U+10041
+        (r"\ud800\ud800", [r"\ud800", r"\ud800"]),  # and this as U+10000
+        (r"\udc00\ud800", [r"\udc00", r"\ud800"]),  # a pair the wrong way round
+        (r"\\\ud800", [r"\ud800"]),  # an escaped backslash, then the escape
+    ],
+)
 def test_lone_surrogate_escapes_are_refused(text, escapes):
     assert [message for _, message in check(f'["{text}"]'.encode())] == [lone(escape) for escape in escapes]
 
 
-@pytest.mark.parametrize("text", [r"\ud83d\ude00", r"\uD83D\uDE00 and \udbff\udfff", r"\\ud800", r"\\\\ud800",
-                                  r"\u0041\u00e9"])
+@pytest.mark.parametrize(
+    "text", [r"\ud83d\ude00", r"\uD83D\uDE00 and \udbff\udfff", r"\\ud800", r"\\\\ud800", r"\u0041\u00e9"]
+)
 def test_pairs_and_escaped_backslashes_pass(text):
     assert check(f'["{text}"]'.encode()) == []
 
@@ -81,8 +88,9 @@ def test_a_string_longer_than_the_limit_is_refused(monkeypatch):
     ]
 
 
-@pytest.mark.parametrize("document", [b'["unfinished', b"[1 2 tru", b"{'single': 1}", b"[NaN, Infinity]", b"\x00",
-                                      b"[truefalse]", b"[+.5]"])
+@pytest.mark.parametrize(
+    "document", [b'["unfinished', b"[1 2 tru", b"{'single': 1}", b"[NaN, Infinity]", b"\x00", b"[truefalse]", b"[+.5]"]
+)
 def test_what_is_not_json_is_left_to_the_parser(document):
     assert check(document) == []
 
@@ -92,7 +100,9 @@ def test_what_follows_bytes_that_are_not_json_is_checked_too(before):
     # yajl reads \v and \f as spaces, the pure-Python backend every Unicode space.
     found = check(b"[" + before + b' "a\\ud800", ' + b"1" * 101 + b"]")
     assert [message for _, message in found] == [
-        lone(r"\ud800"), "a number of more than 100 characters; no inventory field is that long"]
+        lone(r"\ud800"),
+        "a number of more than 100 characters; no inventory field is that long",
+    ]
 
 
 def test_a_number_longer_than_a_whole_block_is_reported_once(monkeypatch):
@@ -102,10 +112,35 @@ def test_a_number_longer_than_a_whole_block_is_reported_once(monkeypatch):
     ]
 
 
-TOKENS = st.sampled_from([
-    "[", "]", "{", "}", ",", ":", " ", "\n", "\v", "true", "null", '"plain"', '"\\"quoted\\""', '"\\\\"',
-    '"\\ud800"', '"\\udc00"', '"\\ud83d\\ude00"', '"a\\\\ud800"', '"é✓"', "-", "0.5e-3", "e", "x", "+", "é",
-])
+TOKENS = st.sampled_from(
+    [
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        " ",
+        "\n",
+        "\v",
+        "true",
+        "null",
+        '"plain"',
+        '"\\"quoted\\""',
+        '"\\\\"',
+        '"\\ud800"',
+        '"\\udc00"',
+        '"\\ud83d\\ude00"',
+        '"a\\\\ud800"',
+        '"é✓"',
+        "-",
+        "0.5e-3",
+        "e",
+        "x",
+        "+",
+        "é",
+    ]
+)
 NUMBERS = st.integers(min_value=1, max_value=150).map(lambda digits: "9" * digits)
 
 
@@ -124,11 +159,14 @@ def test_the_findings_do_not_depend_on_where_blocks_end(tokens, block):
 
 SURROGATES = st.sampled_from(["\ud800", "\udc00", "\ud83d\ude00", "\udbff\udfff", "\\ud800"])
 LEAVES = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-10**120, max_value=10**120),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**120), max_value=10**120),
     st.lists(st.one_of(st.text(max_size=3), SURROGATES), max_size=4).map("".join),
 )
 DOCUMENTS = st.recursive(
-    LEAVES, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
     max_leaves=12,
 )
 
@@ -149,7 +187,7 @@ def hazards(value) -> bool:
 def _has_lone_surrogate(text: str) -> bool:
     index = 0
     while index < len(text):
-        if "\ud800" <= text[index] <= "\udbff" and "\udc00" <= text[index + 1:index + 2] <= "\udfff":
+        if "\ud800" <= text[index] <= "\udbff" and "\udc00" <= text[index + 1 : index + 2] <= "\udfff":
             index += 2
         elif "\ud800" <= text[index] <= "\udfff":
             return True

@@ -1,4 +1,5 @@
 """A notice as an outgoing message: MIME, headers, threading, the SendGrid body."""
+
 from __future__ import annotations
 
 import base64
@@ -11,17 +12,21 @@ from html import escape as html_escape
 import pytest
 
 from changemgmt.config import load_settings
-from changemgmt.domain.notice import NoticeKind
-from changemgmt.delivery.message import build_email, build_ics, sendgrid_body, thread_id
 from changemgmt.content.view import CustomerView, Recipient
+from changemgmt.delivery.message import build_email, build_ics, sendgrid_body, thread_id
+from changemgmt.domain.notice import NoticeKind
 from support.mail import header_block, mailboxes, raw_field, raw_fields, subjects
 from support.sendgrid_server import extra_problems, load_validator
 from support.views import notice, recipients
 
-SETTINGS = load_settings({
-    "PROVIDER_DOMAIN": "example.net", "PROVIDER_NAME": "Example Networks",
-    "BASE_URL": "https://cm.example.net/", "REPLY_TO": "noc-help@example.net",
-})
+SETTINGS = load_settings(
+    {
+        "PROVIDER_DOMAIN": "example.net",
+        "PROVIDER_NAME": "Example Networks",
+        "BASE_URL": "https://cm.example.net/",
+        "REPLY_TO": "noc-help@example.net",
+    }
+)
 
 
 def outgoing(**changes):
@@ -36,7 +41,12 @@ def parsed(message, index: int = 0):
 def test_the_email_is_text_then_html_plus_the_calendar_attachment():
     msg = parsed(outgoing())
     assert [p.get_content_type() for p in msg.walk()] == [
-        "multipart/mixed", "multipart/alternative", "text/plain", "text/html", "text/calendar"]
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "text/calendar",
+    ]
     text, html = msg.get_body(("plain",)), msg.get_body(("html",))
     assert "GCR-1001" in text.get_content() and "GCR-1001" in html.get_content()
 
@@ -82,7 +92,8 @@ def test_every_copy_carries_its_own_one_click_unsubscribe():
     msg = parsed(outgoing(), 1)
     assert msg["List-Unsubscribe"].strip() == (
         "<mailto:unsubscribe@example.net?subject=unsubscribe-tok-ops-12>, "
-        "<https://cm.example.net/unsubscribe/tok-ops-12>")
+        "<https://cm.example.net/unsubscribe/tok-ops-12>"
+    )
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
@@ -151,11 +162,14 @@ def test_a_comma_in_the_sender_name_stays_one_address():
 # --- Headers as raw bytes: what mailbox providers and mail clients actually read -------
 
 REAL_TOKEN = "1234.ABCDEFGHIJKLMNOPQRSTUVWXYZab"  # the shape of tokens.unsubscribe_token
-LONG = load_settings({
-    "PROVIDER_DOMAIN": "notifications.example-networks-carrier.com", "PROVIDER_NAME": "Example Networks",
-    "BASE_URL": "https://change-management.notifications.example-networks-carrier.com/portal",
-    "MAIL_FROM": "Example Networks Change Management <change-management@example-networks-carrier.com>",
-})
+LONG = load_settings(
+    {
+        "PROVIDER_DOMAIN": "notifications.example-networks-carrier.com",
+        "PROVIDER_NAME": "Example Networks",
+        "BASE_URL": "https://change-management.notifications.example-networks-carrier.com/portal",
+        "MAIL_FROM": "Example Networks Change Management <change-management@example-networks-carrier.com>",
+    }
+)
 
 
 def raw_copy(message, index: int = 0) -> bytes:
@@ -173,7 +187,8 @@ def test_list_unsubscribe_is_two_plain_ascii_uris_on_the_wire(settings):
     base = settings.base_url.rstrip("/")
     assert raw_field(raw, "List-Unsubscribe") == (
         f"<mailto:unsubscribe@{settings.provider_domain}?subject=unsubscribe-{REAL_TOKEN}>, "
-        f"<{base}/unsubscribe/{REAL_TOKEN}>")
+        f"<{base}/unsubscribe/{REAL_TOKEN}>"
+    )
     assert raw_field(raw, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
     assert b"=?" not in header_block(raw)  # nothing in this message needs an encoded word
 
@@ -194,18 +209,24 @@ def test_ids_dates_and_addresses_are_written_plain(settings):
     for name, _, lines in raw_fields(raw):
         assert all(len(line) <= 998 for line in lines), name
         # Past 78 characters only where a single token (a URI, an id) cannot be folded.
-        assert all(len(line) <= 78 or " " not in line.strip() or name in ("List-Unsubscribe", "References",
-                                                                           "In-Reply-To", "Message-ID", "From")
-                   for line in lines), (name, lines)
+        assert all(
+            len(line) <= 78
+            or " " not in line.strip()
+            or name in ("List-Unsubscribe", "References", "In-Reply-To", "Message-ID", "From")
+            for line in lines
+        ), (name, lines)
 
 
-@pytest.mark.parametrize("title", [
-    "Réparation de la fibre — anneau de Dallas",
-    "Splice =?utf-8?q?FREE_MONEY?= now",
-    "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGU=?=",
-    "A title with a " + "very" * 30 + "longword and more words after it to fold",
-    'Quotes "here", <angles> and commas, (parens)',
-])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Réparation de la fibre — anneau de Dallas",
+        "Splice =?utf-8?q?FREE_MONEY?= now",
+        "=?utf-8?b?ZXZpbEBldmlsLmV4YW1wbGU=?=",
+        "A title with a " + "very" * 30 + "longword and more words after it to fold",
+        'Quotes "here", <angles> and commas, (parens)',
+    ],
+)
 def test_the_subject_reads_as_the_literal_title_in_every_parser(title):
     message = build_email(notice(title=title), recipients(), SETTINGS)
     raw = raw_copy(message)
@@ -232,8 +253,7 @@ def test_a_recipient_name_is_one_literal_mailbox_for_every_parser(name):
     message = build_email(notice(), [Recipient(11, "noc@acme.example", name, REAL_TOKEN)], SETTINGS)
     raw = raw_copy(message)
     header_block(raw).decode("ascii")
-    assert mailboxes(raw, "To") == {"default": [(name, "noc@acme.example")],
-                                    "compat32": [(name, "noc@acme.example")]}
+    assert mailboxes(raw, "To") == {"default": [(name, "noc@acme.example")], "compat32": [(name, "noc@acme.example")]}
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -242,15 +262,22 @@ def test_the_sender_name_from_config_is_one_literal_mailbox_for_every_parser(nam
     settings = replace(load_settings({}), mail_from=f"{name} <cm@example.net>", reply_to=f"{name} <help@example.net>")
     raw = raw_copy(build_email(notice(), recipients(), settings))
     assert mailboxes(raw, "From") == {"default": [(name, "cm@example.net")], "compat32": [(name, "cm@example.net")]}
-    assert mailboxes(raw, "Reply-To") == {"default": [(name, "help@example.net")],
-                                          "compat32": [(name, "help@example.net")]}
+    assert mailboxes(raw, "Reply-To") == {
+        "default": [(name, "help@example.net")],
+        "compat32": [(name, "help@example.net")],
+    }
 
 
 def test_the_sendgrid_body_carries_no_encoded_word_a_client_would_decode():
-    people = [Recipient(11, "noc@acme.example", EVIL, REAL_TOKEN),
-              Recipient(12, "ops@acme.example", "Pat Ops", REAL_TOKEN + "x")]
-    settings = replace(load_settings({"BASE_URL": LONG.base_url, "PROVIDER_DOMAIN": LONG.provider_domain}),
-                       mail_from=f"{EVIL} <cm@example.net>", reply_to=f"{EVIL} <help@example.net>")
+    people = [
+        Recipient(11, "noc@acme.example", EVIL, REAL_TOKEN),
+        Recipient(12, "ops@acme.example", "Pat Ops", REAL_TOKEN + "x"),
+    ]
+    settings = replace(
+        load_settings({"BASE_URL": LONG.base_url, "PROVIDER_DOMAIN": LONG.provider_domain}),
+        mail_from=f"{EVIL} <cm@example.net>",
+        reply_to=f"{EVIL} <help@example.net>",
+    )
     body = sendgrid_body(build_email(notice(title=f"Splice {EVIL}"), people, settings))
     assert list(load_validator().iter_errors(body)) == [] and extra_problems(body) == []
     assert "=?" not in json.dumps(body["personalizations"]) + json.dumps(body["from"]) + json.dumps(body["reply_to"])
@@ -258,7 +285,8 @@ def test_the_sendgrid_body_carries_no_encoded_word_a_client_would_decode():
     first = body["personalizations"][0]
     assert first["headers"]["List-Unsubscribe"] == (
         f"<mailto:unsubscribe@{LONG.provider_domain}?subject=unsubscribe-{REAL_TOKEN}>, "
-        f"<{LONG.base_url}/unsubscribe/{REAL_TOKEN}>")
+        f"<{LONG.base_url}/unsubscribe/{REAL_TOKEN}>"
+    )
     for value in [*body["headers"].values(), *first["headers"].values()]:
         assert value.isascii() and value.isprintable()
 
@@ -278,9 +306,11 @@ def test_a_long_non_ascii_name_is_encoded_words_that_every_reader_joins_into_one
 # --- One rendering per notice, each copy greeting its own organisation ------------------
 
 WAYNE = CustomerView("ACC-100123", "Wayne Hotels Miami", "America/New_York")
-ORGANISED = (Recipient(11, "noc@wayne-miami.example", "Miami NOC", "tok-11", organisation="Wayne Hotels Miami"),
-             Recipient(12, "it@wayne.example", "Wayne IT", "tok-12", organisation="Wayne Enterprises & Sons <HQ>"),
-             Recipient(13, "x@wayne.example", "X", "tok-13", organisation="Wayne =?utf-8?q?Evil?= Ltd"))
+ORGANISED = (
+    Recipient(11, "noc@wayne-miami.example", "Miami NOC", "tok-11", organisation="Wayne Hotels Miami"),
+    Recipient(12, "it@wayne.example", "Wayne IT", "tok-12", organisation="Wayne Enterprises & Sons <HQ>"),
+    Recipient(13, "x@wayne.example", "X", "tok-13", organisation="Wayne =?utf-8?q?Evil?= Ltd"),
+)
 
 
 def bodies(raw: bytes) -> tuple[str, str]:

@@ -1,22 +1,23 @@
 """Publishing a GCR through to the messages customers receive: real database, real
 worker, file transport, every .eml and .ics parsed back."""
+
 from __future__ import annotations
 
 import email
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 
 import icalendar
 import pytest
 from sqlalchemy import select
 
-from changemgmt.domain.status import Status
 from changemgmt.delivery.transports import FileTransport
 from changemgmt.delivery.worker import Worker
+from changemgmt.domain.status import Status
 from changemgmt.store import models
 from changemgmt.store.db import transaction
 
-UTC = timezone.utc
+UTC = UTC
 # Window 1 spans the start of US daylight saving time: 01:00 CST -> 07:00 CDT in Chicago.
 GCR = {
     "number": "GCR-5001",
@@ -25,10 +26,12 @@ GCR = {
     "reason": "The chassis has reached end of support.",
     "work_location": "Dallas Central POP",
     "windows": [{"start": "2027-03-14T07:00Z", "end": "2027-03-14T12:00Z"}],
-    "impacts": [{"service": "ACME-ETH-1", "impact": "OUTAGE", "max_outage_minutes": 45},
-                {"service": "ACME-DIA-2", "impact": "DEGRADED"},
-                {"service": "GLBX-WAVE-1", "impact": "REDUCED-REDUNDANCY"},
-                {"service": "INIT-ETH-9", "impact": "OUTAGE"}],
+    "impacts": [
+        {"service": "ACME-ETH-1", "impact": "OUTAGE", "max_outage_minutes": 45},
+        {"service": "ACME-DIA-2", "impact": "DEGRADED"},
+        {"service": "GLBX-WAVE-1", "impact": "REDUCED-REDUNDANCY"},
+        {"service": "INIT-ETH-9", "impact": "OUTAGE"},
+    ],
 }
 IDENTITIES = {
     "ACC-1001": {"ACC-1001", "Acme Logistics", "ACME-ETH-1", "ACME-DIA-2"},
@@ -65,8 +68,11 @@ def everything_said(message) -> str:
     headers = "\n".join(f"{k}: {v}" for k, v in message.items())
     bodies = parts(message)
     ics = bodies.get("text/calendar", b"")
-    return headers + "\n".join(v for v in bodies.values() if isinstance(v, str)) + (
-        ics.decode() if isinstance(ics, bytes) else ics)
+    return (
+        headers
+        + "\n".join(v for v in bodies.values() if isinstance(v, str))
+        + (ics.decode() if isinstance(ics, bytes) else ics)
+    )
 
 
 def calendar_of(message) -> icalendar.Calendar:
@@ -81,8 +87,12 @@ def test_publishing_sends_each_customer_only_its_own_services(desk, worker, sett
     assert worker.drain() == 3
     mail = received(settings)
     assert set(mail) == {"noc@acme.example", "it@acme-holdings.example", "ops@globex.example", "noc@initech.example"}
-    accounts = {"noc@acme.example": "ACC-1001", "it@acme-holdings.example": "ACC-1001",
-                "ops@globex.example": "ACC-2002", "noc@initech.example": "ACC-3003"}
+    accounts = {
+        "noc@acme.example": "ACC-1001",
+        "it@acme-holdings.example": "ACC-1001",
+        "ops@globex.example": "ACC-2002",
+        "noc@initech.example": "ACC-3003",
+    }
     for address, messages in mail.items():
         (message,) = messages
         own = accounts[address]
@@ -118,7 +128,7 @@ def test_every_message_carries_the_headers_customers_rely_on(desk, worker, setti
     assert worker.drain() == 3
     mail = received(settings)
     message_ids = set()
-    for address, (new, rescheduled) in mail.items():
+    for new, rescheduled in mail.values():
         assert "New" in new["Subject"] and "GCR-5001" in new["Subject"]
         assert "Rescheduled" in rescheduled["Subject"]
         for message in (new, rescheduled):
@@ -130,7 +140,11 @@ def test_every_message_carries_the_headers_customers_rely_on(desk, worker, setti
             assert "<mailto:" in unsubscribe and f"<{settings.base_url}/unsubscribe/" in unsubscribe
             assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             assert [p.get_content_type() for p in message.walk()][:4] == [
-                "multipart/mixed", "multipart/alternative", "text/plain", "text/html"]
+                "multipart/mixed",
+                "multipart/alternative",
+                "text/plain",
+                "text/html",
+            ]
             attachment = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
             assert attachment.get_param("method") is None and b"METHOD" not in attachment.get_payload(decode=True)
         # one synthetic root per GCR and customer threads the notices together

@@ -1,19 +1,20 @@
 """Rendering a notice into subject, text and HTML from the template folders (SPEC §4)."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from jinja2 import UndefinedError
 
 from changemgmt.config import Settings, load_settings
+from changemgmt.delivery.render import Renderer, default_template_dir, header_safe, notice_context
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.status import Status
-from changemgmt.delivery.render import Renderer, default_template_dir, header_safe, notice_context
 from support.views import customer, notice, window
 
-UTC = timezone.utc
+UTC = UTC
 PROVIDER = "Example Networks"
 
 
@@ -39,11 +40,14 @@ def spring_forward_window():
     return window(1, start=datetime(2026, 3, 8, 7, 0, tzinfo=UTC), hours=2)
 
 
-@pytest.mark.parametrize("zone, start, end", [
-    ("America/Chicago", "Sun 8 Mar 2026 01:00 CST (07:00 UTC)", "Sun 8 Mar 2026 04:00 CDT (09:00 UTC)"),
-    ("UTC", "Sun 8 Mar 2026 07:00 UTC", "Sun 8 Mar 2026 09:00 UTC"),
-    ("Europe/Berlin", "Sun 8 Mar 2026 08:00 CET (07:00 UTC)", "Sun 8 Mar 2026 10:00 CET (09:00 UTC)"),
-])
+@pytest.mark.parametrize(
+    "zone, start, end",
+    [
+        ("America/Chicago", "Sun 8 Mar 2026 01:00 CST (07:00 UTC)", "Sun 8 Mar 2026 04:00 CDT (09:00 UTC)"),
+        ("UTC", "Sun 8 Mar 2026 07:00 UTC", "Sun 8 Mar 2026 09:00 UTC"),
+        ("Europe/Berlin", "Sun 8 Mar 2026 08:00 CET (07:00 UTC)", "Sun 8 Mar 2026 10:00 CET (09:00 UTC)"),
+    ],
+)
 def test_it_shows_window_times_in_the_customer_zone_and_utc_across_dst(renderer, zone, start, end):
     email = render(renderer, customer=customer(zone), windows=(spring_forward_window(),))
     for part in (email.text, html_text(email.html)):
@@ -60,12 +64,26 @@ def test_a_local_day_other_than_the_utc_day_names_both(renderer):
 
 def key_facts() -> list[str]:
     return [
-        "GCR-1001", "Fibre splice on the Dallas ring", "Splicing a new fibre pair",
-        "rising loss after construction damage", "Dallas, TX (DLLSTX01)", "Confirmed",
-        "ETH-10G-0001", "Ethernet 10G", "DLLSTX01 (Dallas, TX) - FTWOTX02 (Fort Worth, TX)", "OUTAGE",
-        "30 min", "DIA-0042", "Dedicated Internet Access", "REDUCED-REDUNDANCY",
-        "Tue 1 Dec 2026 01:00 CST (07:00 UTC)", "Wed 2 Dec 2026 05:00 CST (11:00 UTC)",
-        "change-management@example.net", "+1 800 555 0100", "quoting GCR-1001", "ACME-001",
+        "GCR-1001",
+        "Fibre splice on the Dallas ring",
+        "Splicing a new fibre pair",
+        "rising loss after construction damage",
+        "Dallas, TX (DLLSTX01)",
+        "Confirmed",
+        "ETH-10G-0001",
+        "Ethernet 10G",
+        "DLLSTX01 (Dallas, TX) - FTWOTX02 (Fort Worth, TX)",
+        "OUTAGE",
+        "30 min",
+        "DIA-0042",
+        "Dedicated Internet Access",
+        "REDUCED-REDUNDANCY",
+        "Tue 1 Dec 2026 01:00 CST (07:00 UTC)",
+        "Wed 2 Dec 2026 05:00 CST (11:00 UTC)",
+        "change-management@example.net",
+        "+1 800 555 0100",
+        "quoting GCR-1001",
+        "ACME-001",
     ]
 
 
@@ -73,18 +91,29 @@ def key_facts() -> list[str]:
 def test_both_parts_carry_the_same_key_information(renderer, kind):
     email = render(renderer, kind=kind)
     seen = html_text(email.html)
-    facts = key_facts() if kind is not NoticeKind.CANCELLED else [
-        "Cancelled" if fact == "Confirmed" else fact for fact in key_facts()]
+    facts = (
+        key_facts()
+        if kind is not NoticeKind.CANCELLED
+        else ["Cancelled" if fact == "Confirmed" else fact for fact in key_facts()]
+    )
     for fact in facts:
         assert fact in email.text, fact
         assert fact in seen, fact
 
 
-@pytest.mark.parametrize("kind, word", [
-    (NoticeKind.NEW, "New"), (NoticeKind.UPDATED, "Updated"), (NoticeKind.RESCHEDULED, "Rescheduled"),
-    (NoticeKind.REMINDER, "Reminder"), (NoticeKind.STARTED, "Started"), (NoticeKind.COMPLETED, "Completed"),
-    (NoticeKind.CANCELLED, "Cancelled"), (NoticeKind.EMERGENCY, "EMERGENCY"),
-])
+@pytest.mark.parametrize(
+    "kind, word",
+    [
+        (NoticeKind.NEW, "New"),
+        (NoticeKind.UPDATED, "Updated"),
+        (NoticeKind.RESCHEDULED, "Rescheduled"),
+        (NoticeKind.REMINDER, "Reminder"),
+        (NoticeKind.STARTED, "Started"),
+        (NoticeKind.COMPLETED, "Completed"),
+        (NoticeKind.CANCELLED, "Cancelled"),
+        (NoticeKind.EMERGENCY, "EMERGENCY"),
+    ],
+)
 def test_the_subject_names_the_kind_the_gcr_and_the_title(renderer, kind, word):
     subject = render(renderer, kind=kind).subject
     assert subject.startswith(f"{word}: ")
@@ -93,21 +122,34 @@ def test_the_subject_names_the_kind_the_gcr_and_the_title(renderer, kind, word):
 
 
 def test_a_reminder_says_when_its_window_starts(renderer):
-    email = render(renderer, kind=NoticeKind.REMINDER, reminder_window=2, reminder_offset_hours=24,
-                   issued_at=window(2).start - timedelta(hours=24))
+    email = render(
+        renderer,
+        kind=NoticeKind.REMINDER,
+        reminder_window=2,
+        reminder_offset_hours=24,
+        issued_at=window(2).start - timedelta(hours=24),
+    )
     assert "(starts in 24 h)" in email.subject
     assert "window 2 starts in about 24 hours" in email.text
     assert "window 2 starts in about 24 hours" in html_text(email.html)
 
 
-@pytest.mark.parametrize("left, short, long", [
-    (timedelta(hours=5, minutes=10), "5 h", "about 5 hours"),
-    (timedelta(hours=1, minutes=35), "1 h 35 min", "1 h 35 min"),
-    (timedelta(minutes=20), "20 min", "20 min"),
-])
+@pytest.mark.parametrize(
+    "left, short, long",
+    [
+        (timedelta(hours=5, minutes=10), "5 h", "about 5 hours"),
+        (timedelta(hours=1, minutes=35), "1 h 35 min", "1 h 35 min"),
+        (timedelta(minutes=20), "20 min", "20 min"),
+    ],
+)
 def test_a_reminder_sent_late_says_the_true_time_left_from_its_issue(renderer, left, short, long):
-    email = render(renderer, kind=NoticeKind.REMINDER, reminder_window=1, reminder_offset_hours=72,
-                   issued_at=window(1).start - left)
+    email = render(
+        renderer,
+        kind=NoticeKind.REMINDER,
+        reminder_window=1,
+        reminder_offset_hours=72,
+        issued_at=window(1).start - left,
+    )
     assert f"(starts in {short})" in email.subject
     for part in (email.text, html_text(email.html)):
         assert f"window 1 starts in {long} " in part
@@ -115,10 +157,15 @@ def test_a_reminder_sent_late_says_the_true_time_left_from_its_issue(renderer, l
 
 
 def test_a_rescheduled_notice_states_the_change_once(renderer):
-    moved = window(1, previous_start=datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
-                   previous_end=datetime(2026, 11, 28, 11, 0, tzinfo=UTC))
-    changes = ("Window 1 moved: Sat 28 Nov 2026 01:00 CST (07:00 UTC) - Sat 28 Nov 2026 05:00 CST (11:00 UTC) -> "
-               "Tue 1 Dec 2026 01:00 CST (07:00 UTC) - Tue 1 Dec 2026 05:00 CST (11:00 UTC)",)
+    moved = window(
+        1,
+        previous_start=datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
+        previous_end=datetime(2026, 11, 28, 11, 0, tzinfo=UTC),
+    )
+    changes = (
+        "Window 1 moved: Sat 28 Nov 2026 01:00 CST (07:00 UTC) - Sat 28 Nov 2026 05:00 CST (11:00 UTC) -> "
+        "Tue 1 Dec 2026 01:00 CST (07:00 UTC) - Tue 1 Dec 2026 05:00 CST (11:00 UTC)",
+    )
     email = render(renderer, kind=NoticeKind.RESCHEDULED, windows=(moved, window(2)), changes=changes)
     for part in (email.text, html_text(email.html)):
         assert part.count("Sat 28 Nov 2026 01:00 CST (07:00 UTC)") == 1
@@ -126,8 +173,11 @@ def test_a_rescheduled_notice_states_the_change_once(renderer):
 
 
 def test_a_rescheduled_notice_shows_the_old_and_the_new_times(renderer):
-    moved = window(1, previous_start=datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
-                   previous_end=datetime(2026, 11, 28, 11, 0, tzinfo=UTC))
+    moved = window(
+        1,
+        previous_start=datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
+        previous_end=datetime(2026, 11, 28, 11, 0, tzinfo=UTC),
+    )
     email = render(renderer, kind=NoticeKind.RESCHEDULED, windows=(moved, window(2)))
     for part in (email.text, html_text(email.html)):
         assert "What changed".upper() in part.upper()
@@ -145,18 +195,23 @@ def test_an_updated_notice_lists_what_changed(renderer):
 
 def test_a_cancelled_notice_carries_its_note_and_marks_cancelled_windows(renderer):
     note = "This maintenance no longer affects your services."
-    email = render(renderer, kind=NoticeKind.CANCELLED, note=note, status=Status.CONFIRMED,
-                   windows=(window(1, cancelled=True), window(2, cancelled=True)))
+    email = render(
+        renderer,
+        kind=NoticeKind.CANCELLED,
+        note=note,
+        status=Status.CONFIRMED,
+        windows=(window(1, cancelled=True), window(2, cancelled=True)),
+    )
     assert note in email.text and note in email.html
     assert "Window 1 - CANCELLED" in email.text and "Window 2 - CANCELLED" in email.text
     assert "CANCELLED" in html_text(email.html)
 
 
-@pytest.mark.parametrize("status, note", [(Status.CANCELLED, ""),
-                                          (Status.CONFIRMED, "This maintenance no longer affects your services.")])
+@pytest.mark.parametrize(
+    "status, note", [(Status.CANCELLED, ""), (Status.CONFIRMED, "This maintenance no longer affects your services.")]
+)
 def test_a_cancelled_notice_says_what_was_planned_as_cancelled_not_as_an_impact_to_come(renderer, status, note):
-    email = render(renderer, kind=NoticeKind.CANCELLED, status=status, note=note,
-                   windows=(window(1, cancelled=True),))
+    email = render(renderer, kind=NoticeKind.CANCELLED, status=status, note=note, windows=(window(1, cancelled=True),))
     seen = html_text(email.html)
     for part in (email.text, seen):
         assert "Status: Cancelled" in part
@@ -188,8 +243,13 @@ def test_windows_are_numbered_as_the_customer_saw_them(renderer):
 
 
 def test_a_single_window_seen_is_not_numbered(renderer):
-    email = render(renderer, kind=NoticeKind.REMINDER, reminder_window=2, windows=(window(2),),
-                   issued_at=window(2).start - timedelta(hours=24))
+    email = render(
+        renderer,
+        kind=NoticeKind.REMINDER,
+        reminder_window=2,
+        windows=(window(2),),
+        issued_at=window(2).start - timedelta(hours=24),
+    )
     for part in (email.subject, email.text, html_text(email.html)):
         assert "window 2" not in part.lower()
     assert "starts in about 24 hours" in email.text
@@ -265,6 +325,7 @@ def test_a_customer_in_utc_reads_its_times_once(renderer):
 
 
 def test_a_cancelled_notice_keeps_a_blank_line_before_what_changed(renderer):
-    email = render(renderer, kind=NoticeKind.CANCELLED, status=Status.CANCELLED,
-                   changes=("Status: Confirmed -> Cancelled",))
+    email = render(
+        renderer, kind=NoticeKind.CANCELLED, status=Status.CANCELLED, changes=("Status: Confirmed -> Cancelled",)
+    )
     assert "listed below.\n\nWHAT CHANGED\n" in email.text

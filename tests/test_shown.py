@@ -1,5 +1,6 @@
 """What a customer is shown of a GCR now (delivery.shown): `changemgmt preview` composes
 and renders it by the worker's own path, so a preview is the email the worker sends."""
+
 from __future__ import annotations
 
 import email
@@ -17,9 +18,24 @@ from changemgmt.store import models
 from changemgmt.store.db import transaction
 from world import build_world
 
-GCR = ["--number", "GCR-8101", "--title", "Fibre splice on the Dallas ring", "--description", "Splicing fibre.",
-       "--window", "2026-12-01T07:00Z/2026-12-01T11:00Z", "--window", "2026-12-08T07:00Z/2026-12-08T09:00Z",
-       "--impact", "ACME-ETH-1:OUTAGE", "--impact", "ACME-DIA-2:DEGRADED", "--impact", "GLBX-WAVE-1:DEGRADED"]
+GCR = [
+    "--number",
+    "GCR-8101",
+    "--title",
+    "Fibre splice on the Dallas ring",
+    "--description",
+    "Splicing fibre.",
+    "--window",
+    "2026-12-01T07:00Z/2026-12-01T11:00Z",
+    "--window",
+    "2026-12-08T07:00Z/2026-12-08T09:00Z",
+    "--impact",
+    "ACME-ETH-1:OUTAGE",
+    "--impact",
+    "ACME-DIA-2:DEGRADED",
+    "--impact",
+    "GLBX-WAVE-1:DEGRADED",
+]
 
 
 @pytest.fixture
@@ -54,16 +70,16 @@ def identity(raw: bytes) -> tuple[bytes, bytes]:
 
 
 @pytest.mark.parametrize("account", ["ACC-1001", "ACC-2002"])  # Chicago and UTC
-def test_the_preview_of_a_published_gcr_is_the_email_the_worker_sent(run, world, operator_templates, env, home, now,
-                                                                     account):
+def test_the_preview_of_a_published_gcr_is_the_email_the_worker_sent(
+    run, world, operator_templates, env, home, now, account
+):
     run("gcr", "create", *GCR, "--publish", "confirmed")
     run("worker", "--once")
     shown, _ = preview(env, now, "GCR-8101", "--account", account)
     contact = re.search(rb"\r\nMessage-ID: <notice-0\.(\d+)@", shown).group(1).decode()
     [sent_file] = (home / "var" / "outbox").glob(f"notice-*-contact-{contact}.eml")
     sent = sent_file.read_bytes()
-    assert email.message_from_bytes(sent, policy=policy.default)["Subject"].startswith(
-        "Operator's word on GCR-8101")
+    assert email.message_from_bytes(sent, policy=policy.default)["Subject"].startswith("Operator's word on GCR-8101")
     # A preview is no notice: its notice id is 0, and the boundaries are seeded by it.
     (notice, seed), (no_notice, preview_seed) = identity(sent), identity(shown)
     assert no_notice == b"0"

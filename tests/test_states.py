@@ -1,6 +1,7 @@
 """The machines of notices, deliveries, recipients and attempts (domain.states): every
 allowed and every refused transition, and every state change the writers make, checked
 against the table on a real database."""
+
 from __future__ import annotations
 
 import random
@@ -16,7 +17,13 @@ from changemgmt.delivery.webhook import apply_sendgrid_events
 from changemgmt.domain import states
 from changemgmt.domain.errors import TransitionError
 from changemgmt.domain.states import (
-    AttemptOutcome, DeliveryState, NoticeState, RecipientState, Transition, allowed_transitions, check_transition,
+    AttemptOutcome,
+    DeliveryState,
+    NoticeState,
+    RecipientState,
+    Transition,
+    allowed_transitions,
+    check_transition,
     is_final,
 )
 from changemgmt.domain.status import Status
@@ -27,17 +34,28 @@ N, D, R, A = NoticeState, DeliveryState, RecipientState, AttemptOutcome
 REPORTED = {R.DELIVERED, R.BOUNCED, R.DROPPED, R.DEFERRED}
 
 ALLOWED = {
-    NoticeState: {(None, N.PENDING), (None, N.NO_RECIPIENT),
-                  (N.PENDING, N.SENT), (N.PENDING, N.FAILED), (N.PENDING, N.SKIPPED)},
-    DeliveryState: {(None, D.PENDING), (D.PENDING, D.SENDING), (D.PENDING, D.SKIPPED),
-                    (D.SENDING, D.SENT), (D.SENDING, D.PENDING), (D.SENDING, D.FAILED), (D.SENDING, D.SKIPPED)},
+    NoticeState: {
+        (None, N.PENDING),
+        (None, N.NO_RECIPIENT),
+        (N.PENDING, N.SENT),
+        (N.PENDING, N.FAILED),
+        (N.PENDING, N.SKIPPED),
+    },
+    DeliveryState: {
+        (None, D.PENDING),
+        (D.PENDING, D.SENDING),
+        (D.PENDING, D.SKIPPED),
+        (D.SENDING, D.SENT),
+        (D.SENDING, D.PENDING),
+        (D.SENDING, D.FAILED),
+        (D.SENDING, D.SKIPPED),
+    },
     # the provider's report wins from any state (its events come in any order)
     RecipientState: {(None, R.PENDING), (R.PENDING, R.SENT), (R.PENDING, R.SKIPPED), (R.PENDING, R.FAILED)}
     | {(current, report) for current in RecipientState for report in REPORTED},
     AttemptOutcome: {(None, outcome) for outcome in AttemptOutcome},  # an open attempt ends once
 }
-EVERY_PAIR = [(machine, current, target) for machine in ALLOWED
-              for current in (None, *machine) for target in machine]
+EVERY_PAIR = [(machine, current, target) for machine in ALLOWED for current in (None, *machine) for target in machine]
 ALLOWED_PAIRS = [(m, c, t) for m, c, t in EVERY_PAIR if (c, t) in ALLOWED[m]]
 REFUSED_PAIRS = [(m, c, t) for m, c, t in EVERY_PAIR if (c, t) not in ALLOWED[m]]
 NAMES = {NoticeState: "notice", DeliveryState: "delivery", RecipientState: "recipient", AttemptOutcome: "attempt"}
@@ -69,8 +87,16 @@ def test_it_refuses_every_other_transition_naming_the_machine_and_the_states(pai
 def test_the_values_are_the_strings_the_database_holds():
     assert [s.value for s in NoticeState] == ["pending", "sent", "failed", "skipped", "no_recipient"]
     assert [s.value for s in DeliveryState] == ["pending", "sending", "sent", "failed", "skipped"]
-    assert [s.value for s in RecipientState] == ["pending", "sent", "skipped", "failed", "delivered", "bounced",
-                                                 "dropped", "deferred"]
+    assert [s.value for s in RecipientState] == [
+        "pending",
+        "sent",
+        "skipped",
+        "failed",
+        "delivered",
+        "bounced",
+        "dropped",
+        "deferred",
+    ]
     assert [s.value for s in AttemptOutcome] == ["sent", "retry", "failed", "skipped", "abandoned"]
     assert DeliveryState.PENDING == "pending" and f"{DeliveryState.SENDING}" == "sending"
 
@@ -98,16 +124,23 @@ GCR = {
     "windows": [{"start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"}],
     "impacts": [{"service": "ACME-ETH-1"}, {"service": "GLBX-WAVE-1"}, {"service": "INIT-ETH-9"}],
 }
-COLUMNS = {NoticeState: models.Notice.state, DeliveryState: models.Delivery.state,
-           RecipientState: models.Recipient.state, AttemptOutcome: models.DeliveryAttempt.outcome}
+COLUMNS = {
+    NoticeState: models.Notice.state,
+    DeliveryState: models.Delivery.state,
+    RecipientState: models.Recipient.state,
+    AttemptOutcome: models.DeliveryAttempt.outcome,
+}
 NAMED = {name: value for name, value in vars(states).items() if isinstance(value, Transition)}
 
 
 def _snapshot(db) -> dict:
     """Every row's state by (machine, id); an attempt is None while open."""
     with db() as session:
-        return {(machine, row_id): state for machine, column in COLUMNS.items()
-                for row_id, state in session.execute(select(column.class_.id, column))}
+        return {
+            (machine, row_id): state
+            for machine, column in COLUMNS.items()
+            for row_id, state in session.execute(select(column.class_.id, column))
+        }
 
 
 def _moves(db, before: dict) -> tuple[dict, set]:
@@ -143,8 +176,9 @@ def _record(db, clock, settings, outcomes: list[Outcome]) -> None:
 
 def _recipients_by_delivery(db) -> dict[int, list[int]]:
     with db() as session:
-        rows = session.execute(select(models.Recipient.delivery_id, models.Recipient.contact_id)
-                               .order_by(models.Recipient.id))
+        rows = session.execute(
+            select(models.Recipient.delivery_id, models.Recipient.contact_id).order_by(models.Recipient.id)
+        )
         grouped: dict[int, list[int]] = {}
         for delivery_id, contact_id in rows:
             grouped.setdefault(delivery_id, []).append(contact_id)
@@ -152,10 +186,14 @@ def _recipients_by_delivery(db) -> dict[int, list[int]]:
 
 
 def test_every_state_change_of_planning_claims_outcomes_and_events_is_a_named_transition_of_the_table(
-        desk, db, engine, settings, clock):
+    desk, db, engine, settings, clock
+):
     with transaction(db) as session:  # Initech hears nothing: a notice without recipient
-        session.execute(models.Contact.__table__.update().where(models.Contact.email == "noc@initech.example")
-                        .values(unsubscribed_at=clock()))
+        session.execute(
+            models.Contact.__table__.update()
+            .where(models.Contact.email == "noc@initech.example")
+            .values(unsubscribed_at=clock())
+        )
     seen: set = set()
 
     def step(action, *expected: Transition, reports: set = frozenset()) -> None:
@@ -166,47 +204,87 @@ def test_every_state_change_of_planning_claims_outcomes_and_events_is_a_named_tr
         seen.update(moves)
 
     snapshot = _snapshot(db)
-    step(lambda: desk.publish(GCR), states.NOTICE_PLANNED, states.NOTICE_WITHOUT_RECIPIENT, states.DELIVERY_PLANNED,
-         states.RECIPIENT_PLANNED)
+    step(
+        lambda: desk.publish(GCR),
+        states.NOTICE_PLANNED,
+        states.NOTICE_WITHOUT_RECIPIENT,
+        states.DELIVERY_PLANNED,
+        states.RECIPIENT_PLANNED,
+    )
 
     claims: list = []
     step(lambda: claims.extend(_claims(engine, clock)), states.DELIVERY_CLAIMED)
     recipients = _recipients_by_delivery(db)
     two, one = sorted(claims, key=lambda c: -len(recipients[c.delivery_id]))  # Acme's two contacts, Globex's one
-    step(lambda: _record(db, clock, settings, [
-        Outcome(two, provider_message_id="m-1", contact_ids=tuple(recipients[two.delivery_id][:1])),
-        Outcome(one, error=SendError("busy", permanent=False, status=500)),
-    ]), states.DELIVERY_SENT, states.NOTICE_SENT, states.ATTEMPT_SENT, states.RECIPIENT_SENT,
-        states.RECIPIENT_SKIPPED, states.DELIVERY_RETRIED, states.ATTEMPT_RETRY)
+    step(
+        lambda: _record(
+            db,
+            clock,
+            settings,
+            [
+                Outcome(two, provider_message_id="m-1", contact_ids=tuple(recipients[two.delivery_id][:1])),
+                Outcome(one, error=SendError("busy", permanent=False, status=500)),
+            ],
+        ),
+        states.DELIVERY_SENT,
+        states.NOTICE_SENT,
+        states.ATTEMPT_SENT,
+        states.RECIPIENT_SENT,
+        states.RECIPIENT_SKIPPED,
+        states.DELIVERY_RETRIED,
+        states.ATTEMPT_RETRY,
+    )
 
     clock.advance(hours=2)
     claims.clear()
     step(lambda: claims.extend(_claims(engine, clock)), states.DELIVERY_CLAIMED)
-    step(lambda: _record(db, clock, settings, [Outcome(claims[0], error=SendError("bad", permanent=True, status=400))]),
-         states.DELIVERY_FAILED, states.NOTICE_FAILED, states.RECIPIENT_FAILED, states.ATTEMPT_FAILED)
+    step(
+        lambda: _record(db, clock, settings, [Outcome(claims[0], error=SendError("bad", permanent=True, status=400))]),
+        states.DELIVERY_FAILED,
+        states.NOTICE_FAILED,
+        states.RECIPIENT_FAILED,
+        states.ATTEMPT_FAILED,
+    )
 
     moved = {"windows": [{"number": 1, "start": "2026-12-02T07:00Z", "end": "2026-12-02T11:00Z"}]}
-    step(lambda: desk.update("GCR-6101", moved), states.NOTICE_PLANNED, states.DELIVERY_PLANNED,
-         states.RECIPIENT_PLANNED)
+    step(
+        lambda: desk.update("GCR-6101", moved), states.NOTICE_PLANNED, states.DELIVERY_PLANNED, states.RECIPIENT_PLANNED
+    )
     step(lambda: _claims(engine, clock), states.DELIVERY_CLAIMED)
     clock.advance(minutes=6)
     step(lambda: _claims(engine, clock, limit=0), states.DELIVERY_LEASE_EXPIRED, states.ATTEMPT_ABANDONED)
     claims.clear()
     step(lambda: claims.extend(_claims(engine, clock)), states.DELIVERY_CLAIMED)
-    step(lambda: _record(db, clock, settings, [Outcome(c, skipped="its window moved") for c in claims]),
-         states.DELIVERY_SKIPPED, states.NOTICE_SKIPPED, states.RECIPIENT_SKIPPED, states.ATTEMPT_SKIPPED)
+    step(
+        lambda: _record(db, clock, settings, [Outcome(c, skipped="its window moved") for c in claims]),
+        states.DELIVERY_SKIPPED,
+        states.NOTICE_SKIPPED,
+        states.RECIPIENT_SKIPPED,
+        states.ATTEMPT_SKIPPED,
+    )
 
     moved = {"windows": [{"number": 1, "start": "2026-12-03T07:00Z", "end": "2026-12-03T11:00Z"}]}
-    step(lambda: desk.update("GCR-6101", moved), states.NOTICE_PLANNED, states.DELIVERY_PLANNED,
-         states.RECIPIENT_PLANNED)
-    step(lambda: desk.status("GCR-6101", Status.CANCELLED), states.NOTICE_SKIPPED, states.DELIVERY_SUPERSEDED,
-         states.NOTICE_PLANNED, states.DELIVERY_PLANNED, states.RECIPIENT_PLANNED)
+    step(
+        lambda: desk.update("GCR-6101", moved), states.NOTICE_PLANNED, states.DELIVERY_PLANNED, states.RECIPIENT_PLANNED
+    )
+    step(
+        lambda: desk.status("GCR-6101", Status.CANCELLED),
+        states.NOTICE_SKIPPED,
+        states.DELIVERY_SUPERSEDED,
+        states.NOTICE_PLANNED,
+        states.DELIVERY_PLANNED,
+        states.RECIPIENT_PLANNED,
+    )
 
     sent = {"delivery_id": str(two.delivery_id), "contact_id": str(recipients[two.delivery_id][0])}
-    step(lambda: _events(db, clock, [{"event": "delivered", "sg_event_id": "e1", **sent}]),
-         reports={(R, R.SENT, R.DELIVERED)})
-    step(lambda: _events(db, clock, [{"event": "bounce", "type": "blocked", "sg_event_id": "e2", **sent}]),
-         reports={(R, R.DELIVERED, R.DEFERRED)})
+    step(
+        lambda: _events(db, clock, [{"event": "delivered", "sg_event_id": "e1", **sent}]),
+        reports={(R, R.SENT, R.DELIVERED)},
+    )
+    step(
+        lambda: _events(db, clock, [{"event": "bounce", "type": "blocked", "sg_event_id": "e2", **sent}]),
+        reports={(R, R.DELIVERED, R.DEFERRED)},
+    )
 
     assert {_key(t) for t in NAMED.values()} <= seen  # every named transition was made, and checked
 

@@ -4,10 +4,16 @@ from changemgmt.domain.errors import TransitionError
 from changemgmt.domain.status import Status, allowed_transitions, check_transition
 
 ALLOWED = {
-    (Status.DRAFT, Status.TENTATIVE), (Status.DRAFT, Status.CONFIRMED), (Status.DRAFT, Status.CANCELLED),
-    (Status.TENTATIVE, Status.CONFIRMED), (Status.TENTATIVE, Status.IN_PROGRESS), (Status.TENTATIVE, Status.CANCELLED),
-    (Status.CONFIRMED, Status.IN_PROGRESS), (Status.CONFIRMED, Status.CANCELLED),
-    (Status.IN_PROGRESS, Status.COMPLETED), (Status.IN_PROGRESS, Status.CANCELLED),
+    (Status.DRAFT, Status.TENTATIVE),
+    (Status.DRAFT, Status.CONFIRMED),
+    (Status.DRAFT, Status.CANCELLED),
+    (Status.TENTATIVE, Status.CONFIRMED),
+    (Status.TENTATIVE, Status.IN_PROGRESS),
+    (Status.TENTATIVE, Status.CANCELLED),
+    (Status.CONFIRMED, Status.IN_PROGRESS),
+    (Status.CONFIRMED, Status.CANCELLED),
+    (Status.IN_PROGRESS, Status.COMPLETED),
+    (Status.IN_PROGRESS, Status.CANCELLED),
 }
 EVERY_PAIR = [(a, b) for a in Status for b in Status]
 
@@ -31,13 +37,16 @@ def test_final_statuses_say_they_are_final():
         check_transition(Status.COMPLETED, Status.CANCELLED)
 
 
-@pytest.mark.parametrize(("status", "ical", "maintnote"), [
-    (Status.TENTATIVE, "TENTATIVE", "TENTATIVE"),
-    (Status.CONFIRMED, "CONFIRMED", "CONFIRMED"),
-    (Status.IN_PROGRESS, "CONFIRMED", "IN-PROCESS"),
-    (Status.COMPLETED, "CONFIRMED", "COMPLETED"),
-    (Status.CANCELLED, "CANCELLED", "CANCELLED"),
-])
+@pytest.mark.parametrize(
+    ("status", "ical", "maintnote"),
+    [
+        (Status.TENTATIVE, "TENTATIVE", "TENTATIVE"),
+        (Status.CONFIRMED, "CONFIRMED", "CONFIRMED"),
+        (Status.IN_PROGRESS, "CONFIRMED", "IN-PROCESS"),
+        (Status.COMPLETED, "CONFIRMED", "COMPLETED"),
+        (Status.CANCELLED, "CANCELLED", "CANCELLED"),
+    ],
+)
 def test_it_maps_statuses_to_icalendar_and_maintnote(status, ical, maintnote):
     assert (status.ical_status, status.maintnote_status) == (ical, maintnote)
 

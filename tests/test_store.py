@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,8 +15,17 @@ from world import build_world
 def test_migrations_create_the_schema_from_empty(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     upgrade(engine)
-    assert {"customers", "contacts", "locations", "services", "gcrs", "windows", "impacts", "revisions",
-            "audit_entries"} <= set(inspect(engine).get_table_names())
+    assert {
+        "customers",
+        "contacts",
+        "locations",
+        "services",
+        "gcrs",
+        "windows",
+        "impacts",
+        "revisions",
+        "audit_entries",
+    } <= set(inspect(engine).get_table_names())
     upgrade(engine)  # a second upgrade is a no-op
     assert current_revision(engine) is not None
 
@@ -36,30 +45,49 @@ def test_inventory_round_trips(db):
         assert acme.time_zone == "America/Chicago"
         assert [c.email for c in acme.contacts] == ["noc@acme.example"]
         service = session.scalar(select(models.Service).where(models.Service.service_id == "ACME-ETH-1"))
-        assert (service.customer.account, service.a_end.code, service.z_end.code) == ("ACC-1001", "DLLSTX01",
-                                                                                      "HSTNTX02")
+        assert (service.customer.account, service.a_end.code, service.z_end.code) == (
+            "ACC-1001",
+            "DLLSTX01",
+            "HSTNTX02",
+        )
 
 
 def test_times_come_back_aware_utc_whatever_zone_went_in(db):
     chicago = timezone(timedelta(hours=-6))
     with transaction(db) as session:
         build_world(session)
-        gcr = models.Gcr(number="GCR-1", title="t", description="d", status="draft", revision=1,
-                         created_at=datetime(2026, 12, 1, 1, tzinfo=chicago),
-                         updated_at=datetime(2026, 12, 1, 7, tzinfo=timezone.utc), created_by="test")
+        gcr = models.Gcr(
+            number="GCR-1",
+            title="t",
+            description="d",
+            status="draft",
+            revision=1,
+            created_at=datetime(2026, 12, 1, 1, tzinfo=chicago),
+            updated_at=datetime(2026, 12, 1, 7, tzinfo=UTC),
+            created_by="test",
+        )
         session.add(gcr)
     with db() as session:
         stored = session.scalar(select(models.Gcr))
-        assert stored.created_at == datetime(2026, 12, 1, 7, tzinfo=timezone.utc)
+        assert stored.created_at == datetime(2026, 12, 1, 7, tzinfo=UTC)
         assert stored.created_at.utcoffset() == timedelta(0)
 
 
 def test_naive_times_are_refused(db):
     with pytest.raises(Exception, match="naive"):
         with transaction(db) as session:
-            session.add(models.Gcr(number="GCR-1", title="t", description="d", status="draft", revision=1,
-                                   created_at=datetime(2026, 12, 1), updated_at=datetime(2026, 12, 1),
-                                   created_by="test"))
+            session.add(
+                models.Gcr(
+                    number="GCR-1",
+                    title="t",
+                    description="d",
+                    status="draft",
+                    revision=1,
+                    created_at=datetime(2026, 12, 1),
+                    updated_at=datetime(2026, 12, 1),
+                    created_by="test",
+                )
+            )
 
 
 def test_account_numbers_and_service_ids_are_unique(db):

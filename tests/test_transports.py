@@ -1,5 +1,6 @@
 """Transports against real servers on 127.0.0.1: SendGrid (through the real `sendgrid`
 client), SMTP (aiosmtpd), the outbox folder, and the in-memory double."""
+
 from __future__ import annotations
 
 import email
@@ -9,6 +10,7 @@ from email import policy
 import pytest
 
 from changemgmt.config import load_settings
+from changemgmt.content.view import Recipient
 from changemgmt.delivery.message import build_email
 from changemgmt.delivery.transports import (
     FileTransport,
@@ -19,7 +21,6 @@ from changemgmt.delivery.transports import (
     SmtpTransport,
     make_transport,
 )
-from changemgmt.content.view import Recipient
 from support.sendgrid_server import FakeSendGrid
 from support.smtp_server import SmtpServer, free_port
 from support.views import notice, recipients
@@ -168,12 +169,20 @@ def test_a_resend_by_the_file_transport_is_a_second_file_and_overwrites_nothing(
     FileTransport(outbox).send(message)  # the worker's next attempt, or another worker
     FileTransport(outbox).send(message)
     files = {f.name: f.read_bytes() for f in outbox.iterdir()}
-    assert sorted(files) == ["notice-7-contact-11-2.eml", "notice-7-contact-11-3.eml", "notice-7-contact-11.eml",
-                             "notice-7-contact-12-2.eml", "notice-7-contact-12-3.eml", "notice-7-contact-12.eml"]
+    assert sorted(files) == [
+        "notice-7-contact-11-2.eml",
+        "notice-7-contact-11-3.eml",
+        "notice-7-contact-11.eml",
+        "notice-7-contact-12-2.eml",
+        "notice-7-contact-12-3.eml",
+        "notice-7-contact-12.eml",
+    ]
     assert {name: files[name] for name in first} == first
     for data in files.values():
         assert email.message_from_bytes(data, policy=policy.default)["To"].addresses[0].addr_spec in (
-            "noc@acme.example", "ops@acme.example")
+            "noc@acme.example",
+            "ops@acme.example",
+        )
 
 
 def test_the_outbox_is_private_to_its_owner_even_when_it_was_made_looser(tmp_path, message):
@@ -187,7 +196,10 @@ def test_the_outbox_is_private_to_its_owner_even_when_it_was_made_looser(tmp_pat
     assert (outbox.stat().st_mode & 0o777, earlier.stat().st_mode & 0o777) == (0o700, 0o600)
     transport.send(message)
     assert {f.name: f.stat().st_mode & 0o777 for f in outbox.iterdir()} == {
-        "notice-1-contact-1.eml": 0o600, "notice-7-contact-11.eml": 0o600, "notice-7-contact-12.eml": 0o600}
+        "notice-1-contact-1.eml": 0o600,
+        "notice-7-contact-11.eml": 0o600,
+        "notice-7-contact-12.eml": 0o600,
+    }
 
 
 def test_a_new_outbox_is_made_private(tmp_path, message):
@@ -204,11 +216,11 @@ def test_the_memory_transport_records_and_can_fail_on_demand(message):
     assert [e["To"] for e in transport.emails] == ["Acme NOC <noc@acme.example>", "Pat Ops <ops@acme.example>"]
 
 
-@pytest.mark.parametrize("backend, kind", [("file", FileTransport), ("sendgrid", SendGridTransport),
-                                           ("smtp", SmtpTransport)])
+@pytest.mark.parametrize(
+    "backend, kind", [("file", FileTransport), ("sendgrid", SendGridTransport), ("smtp", SmtpTransport)]
+)
 def test_the_backend_is_chosen_by_config(tmp_path, backend, kind):
-    settings = load_settings({"CHANGEMGMT_HOME": str(tmp_path), "EMAIL_BACKEND": backend,
-                              "SENDGRID_API_KEY": "SG.x"})
+    settings = load_settings({"CHANGEMGMT_HOME": str(tmp_path), "EMAIL_BACKEND": backend, "SENDGRID_API_KEY": "SG.x"})
     assert isinstance(make_transport(settings), kind)
 
 
@@ -225,17 +237,22 @@ def transport_and_inbox(request, tmp_path):
         yield memory, lambda: [e["To"].addresses[0].addr_spec for e in memory.emails]
     elif request.param == "file":
         folder = tmp_path / "outbox"
-        yield FileTransport(folder), lambda: [
-            email.message_from_bytes(f.read_bytes(), policy=policy.default)["To"].addresses[0].addr_spec
-            for f in sorted(folder.glob("*.eml"))]
+        yield (
+            FileTransport(folder),
+            lambda: [
+                email.message_from_bytes(f.read_bytes(), policy=policy.default)["To"].addresses[0].addr_spec
+                for f in sorted(folder.glob("*.eml"))
+            ],
+        )
     elif request.param == "smtp":
         with SmtpServer() as server:
-            yield SmtpTransport(server.host, server.port, timeout=5), lambda: [
-                m.rcpt_tos[0] for m in server.messages]
+            yield SmtpTransport(server.host, server.port, timeout=5), lambda: [m.rcpt_tos[0] for m in server.messages]
     else:
         with FakeSendGrid() as fake:
-            yield sendgrid_transport(fake.url), lambda: [
-                p["to"][0]["email"] for r in fake.requests for p in r.body["personalizations"]]
+            yield (
+                sendgrid_transport(fake.url),
+                lambda: [p["to"][0]["email"] for r in fake.requests for p in r.body["personalizations"]],
+            )
 
 
 def test_every_transport_reaches_each_recipient_once(transport_and_inbox, message):

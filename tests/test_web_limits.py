@@ -2,13 +2,15 @@
 held for ever): real sockets against the real command with small limits. A request's
 head must arrive within the header timeout, be neither too large nor too long, and
 connections beyond the limit are refused; the server keeps answering normal requests."""
+
 from __future__ import annotations
 
 import socket
 import time
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from changemgmt.web.guard import HeadScanner, HeadTooLarge, Limits
 from support.web import web_process
@@ -80,8 +82,9 @@ def fresh(server):
     wait_until_free(server)
 
 
-@pytest.mark.parametrize("sent", [b"", HALF, b"GET /calendars/", b"\r\n\r\n"], ids=["nothing", "half", "a line",
-                                                                                     "empty lines"])
+@pytest.mark.parametrize(
+    "sent", [b"", HALF, b"GET /calendars/", b"\r\n\r\n"], ids=["nothing", "half", "a line", "empty lines"]
+)
 def test_a_connection_that_does_not_finish_its_head_is_closed_at_the_timeout(fresh, sent):
     start = time.monotonic()
     with connect(fresh) as sock:
@@ -129,9 +132,14 @@ def test_connections_beyond_the_limit_are_refused_and_all_are_freed(fresh):
     assert answer(fresh).startswith(b"HTTP/1.1 200")
 
 
-@pytest.mark.parametrize("head", [HALF + b"X-Big: " + b"a" * 17_000 + b"\r\n\r\n",
-                                  HALF + b"".join(b"X-%d: 1\r\n" % n for n in range(101)) + b"\r\n"],
-                         ids=["too large", "too many lines"])
+@pytest.mark.parametrize(
+    "head",
+    [
+        HALF + b"X-Big: " + b"a" * 17_000 + b"\r\n\r\n",
+        HALF + b"".join(b"X-%d: 1\r\n" % n for n in range(101)) + b"\r\n",
+    ],
+    ids=["too large", "too many lines"],
+)
 def test_a_head_too_large_or_too_long_gets_431(fresh, head):
     assert answer(fresh, head).startswith(b"HTTP/1.1 431")
     assert answer(fresh).startswith(b"HTTP/1.1 200")
@@ -152,11 +160,14 @@ def test_normal_requests_are_unaffected(fresh):
         assert response(sock).startswith(b"HTTP/1.1 200")
 
 
-HEAD = b"GET /calendars/x.ics HTTP/1.1\r\nHost: example.net\r\nIf-None-Match: \"abc\"\r\n\r\n"
+HEAD = b'GET /calendars/x.ics HTTP/1.1\r\nHost: example.net\r\nIf-None-Match: "abc"\r\n\r\n'
 
 
-@given(cuts=st.lists(st.integers(min_value=0, max_value=len(HEAD) + 20), max_size=12),
-       before=st.sampled_from([b"", b"\r\n", b"\n\r\n"]), body=st.sampled_from([b"", b"\r\n\r\nGET", b"x\n\n"]))
+@given(
+    cuts=st.lists(st.integers(min_value=0, max_value=len(HEAD) + 20), max_size=12),
+    before=st.sampled_from([b"", b"\r\n", b"\n\r\n"]),
+    body=st.sampled_from([b"", b"\r\n\r\nGET", b"x\n\n"]),
+)
 def test_the_head_ends_where_it_ends_however_the_bytes_are_cut(cuts, before, body):
     data = before + HEAD + body
     scanner = HeadScanner(Limits())
@@ -180,9 +191,11 @@ def test_the_scanner_counts_lines_and_bytes_across_pieces():
         HeadScanner(Limits(max_header_bytes=100)).feed(b"GET /" + b"a" * 100)
 
 
-@given(head=st.lists(st.sampled_from([b"GET / HTTP/1.1", b"A: 1", b"B:", b"x\r", b""]), max_size=6),
-       endings=st.lists(st.sampled_from([b"\r\n", b"\n"]), min_size=8, max_size=8),
-       cut=st.integers(min_value=0, max_value=80))
+@given(
+    head=st.lists(st.sampled_from([b"GET / HTTP/1.1", b"A: 1", b"B:", b"x\r", b""]), max_size=6),
+    endings=st.lists(st.sampled_from([b"\r\n", b"\n"]), min_size=8, max_size=8),
+    cut=st.integers(min_value=0, max_value=80),
+)
 def test_whole_or_in_pieces_the_scanner_finds_the_same_end(head, endings, cut):
     """The fast path (a whole head in one piece) and the byte walk agree, whatever the
     line endings and empty lines."""

@@ -1,5 +1,6 @@
 """The worker against real peers: a loopback SendGrid that validates every request
 against SendGrid's published schema, and a real SMTP server."""
+
 from __future__ import annotations
 
 import random
@@ -55,13 +56,16 @@ def attempts(db) -> list[tuple[int, int, str]]:
 
 
 def test_sendgrid_gets_one_valid_request_per_customer_notice_with_one_personalization_per_contact(
-        desk, sendgrid_worker, sendgrid, db):
+    desk, sendgrid_worker, sendgrid, db
+):
     desk.publish(GCR)
     assert sendgrid_worker.drain() == 2
     assert sendgrid.problems == []
     bodies = sorted((r.body for r in sendgrid.requests), key=lambda b: len(b["personalizations"]))
     assert [[p["to"][0]["email"] for p in b["personalizations"]] for b in bodies] == [
-        ["ops@globex.example"], ["noc@acme.example", "it@acme-holdings.example"]]
+        ["ops@globex.example"],
+        ["noc@acme.example", "it@acme-holdings.example"],
+    ]
     for body in bodies:
         for personalization in body["personalizations"]:
             assert personalization["custom_args"]["delivery_id"].isdigit()
@@ -77,8 +81,11 @@ def test_sendgrid_greets_each_contact_by_its_own_organisation(desk, sendgrid_wor
     assert greeted == {"noc@acme.example": {"Acme Logistics"}, "it@acme-holdings.example": {"Acme Holdings"}}
     text = acme["content"][0]["value"]
     assert "Acme Holdings" not in text and "This notice concerns your account Acme Logistics (ACC-1001)." in text
-    assert all(key in text or key in acme["content"][1]["value"]
-               for p in acme["personalizations"] for key in p["substitutions"])
+    assert all(
+        key in text or key in acme["content"][1]["value"]
+        for p in acme["personalizations"]
+        for key in p["substitutions"]
+    )
 
 
 def test_a_429_waits_for_the_reset_time_then_succeeds(desk, sendgrid_worker, sendgrid, clock, db):
@@ -126,8 +133,9 @@ def test_a_refused_connection_is_retried(desk, engine, settings, clock, db, send
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    worker = make_worker(engine, settings, clock, SendGridTransport("SG.k", f"http://127.0.0.1:{closed_port}",
-                                                                    timeout=2))
+    worker = make_worker(
+        engine, settings, clock, SendGridTransport("SG.k", f"http://127.0.0.1:{closed_port}", timeout=2)
+    )
     desk.publish(GCR)
     worker.drain()
     worker.close()
@@ -154,8 +162,7 @@ def test_a_delivery_fails_for_good_after_the_last_attempt(desk, engine, settings
     assert [a[2] for a in attempts(db)] == ["retry"] * (settings.max_attempts - 1) + ["failed"]
 
 
-def test_a_later_notice_waits_while_an_earlier_one_to_the_same_customer_is_retrying(desk, engine, settings, clock,
-                                                                                    db):
+def test_a_later_notice_waits_while_an_earlier_one_to_the_same_customer_is_retrying(desk, engine, settings, clock, db):
     transport = InMemoryTransport()
     worker = make_worker(engine, settings, clock, transport)
     desk.publish({**GCR, "impacts": [{"service": "GLBX-WAVE-1"}]})

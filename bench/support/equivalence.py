@@ -9,6 +9,7 @@ Run it with the code before and after a change (`--root` holds that `changemgmt`
 `templates`) on fresh databases, and compare the files: they must be identical. Each
 revision is compared whole (state and impacts), whichever way that code stores it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,14 +18,24 @@ import logging
 import random
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 W1 = datetime(2026, 11, 12, 6, 0, tzinfo=UTC)
-TABLES = ("gcrs", "windows", "impacts", "revisions", "audiences", "events", "notices", "deliveries", "recipients",
-          "delivery_attempts")
+TABLES = (
+    "gcrs",
+    "windows",
+    "impacts",
+    "revisions",
+    "audiences",
+    "events",
+    "notices",
+    "deliveries",
+    "recipients",
+    "delivery_attempts",
+)
 
 
 class ScriptedTransport:
@@ -58,10 +69,16 @@ class ScriptedTransport:
 
 
 def _message(message, call: int) -> dict:
-    return {"notice": message.notice_id, "call": call, "subject": message.subject, "text": message.text,
-            "html": message.html, "ics": message.ics.decode(), "thread": message.thread_id,
-            "recipients": [[r.contact_id, r.email, r.name, r.unsubscribe_token, r.delivery_id]
-                           for r in message.recipients]}
+    return {
+        "notice": message.notice_id,
+        "call": call,
+        "subject": message.subject,
+        "text": message.text,
+        "html": message.html,
+        "ics": message.ics.decode(),
+        "thread": message.thread_id,
+        "recipients": [[r.contact_id, r.email, r.name, r.unsubscribe_token, r.delivery_id] for r in message.recipients],
+    }
 
 
 def story(url: str, home: str) -> dict:
@@ -69,20 +86,22 @@ def story(url: str, home: str) -> dict:
 
     from bench.support.world import Size, build_inventory
     from changemgmt.config import load_settings
+    from changemgmt.delivery.worker import Worker
     from changemgmt.domain.status import Status
     from changemgmt.gcrs.input import parse_patch
     from changemgmt.gcrs.service import Who, change_status, create_gcr, update_gcr
-    from changemgmt.delivery.worker import Worker
+    from changemgmt.jobs.tick import tick_in
     from changemgmt.store.db import make_engine, session_factory, transaction
     from changemgmt.store.migrate import upgrade
     from changemgmt.store.models import Contact
-    from changemgmt.jobs.tick import tick_in
 
     engine = make_engine(url)
     upgrade(engine)
     build_inventory(engine, Size(40, 160, 100))
     sessions = session_factory(engine)
-    settings = load_settings({"DATABASE_URL": url, "CHANGEMGMT_HOME": home, "SECRET_KEY": "equivalence-snapshot-secret-key-0001"})
+    settings = load_settings(
+        {"DATABASE_URL": url, "CHANGEMGMT_HOME": home, "SECRET_KEY": "equivalence-snapshot-secret-key-0001"}
+    )
     with engine.begin() as connection:
         connection.execute(update(Contact).where(Contact.id == 3).values(notice_kinds=["new", "cancelled"]))
         connection.execute(update(Contact).where(Contact.id == 5).values(reminders=False))
@@ -91,8 +110,7 @@ def story(url: str, home: str) -> dict:
         connection.execute(update(Contact).where(Contact.id == 11).values(suppressed_at=T0 - timedelta(days=1)))
     clock = [T0]
     transport = ScriptedTransport()
-    worker = Worker(engine, transport, settings, lambda: clock[0], batch_size=7, concurrency=3,
-                    rng=random.Random(5))
+    worker = Worker(engine, transport, settings, lambda: clock[0], batch_size=7, concurrency=3, rng=random.Random(5))
 
     def at(moment: datetime, action=None):
         clock[0] = moment
@@ -108,34 +126,63 @@ def story(url: str, home: str) -> dict:
             pass
 
     def impacts(numbers, level=lambda n: "OUTAGE" if n % 3 else "DEGRADED"):
-        return [{"service": f"SVC-{n:08d}", "impact": level(n), "max_outage_minutes": n % 4 * 15 or None}
-                for n in numbers]
+        return [
+            {"service": f"SVC-{n:08d}", "impact": level(n), "max_outage_minutes": n % 4 * 15 or None} for n in numbers
+        ]
 
-    windows = [{"start": W1.isoformat(), "end": (W1 + timedelta(hours=4)).isoformat()},
-               {"start": (W1 + timedelta(days=1)).isoformat(), "end": (W1 + timedelta(days=1, hours=3)).isoformat()}]
-    first = {"number": "GCR-1", "title": "Splice", "description": "Fibre splice.", "reason": "Loss",
-             "work_location": "Dallas", "windows": windows, "impacts": impacts(range(1, 121))}
+    windows = [
+        {"start": W1.isoformat(), "end": (W1 + timedelta(hours=4)).isoformat()},
+        {"start": (W1 + timedelta(days=1)).isoformat(), "end": (W1 + timedelta(days=1, hours=3)).isoformat()},
+    ]
+    first = {
+        "number": "GCR-1",
+        "title": "Splice",
+        "description": "Fibre splice.",
+        "reason": "Loss",
+        "work_location": "Dallas",
+        "windows": windows,
+        "impacts": impacts(range(1, 121)),
+    }
     at(T0, lambda s, w: create_gcr(s, parse_patch(first), w))
     at(T0, lambda s, w: change_status(s, "GCR-1", Status.CONFIRMED, w))
-    moved = [windows[0], {"number": 2, "start": (W1 + timedelta(days=2)).isoformat(),
-                          "end": (W1 + timedelta(days=2, hours=3)).isoformat()}]
+    moved = [
+        windows[0],
+        {
+            "number": 2,
+            "start": (W1 + timedelta(days=2)).isoformat(),
+            "end": (W1 + timedelta(days=2, hours=3)).isoformat(),
+        },
+    ]
     with engine.connect() as connection:  # customers 1 to 5 leave the GCR: "no longer affects you"
         leaving = set(connection.scalars(text("SELECT id FROM services WHERE customer_id <= 5")))
     kept = [n for n in range(21, 141) if n not in leaving]
-    second = {"impacts": impacts(kept, lambda n: "DEGRADED" if n <= 40 else "OUTAGE"),
-              "windows": [{"number": 1, **windows[0]}, moved[1]]}
+    second = {
+        "impacts": impacts(kept, lambda n: "DEGRADED" if n <= 40 else "OUTAGE"),
+        "windows": [{"number": 1, **windows[0]}, moved[1]],
+    }
     at(T0 + timedelta(hours=1), lambda s, w: update_gcr(s, "GCR-1", parse_patch(second), w))
     with engine.begin() as connection:
         connection.execute(update(Contact).where(Contact.id == 13).values(unsubscribed_at=T0 + timedelta(hours=1)))
-    for moment in (T0 + timedelta(hours=1, minutes=5), T0 + timedelta(hours=2), W1 - timedelta(hours=72),
-                   W1 - timedelta(hours=24)):
+    for moment in (
+        T0 + timedelta(hours=1, minutes=5),
+        T0 + timedelta(hours=2),
+        W1 - timedelta(hours=72),
+        W1 - timedelta(hours=24),
+    ):
         at(moment)
     at(W1 - timedelta(hours=23), lambda s, w: update_gcr(s, "GCR-1", parse_patch({"description": "Bigger splice."}), w))
     at(W1 - timedelta(hours=12), lambda s, w: change_status(s, "GCR-1", Status.CANCELLED, w))
     start = W1 - timedelta(hours=6)
-    urgent = {"number": "GCR-2", "title": "Card swap", "description": "Replace a card.", "emergency": True,
-              "windows": [{"start": (start + timedelta(hours=3)).isoformat(),
-                           "end": (start + timedelta(hours=5)).isoformat()}], "impacts": impacts(range(100, 131))}
+    urgent = {
+        "number": "GCR-2",
+        "title": "Card swap",
+        "description": "Replace a card.",
+        "emergency": True,
+        "windows": [
+            {"start": (start + timedelta(hours=3)).isoformat(), "end": (start + timedelta(hours=5)).isoformat()}
+        ],
+        "impacts": impacts(range(100, 131)),
+    }
     at(start, lambda s, w: create_gcr(s, parse_patch(urgent), w))
     at(start, lambda s, w: change_status(s, "GCR-2", Status.CONFIRMED, w, override_reason="card failing"))
     at(start + timedelta(hours=3, minutes=1))
@@ -143,8 +190,10 @@ def story(url: str, home: str) -> dict:
     at(start + timedelta(days=2))
     worker.close()
     with engine.connect() as connection:
-        rows = {t: [[_cell(v) for v in row] for row in connection.execute(text(f"SELECT * FROM {t} ORDER BY id"))]
-                for t in TABLES}
+        rows = {
+            t: [[_cell(v) for v in row] for row in connection.execute(text(f"SELECT * FROM {t} ORDER BY id"))]
+            for t in TABLES
+        }
         rows["revisions"] = _whole_revisions(connection)
     log = sorted(transport.log, key=lambda m: (m["notice"], m["call"]))
     return {"tables": rows, "messages": log}
@@ -169,10 +218,14 @@ def _whole_revisions(connection) -> list:
 def _impacts_at(connection, gcr_id: int, number: int) -> list[dict]:
     from sqlalchemy import text
 
-    found = connection.execute(text(
-        "SELECT s.service_id, r.level, r.max_outage_minutes FROM revision_impacts r "
-        "JOIN services s ON s.id = r.service_pk WHERE r.gcr_id = :gcr AND r.from_revision <= :number "
-        "AND (r.until_revision IS NULL OR r.until_revision > :number)"), {"gcr": gcr_id, "number": number})
+    found = connection.execute(
+        text(
+            "SELECT s.service_id, r.level, r.max_outage_minutes FROM revision_impacts r "
+            "JOIN services s ON s.id = r.service_pk WHERE r.gcr_id = :gcr AND r.from_revision <= :number "
+            "AND (r.until_revision IS NULL OR r.until_revision > :number)"
+        ),
+        {"gcr": gcr_id, "number": number},
+    )
     return [{"service_id": s, "impact": level, "max_outage_minutes": m} for s, level, m in sorted(found)]
 
 

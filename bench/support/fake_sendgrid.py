@@ -7,6 +7,7 @@ personalizations; GET /stats returns the counts and this process's CPU seconds.
 asyncio and a minimal HTTP/1.1 parser (keep-alive when the client wants it), so it
 answers in far less CPU than the worker spends per request.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,7 @@ import os
 import sys
 import time
 
-RESPONSE = (b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nX-Message-Id: bench-%d\r\n"
-            b"Connection: %s\r\n\r\n")
+RESPONSE = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nX-Message-Id: bench-%d\r\nConnection: %s\r\n\r\n"
 
 
 class Counts:
@@ -29,9 +29,16 @@ class Counts:
 
     def as_json(self) -> bytes:
         cpu = os.times()
-        return json.dumps({"requests": self.requests, "personalizations": self.personalizations,
-                           "bytes": self.bytes, "bad": self.bad, "cpu_seconds": cpu.user + cpu.system,
-                           "clock": time.monotonic()}).encode()
+        return json.dumps(
+            {
+                "requests": self.requests,
+                "personalizations": self.personalizations,
+                "bytes": self.bytes,
+                "bad": self.bad,
+                "cpu_seconds": cpu.user + cpu.system,
+                "clock": time.monotonic(),
+            }
+        ).encode()
 
 
 def _headers(head: bytes) -> tuple[bytes, bytes, dict[bytes, bytes]]:
@@ -67,8 +74,10 @@ async def _serve(counts: Counts, reader: asyncio.StreamReader, writer: asyncio.S
                 writer.write(RESPONSE % (counts.requests, keep))
             elif method == b"GET" and path == b"/stats":
                 stats = counts.as_json()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                             b"Connection: %s\r\n\r\n%s" % (len(stats), keep, stats))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                    b"Connection: %s\r\n\r\n%s" % (len(stats), keep, stats)
+                )
             else:
                 writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: %s\r\n\r\n" % keep)
             await writer.drain()

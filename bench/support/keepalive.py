@@ -3,6 +3,7 @@ keepalive`): the same request body as SendGridTransport, through one persistent
 http.client connection per sending thread instead of python_http_client's new urllib
 opener and TCP connection per request. Not the product's transport: it shows what the
 HTTP client costs the worker."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,11 @@ class KeepAliveSendGrid:
             self._local.connection = None
             raise SendError(f"SendGrid unreachable: {exc}", permanent=False) from exc
         if response.status != 202:
-            raise SendError(f"SendGrid answered {response.status}", permanent=400 <= response.status < 500
-                            and response.status != 429, status=response.status)
+            raise SendError(
+                f"SendGrid answered {response.status}",
+                permanent=400 <= response.status < 500 and response.status != 429,
+                status=response.status,
+            )
         return SendResult(provider_message_id=response.getheader("X-Message-Id"))
 
     def _post(self, body: bytes):

@@ -8,6 +8,7 @@ one core), so its time and peak memory are its own, and prints one JSON line.
 - deliver: one Worker draining the outbox through the real SendGridTransport;
 - remind: the tick 72 h before the window, which plans every customer's reminder.
 """
+
 from __future__ import annotations
 
 import cProfile
@@ -16,30 +17,29 @@ import os
 import pickle
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench.support.keepalive import KeepAliveSendGrid
+from bench.support.world import GCR_NUMBER, Size, build_inventory, gcr_document
 from changemgmt.config import Settings, load_settings
-from changemgmt.domain.states import DeliveryState, NoticeState
-from changemgmt.domain.status import Status
-from changemgmt.gcrs.input import parse_patch
-from changemgmt.gcrs.service import Who, change_status, create_gcr
 from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_views, recipients_of
 from changemgmt.delivery.message import build_email, sendgrid_body
 from changemgmt.delivery.render import Renderer
 from changemgmt.delivery.transports.sendgrid import SendGridTransport
 from changemgmt.delivery.worker import Worker
+from changemgmt.domain.states import DeliveryState, NoticeState
+from changemgmt.domain.status import Status
+from changemgmt.gcrs.input import parse_patch
+from changemgmt.gcrs.service import Who, change_status, create_gcr
+from changemgmt.jobs.tick import tick
 from changemgmt.store.db import make_engine, session_factory, transaction
 from changemgmt.store.migrate import recreate
 from changemgmt.store.models import Delivery, Notice, Recipient, Window
-from changemgmt.jobs.tick import tick
 
-from bench.support.keepalive import KeepAliveSendGrid
-from bench.support.world import GCR_NUMBER, Size, build_inventory, gcr_document
-
-UTC = timezone.utc
+UTC = UTC
 COMPOSE_BATCH = 500
 
 
@@ -53,10 +53,16 @@ def memory_kib(field: str = "VmHWM") -> int:
 
 
 def bench_settings(url: str, home: str, sendgrid_host: str = "http://127.0.0.1:9") -> Settings:
-    return load_settings({
-        "DATABASE_URL": url, "CHANGEMGMT_HOME": home, "EMAIL_BACKEND": "sendgrid", "SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
-        "SENDGRID_API_KEY": "SG.bench", "SENDGRID_API_HOST": sendgrid_host,
-    })
+    return load_settings(
+        {
+            "DATABASE_URL": url,
+            "CHANGEMGMT_HOME": home,
+            "EMAIL_BACKEND": "sendgrid",
+            "SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
+            "SENDGRID_API_KEY": "SG.bench",
+            "SENDGRID_API_HOST": sendgrid_host,
+        }
+    )
 
 
 @contextmanager
@@ -106,9 +112,15 @@ def plan(url: str, home: str, profile: str | None = None) -> dict:
     with sessions() as session:
         deliveries = session.scalar(select(func.count()).select_from(Delivery))
         recipients = session.scalar(select(func.count()).select_from(Recipient))
-    return {"seconds": seconds, "planned": change.plan.planned, "no_recipient": change.plan.no_recipient,
-            "deliveries": deliveries, "recipients": recipients, "start_rss_kib": started_rss,
-            "peak_rss_kib": memory_kib()}
+    return {
+        "seconds": seconds,
+        "planned": change.plan.planned,
+        "no_recipient": change.plan.no_recipient,
+        "deliveries": deliveries,
+        "recipients": recipients,
+        "start_rss_kib": started_rss,
+        "peak_rss_kib": memory_kib(),
+    }
 
 
 def floor(url: str, home: str, profile: str | None = None, work_file: str | None = None) -> dict:
@@ -137,12 +149,13 @@ def floor(url: str, home: str, profile: str | None = None, work_file: str | None
 def _compose_everything(sessions, settings: Settings) -> list:
     now = datetime.now(UTC)
     with sessions() as session:
-        pairs = session.execute(select(Delivery.id, Delivery.notice_id).where(Delivery.state == DeliveryState.PENDING)
-                                .order_by(Delivery.id)).all()
+        pairs = session.execute(
+            select(Delivery.id, Delivery.notice_id).where(Delivery.state == DeliveryState.PENDING).order_by(Delivery.id)
+        ).all()
         cache = RevisionCache(session)
         work = []
         for start in range(0, len(pairs), COMPOSE_BATCH):
-            batch = pairs[start:start + COMPOSE_BATCH]
+            batch = pairs[start : start + COMPOSE_BATCH]
             notices = list(session.scalars(select(Notice).where(Notice.id.in_([n for _, n in batch]))))
             views = compose_views(session, [NoticeFacts.of(n) for n in notices], settings, now, cache)
             recipients = recipients_of(session, [d for d, _ in batch], settings)
@@ -151,14 +164,20 @@ def _compose_everything(sessions, settings: Settings) -> list:
     return work
 
 
-def deliver(url: str, home: str, sendgrid_host: str, batch: int, concurrency: int,
-            profile: str | None = None, transport: str = "sendgrid") -> dict:
+def deliver(
+    url: str,
+    home: str,
+    sendgrid_host: str,
+    batch: int,
+    concurrency: int,
+    profile: str | None = None,
+    transport: str = "sendgrid",
+) -> dict:
     engine = make_engine(url)
     settings = bench_settings(url, home, sendgrid_host)
     kind = SendGridTransport if transport == "sendgrid" else KeepAliveSendGrid
     transport = kind(settings.sendgrid_api_key, settings.sendgrid_api_host)
-    worker = Worker(engine, transport, settings, lambda: datetime.now(UTC), batch_size=batch,
-                    concurrency=concurrency)
+    worker = Worker(engine, transport, settings, lambda: datetime.now(UTC), batch_size=batch, concurrency=concurrency)
     started_rss, cpu = memory_kib("VmRSS"), os.times()
     started = time.perf_counter()
     with profiled(profile):
@@ -169,9 +188,15 @@ def deliver(url: str, home: str, sendgrid_host: str, batch: int, concurrency: in
     with session_factory(engine)() as session:
         states = dict(session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all())
         sent = session.scalar(select(func.count()).select_from(Notice).where(Notice.state == NoticeState.SENT))
-    return {"seconds": seconds, "handled": handled, "deliveries": states, "notices_sent": sent,
-            "cpu_seconds": (used.user + used.system) - (cpu.user + cpu.system),
-            "start_rss_kib": started_rss, "peak_rss_kib": memory_kib()}
+    return {
+        "seconds": seconds,
+        "handled": handled,
+        "deliveries": states,
+        "notices_sent": sent,
+        "cpu_seconds": (used.user + used.system) - (cpu.user + cpu.system),
+        "start_rss_kib": started_rss,
+        "peak_rss_kib": memory_kib(),
+    }
 
 
 def remind(url: str, home: str, profile: str | None = None) -> dict:
@@ -187,8 +212,12 @@ def remind(url: str, home: str, profile: str | None = None) -> dict:
     with profiled(profile):
         result = tick(sessions, settings, moment)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "planned": result.planned.planned, "start_rss_kib": started_rss,
-            "peak_rss_kib": memory_kib()}
+    return {
+        "seconds": seconds,
+        "planned": result.planned.planned,
+        "start_rss_kib": started_rss,
+        "peak_rss_kib": memory_kib(),
+    }
 
 
 PHASES = {"setup": setup, "plan": plan, "floor": floor, "deliver": deliver, "remind": remind}

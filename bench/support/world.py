@@ -5,6 +5,7 @@ service reaches every customer; a twentieth of the customers are enterprises, pa
 a fifth of the others, whose contacts therefore get their children's notices too. The
 rows go in with Core executemany inserts: building the world is not what we measure.
 """
+
 from __future__ import annotations
 
 import random
@@ -36,22 +37,36 @@ def build_inventory(engine: Engine, size: Size, seed: int = 7) -> None:
     locations = _locations()
     customers = _customers(rng, size.customers)
     with engine.begin() as connection:
-        for table, rows in ((Location, locations), (Customer, customers),
-                            (Contact, _contacts(rng, customers, size.contacts)),
-                            (Service, _services(rng, customers, len(locations), size.services))):
+        for table, rows in (
+            (Location, locations),
+            (Customer, customers),
+            (Contact, _contacts(rng, customers, size.contacts)),
+            (Service, _services(rng, customers, len(locations), size.services)),
+        ):
             for start in range(0, len(rows), CHUNK):
-                connection.execute(insert(table), rows[start:start + CHUNK])
+                connection.execute(insert(table), rows[start : start + CHUNK])
             if engine.dialect.name == "postgresql":
                 name = table.__tablename__
-                connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                                        f"(SELECT max(id) FROM {name}))"))
+                connection.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
+                )
 
 
 def _locations() -> list[dict]:
-    return [{"id": n * 10 + site, "code": f"{prefix}{site:02d}", "name": f"{city} POP {site}",
-             "address": f"{100 * site + 1} Main Street", "city": city, "region": region, "country": country,
-             "time_zone": zone}
-            for n, (city, region, country, zone, prefix) in enumerate(CITIES) for site in range(1, 10)]
+    return [
+        {
+            "id": n * 10 + site,
+            "code": f"{prefix}{site:02d}",
+            "name": f"{city} POP {site}",
+            "address": f"{100 * site + 1} Main Street",
+            "city": city,
+            "region": region,
+            "country": country,
+            "time_zone": zone,
+        }
+        for n, (city, region, country, zone, prefix) in enumerate(CITIES)
+        for site in range(1, 10)
+    ]
 
 
 def _customers(rng: random.Random, count: int) -> list[dict]:
@@ -60,12 +75,28 @@ def _customers(rng: random.Random, count: int) -> list[dict]:
     for number in range(1, count + 1):
         zone = rng.choice(CITIES)[3]
         if number <= enterprises:
-            rows.append({"id": number, "account": f"ENT-{number:06d}", "name": f"{rng.choice(WORDS)} Group {number}",
-                         "parent_id": None, "time_zone": zone, "active": True})
+            rows.append(
+                {
+                    "id": number,
+                    "account": f"ENT-{number:06d}",
+                    "name": f"{rng.choice(WORDS)} Group {number}",
+                    "parent_id": None,
+                    "time_zone": zone,
+                    "active": True,
+                }
+            )
             continue
         parent = rng.randint(1, enterprises) if rng.random() < 0.2 else None
-        rows.append({"id": number, "account": f"ACC-{number:07d}", "name": f"{rng.choice(WORDS)} {number}",
-                     "parent_id": parent, "time_zone": zone, "active": True})
+        rows.append(
+            {
+                "id": number,
+                "account": f"ACC-{number:07d}",
+                "name": f"{rng.choice(WORDS)} {number}",
+                "parent_id": parent,
+                "time_zone": zone,
+                "active": True,
+            }
+        )
     return rows
 
 
@@ -73,10 +104,19 @@ def _contacts(rng: random.Random, customers: list[dict], count: int) -> list[dic
     rows = []
     for n in range(count):
         customer = customers[n % len(customers)]
-        rows.append({"customer_id": customer["id"], "email": f"noc{n // len(customers)}@{customer['account'].lower()}"
-                     ".example", "name": f"{customer['name']} NOC {n // len(customers)}", "role": "NOC",
-                     "notice_kinds": None, "min_impact": "OUTAGE" if rng.random() < 0.05 else "NO-IMPACT",
-                     "reminders": True, "unsubscribed_at": None, "suppressed_at": None})
+        rows.append(
+            {
+                "customer_id": customer["id"],
+                "email": f"noc{n // len(customers)}@{customer['account'].lower()}.example",
+                "name": f"{customer['name']} NOC {n // len(customers)}",
+                "role": "NOC",
+                "notice_kinds": None,
+                "min_impact": "OUTAGE" if rng.random() < 0.05 else "NO-IMPACT",
+                "reminders": True,
+                "unsubscribed_at": None,
+                "suppressed_at": None,
+            }
+        )
     return rows
 
 
@@ -87,9 +127,16 @@ def _services(rng: random.Random, customers: list[dict], locations: int, count: 
         product, bandwidth = rng.choice(PRODUCTS)
         a_end = rng.randrange(locations)
         z_end = rng.randrange(locations) if product.startswith(("Ethernet", "Wave", "Dark")) else None
-        rows.append({"service_id": f"SVC-{n + 1:08d}", "customer_id": owner["id"], "product": product,
-                     "bandwidth": bandwidth, "a_end_id": _location_id(a_end),
-                     "z_end_id": _location_id(z_end) if z_end is not None else None})
+        rows.append(
+            {
+                "service_id": f"SVC-{n + 1:08d}",
+                "customer_id": owner["id"],
+                "product": product,
+                "bandwidth": bandwidth,
+                "a_end_id": _location_id(a_end),
+                "z_end_id": _location_id(z_end) if z_end is not None else None,
+            }
+        )
     return rows
 
 
@@ -104,11 +151,19 @@ def gcr_document(now: datetime, services: int, windows: int = 1) -> dict:
         "number": GCR_NUMBER,
         "title": "Core router software upgrade, all regions",
         "description": "Upgrading the software of every core router. Traffic moves to protection paths "
-                       "where they exist; unprotected services see the outage given below.",
+        "where they exist; unprotected services see the outage given below.",
         "reason": "The current release has a defect that can restart line cards under load.",
         "work_location": "All core sites",
-        "windows": [{"start": (start + timedelta(days=d)).isoformat(),
-                     "end": (start + timedelta(days=d, hours=4)).isoformat()} for d in range(windows)],
-        "impacts": [{"service": f"SVC-{n + 1:08d}", "impact": "OUTAGE" if n % 3 else "DEGRADED",
-                     "max_outage_minutes": 30 if n % 3 else None} for n in range(services)],
+        "windows": [
+            {"start": (start + timedelta(days=d)).isoformat(), "end": (start + timedelta(days=d, hours=4)).isoformat()}
+            for d in range(windows)
+        ],
+        "impacts": [
+            {
+                "service": f"SVC-{n + 1:08d}",
+                "impact": "OUTAGE" if n % 3 else "DEGRADED",
+                "max_outage_minutes": 30 if n % 3 else None,
+            }
+            for n in range(services)
+        ],
     }

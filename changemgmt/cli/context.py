@@ -6,6 +6,7 @@ path that cannot be written) is one line naming what to fix, and a non-zero exit
 root command runs every subcommand inside `user_fixable_errors`, so no command needs to
 catch them itself. Anything else is a fault of ours and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import errno
@@ -13,7 +14,7 @@ import functools
 import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 from sqlalchemy import Engine
@@ -27,10 +28,15 @@ from changemgmt.feeds.feed_tokens import SealError
 from changemgmt.store.db import make_engine, session_factory
 from changemgmt.store.migrate import SchemaNotCurrent, check_schema
 
-
 # What SQLite says when its file, not our SQL, is at fault.
-SQLITE_FILE_PROBLEMS = ("unable to open database", "readonly database", "database is locked", "disk i/o error",
-                        "database or disk is full", "file is not a database")
+SQLITE_FILE_PROBLEMS = (
+    "unable to open database",
+    "readonly database",
+    "database is locked",
+    "disk i/o error",
+    "database or disk is full",
+    "file is not a database",
+)
 
 
 class AppContext:
@@ -68,7 +74,7 @@ def default_actor() -> str:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def make_context(actor: str | None) -> AppContext:
@@ -113,8 +119,10 @@ def explain(exc: Exception, app: AppContext | None) -> str | None:
     if isinstance(exc, SchemaNotCurrent):
         return _schema_line(exc, app)
     if isinstance(exc, sa.ArgumentError):
-        return (f"DATABASE_URL: {_shown_url(app)} is not a database URL changemgmt can use ({_first_line(exc)}); "
-                "give sqlite:///path/to/file.db or postgresql://user@host/database")
+        return (
+            f"DATABASE_URL: {_shown_url(app)} is not a database URL changemgmt can use ({_first_line(exc)}); "
+            "give sqlite:///path/to/file.db or postgresql://user@host/database"
+        )
     if isinstance(exc, sa.DBAPIError):
         return _database_line(exc, app)
     if isinstance(exc, OSError) and exc.errno != errno.EPIPE:  # EPIPE: `| head` stopped reading; click copes
@@ -142,8 +150,10 @@ def _database_line(exc: sa.DBAPIError, app: AppContext | None) -> str | None:
 
 def _path_line(exc: OSError) -> str:
     where = f" {exc.filename}" if exc.filename else ""
-    return (f"cannot use{where}: {exc.strerror or exc}; check the path and its permissions "
-            "(CHANGEMGMT_HOME, OUTBOX_DIR, CALENDARS_DIR)")
+    return (
+        f"cannot use{where}: {exc.strerror or exc}; check the path and its permissions "
+        "(CHANGEMGMT_HOME, OUTBOX_DIR, CALENDARS_DIR)"
+    )
 
 
 def _shown_url(app: AppContext | None) -> str:

@@ -1,5 +1,6 @@
 """`changemgmt demo`: load the realistic sample inventory, replay a few weeks of change
 management that leaves GCRs in every state, and publish every calendar feed."""
+
 from __future__ import annotations
 
 import io
@@ -9,12 +10,12 @@ from dataclasses import asdict
 import click
 from sqlalchemy import select
 
-from changemgmt.demo import sample as demo
 from changemgmt.cli.context import AppContext
+from changemgmt.delivery.transports import make_transport
+from changemgmt.demo import sample as demo
+from changemgmt.demo.replay import replay
 from changemgmt.feeds.publisher import rebuild_all
 from changemgmt.inventory import import_inventory
-from changemgmt.delivery.transports import make_transport
-from changemgmt.demo.replay import replay
 from changemgmt.store.migrate import upgrade
 from changemgmt.store.models import Gcr
 
@@ -34,7 +35,8 @@ def demo_command(app: AppContext, customers: int, services: int, seed: int) -> N
     if app.settings.email_backend != "file":
         raise click.ClickException(
             f"demo: EMAIL_BACKEND is {app.settings.email_backend}, and the sample's mail is for made-up contacts: "
-            "run the demo with EMAIL_BACKEND=file (the default), on a database of its own")
+            "run the demo with EMAIL_BACKEND=file (the default), on a database of its own"
+        )
     upgrade(app.engine)
     sample = demo.inventory(seed=seed, customers=customers, services=services)
     document = io.BytesIO(json.dumps(asdict(sample)).encode())
@@ -50,12 +52,17 @@ def demo_command(app: AppContext, customers: int, services: int, seed: int) -> N
         click.echo(f"{number}: exists, left as it is")
     steps = [step for step in steps if step.number not in existing]
     if steps:
-        done = replay(app.engine, app.session_factory(), app.settings, make_transport(app.settings), steps,
-                      app.actor, now)
+        done = replay(
+            app.engine, app.session_factory(), app.settings, make_transport(app.settings), steps, app.actor, now
+        )
         for number, status in sorted(done.statuses.items()):
             click.echo(f"{number}: {status}")
-        click.echo(f"history: {done.steps} changes from {steps[0].at:%Y-%m-%d} on; {done.deliveries} deliveries "
-                   f"written to {app.settings.outbox_dir}/, each dated when it went out")
+        click.echo(
+            f"history: {done.steps} changes from {steps[0].at:%Y-%m-%d} on; {done.deliveries} deliveries "
+            f"written to {app.settings.outbox_dir}/, each dated when it went out"
+        )
     written = rebuild_all(app.session_factory(), app.settings, now)
-    click.echo(f"feeds: {written.total} written to {app.settings.calendars_dir}/; "
-               f"`changemgmt feeds url ACCOUNT` prints a customer's subscription URL")
+    click.echo(
+        f"feeds: {written.total} written to {app.settings.calendars_dir}/; "
+        f"`changemgmt feeds url ACCOUNT` prints a customer's subscription URL"
+    )

@@ -1,4 +1,5 @@
 """`changemgmt feeds rebuild|url|rotate` and `changemgmt web` (which serves the feeds)."""
+
 from __future__ import annotations
 
 import signal
@@ -20,17 +21,25 @@ def feeds_group() -> None:
 
 
 def _report(written: Written) -> str:
-    text = (f"written: {written.customer} customer, {written.enterprise} enterprise, {written.internal} internal; "
-            f"unchanged: {written.unchanged}; removed: {written.removed}")
+    text = (
+        f"written: {written.customer} customer, {written.enterprise} enterprise, {written.internal} internal; "
+        f"unchanged: {written.unchanged}; removed: {written.removed}"
+    )
     if written.unreadable:
-        text += (f"\nwarning: {len(written.unreadable)} feed(s) have tokens this SECRET_KEY cannot open and were "
-                 f"not written ({', '.join(written.unreadable[:5])}); restore SECRET_KEY or rotate them")
+        text += (
+            f"\nwarning: {len(written.unreadable)} feed(s) have tokens this SECRET_KEY cannot open and were "
+            f"not written ({', '.join(written.unreadable[:5])}); restore SECRET_KEY or rotate them"
+        )
     return text
 
 
 @feeds_group.command("rebuild")
-@click.option("--all", "everything", is_flag=True, help="Rewrite every feed (creating missing ones), not only those "
-                                                         "GCR changes asked for.")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Rewrite every feed (creating missing ones), not only those GCR changes asked for.",
+)
 @click.option("--at", "at", metavar="TIME", help="Apply retention as of TIME (ISO 8601; default now).")
 @click.option("--watch", type=float, metavar="SECONDS", help="Keep going: rebuild what is asked for every SECONDS.")
 @click.pass_obj
@@ -71,8 +80,9 @@ def _show(app: AppContext, feed: FeedToken) -> None:
 
 def _account_options(command):
     command = click.option("--internal", is_flag=True, help="The internal feed with every GCR (no ACCOUNT).")(command)
-    command = click.option("--enterprise", is_flag=True,
-                           help="ACCOUNT's enterprise feed: its own and all its accounts' events.")(command)
+    command = click.option(
+        "--enterprise", is_flag=True, help="ACCOUNT's enterprise feed: its own and all its accounts' events."
+    )(command)
     return click.argument("account", required=False)(command)
 
 
@@ -91,8 +101,7 @@ def url_command(app: AppContext, account: str | None, enterprise: bool, internal
 @user_errors
 def rotate_command(app: AppContext, account: str | None, enterprise: bool, internal: bool) -> None:
     """Give ACCOUNT's feed a new URL; the old one answers 404 from now on."""
-    feed = rotate_feed(app.session_factory(), app.settings, app.now(), account, _scope(enterprise, internal),
-                       app.actor)
+    feed = rotate_feed(app.session_factory(), app.settings, app.now(), account, _scope(enterprise, internal), app.actor)
     click.echo("rotated; the old URL no longer works. New URL:")
     _show(app, feed)
 
@@ -100,16 +109,29 @@ def rotate_command(app: AppContext, account: str | None, enterprise: bool, inter
 @click.command("web")
 @click.option("--host", envvar="HOST", show_envvar=True, default="0.0.0.0", show_default=True)
 @click.option("--port", envvar="PORT", show_envvar=True, type=int, default=8000, show_default=True)
-@click.option("--access-log/--no-access-log", default=True, show_default=True,
-              help="Log requests (feed tokens are redacted).")
-@click.option("--header-timeout", type=click.FloatRange(min=0.1), default=Limits.header_timeout, show_default=True,
-              metavar="SECONDS", help="Close a connection whose request line and headers take longer to arrive.")
-@click.option("--max-connections", type=click.IntRange(min=1), default=None, metavar="N",
-              show_default="1000, or fewer if the open-file limit is lower",
-              help="Open connections at most; one more is answered 503.")
+@click.option(
+    "--access-log/--no-access-log", default=True, show_default=True, help="Log requests (feed tokens are redacted)."
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0.1),
+    default=Limits.header_timeout,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close a connection whose request line and headers take longer to arrive.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    show_default="1000, or fewer if the open-file limit is lower",
+    help="Open connections at most; one more is answered 503.",
+)
 @click.pass_obj
-def web_command(app: AppContext, host: str, port: int, access_log: bool, header_timeout: float,
-                max_connections: int | None) -> None:
+def web_command(
+    app: AppContext, host: str, port: int, access_log: bool, header_timeout: float, max_connections: int | None
+) -> None:
     """Run the web server: feeds at /calendars/<token>.ics, and /healthz."""
     from changemgmt.web.server import serve
 

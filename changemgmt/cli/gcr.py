@@ -1,4 +1,5 @@
 """`changemgmt gcr ...`: create, change and read GCRs from a file or from flags."""
+
 from __future__ import annotations
 
 import json
@@ -27,13 +28,25 @@ def _field_options(command):
         click.option("--reason", help="Why the work is needed."),
         click.option("--work-location"),
         click.option("--location", "locations", multiple=True, help="Location code (repeatable)."),
-        click.option("--window", "windows", multiple=True, metavar="START/END",
-                     help="ISO 8601 start/end, e.g. 2026-12-01T01:00/2026-12-01T05:00 (repeatable)."),
+        click.option(
+            "--window",
+            "windows",
+            multiple=True,
+            metavar="START/END",
+            help="ISO 8601 start/end, e.g. 2026-12-01T01:00/2026-12-01T05:00 (repeatable).",
+        ),
         click.option("--time-zone", help="IANA zone for window times written without an offset."),
-        click.option("--impact", "impacts", multiple=True, metavar="SERVICE[:LEVEL[:MINUTES]]",
-                     help="An impacted service, e.g. SVC-1:OUTAGE:30 (repeatable)."),
+        click.option(
+            "--impact",
+            "impacts",
+            multiple=True,
+            metavar="SERVICE[:LEVEL[:MINUTES]]",
+            help="An impacted service, e.g. SVC-1:OUTAGE:30 (repeatable).",
+        ),
         click.option("--emergency/--no-emergency", default=None),
-        click.option("--contact-name"), click.option("--contact-email"), click.option("--contact-phone"),
+        click.option("--contact-name"),
+        click.option("--contact-email"),
+        click.option("--contact-phone"),
         click.option("--internal-notes", help="Never sent to customers."),
         click.option("--override-reason", help="Why the minimum notice may be overridden."),
     ]
@@ -150,14 +163,31 @@ def show_command(app: AppContext, number, as_json) -> None:
 
 
 @gcr_group.command("list")
-@click.option("--status", "statuses", multiple=True, type=click.Choice([s.value for s in Status]),
-              help="Only GCRs in this status (repeatable).")
-@click.option("--from", "start", metavar="TIME", help="Only GCRs with a window ending after TIME (ISO 8601, UTC "
-                                                      "if no offset; a date alone is its midnight UTC).")
-@click.option("--to", "end", metavar="TIME", help="Only GCRs with a window starting before TIME (a date alone "
-                                                  "includes that whole day, UTC).")
-@click.option("--customer", "account", metavar="ACCOUNT",
-              help="Only GCRs impacting this customer's services (an enterprise's: its accounts' too).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in Status]),
+    help="Only GCRs in this status (repeatable).",
+)
+@click.option(
+    "--from",
+    "start",
+    metavar="TIME",
+    help="Only GCRs with a window ending after TIME (ISO 8601, UTC if no offset; a date alone is its midnight UTC).",
+)
+@click.option(
+    "--to",
+    "end",
+    metavar="TIME",
+    help="Only GCRs with a window starting before TIME (a date alone includes that whole day, UTC).",
+)
+@click.option(
+    "--customer",
+    "account",
+    metavar="ACCOUNT",
+    help="Only GCRs impacting this customer's services (an enterprise's: its accounts' too).",
+)
 @click.option("--service", "service_id", metavar="SERVICE_ID", help="Only GCRs impacting this service.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many GCRs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -165,8 +195,14 @@ def show_command(app: AppContext, number, as_json) -> None:
 def list_command(app: AppContext, statuses, start, end, account, service_id, limit, as_json) -> None:
     """List GCRs: those with a window not yet over first (soonest first), then the
     others (latest first). Times are UTC."""
-    query = GcrQuery(statuses=tuple(Status(s) for s in statuses), start=_list_time(start, "--from", False),
-                     end=_list_time(end, "--to", True), account=account, service_id=service_id, limit=limit)
+    query = GcrQuery(
+        statuses=tuple(Status(s) for s in statuses),
+        start=_list_time(start, "--from", False),
+        end=_list_time(end, "--to", True),
+        account=account,
+        service_id=service_id,
+        limit=limit,
+    )
     with app.session_factory()() as session:
         found = list_gcrs(session, query, app.now())
     if as_json:
@@ -187,11 +223,19 @@ def _list_time(raw: str | None, option: str, end_of_day: bool) -> datetime | Non
 
 def _list_table(found: list[GcrSummary], now: datetime) -> str:
     header = ("NUMBER", "STATUS", "WINDOW (UTC)", "SERVICES", "CUSTOMERS", "TITLE")
-    rows = [header] + [(g.number, g.status.value, _window_cell(g, now), str(g.services), str(g.customers),
-                        ("EMERGENCY: " if g.emergency else "") + g.title) for g in found]
+    rows = [header] + [
+        (
+            g.number,
+            g.status.value,
+            _window_cell(g, now),
+            str(g.services),
+            str(g.customers),
+            ("EMERGENCY: " if g.emergency else "") + g.title,
+        )
+        for g in found
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
-                     for row in rows)
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows)
 
 
 def _window_cell(gcr: GcrSummary, now: datetime) -> str:

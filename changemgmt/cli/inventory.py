@@ -8,6 +8,7 @@ The commands ask only this of `ctx.obj` (the main CLI's AppContext provides it):
 
 and use `ctx.obj.actor` (str) and `ctx.obj.now()` (aware datetime) when it has them.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ from changemgmt.inventory.readers import Progress
 @click.option("--actor", help="Who is importing, for the audit trail.")
 @click.option("--dry-run", is_flag=True, help="Check and count everything, write nothing.")
 @click.pass_context
-def import_command(ctx: click.Context, file: str, kind: str | None, fmt: str | None, actor: str | None,
-                   dry_run: bool) -> None:
+def import_command(
+    ctx: click.Context, file: str, kind: str | None, fmt: str | None, actor: str | None, dry_run: bool
+) -> None:
     """Import inventory rows from FILE (CSV or JSON) as upserts, all or nothing.
 
     Any bad row rejects the whole file; every bad row is listed with its line and field.
@@ -41,8 +43,15 @@ def import_command(ctx: click.Context, file: str, kind: str | None, fmt: str | N
     try:
         with _progress_bar(Path(file).stat().st_size) as progress:
             result = import_inventory(
-                app.session_factory(), file, settings=app.settings, actor=actor or _actor(app), kind=kind,
-                fmt=fmt, dry_run=dry_run, progress=progress, now=_now(app),
+                app.session_factory(),
+                file,
+                settings=app.settings,
+                actor=actor or _actor(app),
+                kind=kind,
+                fmt=fmt,
+                dry_run=dry_run,
+                progress=progress,
+                now=_now(app),
             )
     except ImportFailed as exc:
         for line in exc.lines():
@@ -63,8 +72,12 @@ def import_command(ctx: click.Context, file: str, kind: str | None, fmt: str | N
 
 @click.command("export")
 @click.option("--kind", type=click.Choice(KIND_NAMES), help="Required for CSV; JSON holds every kind without it.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]),
-              help="Default: json when the output file ends in .json, else csv.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    help="Default: json when the output file ends in .json, else csv.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
 @click.pass_obj
 def export_command(app, kind: str | None, fmt: str | None, output: str | None) -> None:

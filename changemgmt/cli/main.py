@@ -1,4 +1,5 @@
 """The one entry point, `changemgmt`, and its subcommands."""
+
 from __future__ import annotations
 
 import signal
@@ -40,8 +41,9 @@ class Changemgmt(click.Group):
 
 @click.group(cls=Changemgmt)
 @click.version_option(__version__, prog_name="changemgmt")
-@click.option("--actor", envvar="CHANGEMGMT_ACTOR", show_envvar=True,
-              help="Who is making the change (default: cli:<user>).")
+@click.option(
+    "--actor", envvar="CHANGEMGMT_ACTOR", show_envvar=True, help="Who is making the change (default: cli:<user>)."
+)
 @click.pass_context
 def cli(ctx: click.Context, actor: str | None) -> None:
     """changemgmt: maintenance notification and change management."""
@@ -67,13 +69,22 @@ def db_upgrade(app: AppContext) -> None:
 @cli.command("clock")
 def clock_command() -> None:
     """Run the scheduler (not yet available: `changemgmt worker` plans what falls due)."""
-    click.echo("changemgmt clock: not yet available in this version; the worker plans reminders meanwhile",
-               err=True)
+    click.echo("changemgmt clock: not yet available in this version; the worker plans reminders meanwhile", err=True)
     sys.exit(1)
 
 
-for command in (gcr_group, feeds_group, import_command, export_command, demo_command, plan_command,
-                worker_command, preview_command, web_command, serve_command):
+for command in (
+    gcr_group,
+    feeds_group,
+    import_command,
+    export_command,
+    demo_command,
+    plan_command,
+    worker_command,
+    preview_command,
+    web_command,
+    serve_command,
+):
     cli.add_command(command)
 
 

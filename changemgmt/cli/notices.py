@@ -1,4 +1,5 @@
 """`changemgmt plan`, `worker` and `preview`: what goes out, sending it, and seeing it."""
+
 from __future__ import annotations
 
 import signal
@@ -11,24 +12,24 @@ from sqlalchemy import select
 
 from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.config import Settings
-from changemgmt.domain.errors import DomainError, NotFound
-from changemgmt.domain.notice import NoticeKind
-from changemgmt.domain.planner import first_notice_kind
-from changemgmt.domain.policy import needs_emergency_notice
-from changemgmt.domain.status import Status
-from changemgmt.domain.states import NoticeState
-from changemgmt.domain.windows import Window, parse_instant
+from changemgmt.content.view import Recipient
 from changemgmt.delivery.message import OutgoingMessage, build_email
 from changemgmt.delivery.render import Renderer
 from changemgmt.delivery.shown import shown_now
 from changemgmt.delivery.transports import make_transport
-from changemgmt.content.view import Recipient
 from changemgmt.delivery.worker import BATCH_SIZE, Worker
+from changemgmt.domain.errors import DomainError, NotFound
+from changemgmt.domain.notice import NoticeKind
+from changemgmt.domain.planner import first_notice_kind
+from changemgmt.domain.policy import needs_emergency_notice
+from changemgmt.domain.states import NoticeState
+from changemgmt.domain.status import Status
+from changemgmt.domain.windows import Window, parse_instant
+from changemgmt.jobs.tick import tick_in
+from changemgmt.jobs.worker_loop import run_rounds, work_round
+from changemgmt.signing import unsubscribe_token
 from changemgmt.store.models import Audience, Customer, Delivery, Gcr, Notice
 from changemgmt.store.queries import get_gcr, impacted_customers
-from changemgmt.jobs.worker_loop import run_rounds, work_round
-from changemgmt.jobs.tick import tick_in
-from changemgmt.signing import unsubscribe_token
 
 
 def _at(app: AppContext, raw: str | None) -> datetime:
@@ -50,9 +51,11 @@ def plan_command(app: AppContext, at: str | None, dry_run: bool) -> None:
         for line in result.advanced:
             click.echo(line)
         rows = session.execute(
-            select(Notice, Gcr.number, Customer.account).join(Gcr, Gcr.id == Notice.gcr_id)
+            select(Notice, Gcr.number, Customer.account)
+            .join(Gcr, Gcr.id == Notice.gcr_id)
             .join(Customer, Customer.id == Notice.customer_id)
-            .where(Notice.state == NoticeState.PENDING, Notice.due_at <= now).order_by(Notice.due_at, Notice.id)
+            .where(Notice.state == NoticeState.PENDING, Notice.due_at <= now)
+            .order_by(Notice.due_at, Notice.id)
         ).all()
         verb = "would be queued" if dry_run else "queued"
         click.echo(f"{len(rows)} notice(s) {verb} as of {now.isoformat()}:")
@@ -100,14 +103,18 @@ def _report_queue(sessions) -> None:
 @click.command("preview")
 @click.argument("number")
 @click.option("--account", required=True, help="The customer account to preview for.")
-@click.option("--kind", type=click.Choice([k.value for k in NoticeKind]),
-              help="Notice kind (default: the first notice the account would get now).")
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in NoticeKind]),
+    help="Notice kind (default: the first notice the account would get now).",
+)
 @click.option("--tentative", is_flag=True, help="For a draft: as published tentative (default: confirmed).")
 @click.option("--ics", "only_ics", is_flag=True, help="Print only the .ics attachment.")
 @click.pass_obj
 @user_errors
-def preview_command(app: AppContext, number: str, account: str, kind: str | None, tentative: bool,
-                    only_ics: bool) -> None:
+def preview_command(
+    app: AppContext, number: str, account: str, kind: str | None, tentative: bool, only_ics: bool
+) -> None:
     """Print the email (and its .ics) that ACCOUNT would get about GCR NUMBER now; a draft
     as if published now, as `gcr publish` would (confirmed, or --tentative)."""
     with app.session_factory()() as session:
@@ -120,8 +127,9 @@ def preview_command(app: AppContext, number: str, account: str, kind: str | None
     click.echo(message.email_for(message.recipients[0] if message.recipients else None).as_string())
 
 
-def _preview(session, settings: Settings, number: str, account: str, kind: str | None, tentative: bool,
-             now: datetime) -> OutgoingMessage:
+def _preview(
+    session, settings: Settings, number: str, account: str, kind: str | None, tentative: bool, now: datetime
+) -> OutgoingMessage:
     """The message about GCR `number` to `account`'s contacts, rendered as the worker
     renders one: what the account is shown now (delivery.shown), a draft as published."""
     gcr = get_gcr(session, number)
@@ -134,8 +142,10 @@ def _preview(session, settings: Settings, number: str, account: str, kind: str |
     status = _previewed_status(gcr, tentative)
     shown_kind = NoticeKind(kind) if kind else _first_kind(gcr, settings, now)
     view = replace(shown_now(session, gcr, customer, shown_kind, settings, now), status=status)
-    contacts = [Recipient(c.id, c.email, c.name, unsubscribe_token(settings, c.id), organisation=customer.name)
-                for c in customer.contacts]
+    contacts = [
+        Recipient(c.id, c.email, c.name, unsubscribe_token(settings, c.id), organisation=customer.name)
+        for c in customer.contacts
+    ]
     return build_email(view, contacts, settings, Renderer.from_settings(settings))
 
 

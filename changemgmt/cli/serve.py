@@ -1,5 +1,6 @@
 """`changemgmt serve`: the embedded mode, everything in one process: the web server in
 the foreground and the worker's rounds in a thread beside it."""
+
 from __future__ import annotations
 
 import threading
@@ -26,9 +27,19 @@ def serve_command(app: AppContext, host: str, port: int, idle: float) -> None:
     worker = Worker(app.engine, make_transport(app.settings), app.settings, app.now)
     stop = threading.Event()
     rounds = threading.Thread(
-        target=run_rounds, name="worker", daemon=True,
-        args=(app.session_factory(), worker, app.settings, app.now, stop, idle,
-              lambda handled: click.echo(f"worker: sent or settled {handled} deliveries")))
+        target=run_rounds,
+        name="worker",
+        daemon=True,
+        args=(
+            app.session_factory(),
+            worker,
+            app.settings,
+            app.now,
+            stop,
+            idle,
+            lambda handled: click.echo(f"worker: sent or settled {handled} deliveries"),
+        ),
+    )
     rounds.start()
     click.echo(f"changemgmt: web on http://{host}:{port}, worker running, mail to {app.settings.email_backend}")
     try:

@@ -1,5 +1,6 @@
 """'What changed' lines for updated and rescheduled notices: only what this customer's
 notice says (its own services), old -> new, times in its zone and UTC."""
+
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
@@ -9,12 +10,17 @@ from changemgmt.domain.gcr import GcrState
 from changemgmt.domain.notice import status_label
 from changemgmt.domain.timefmt import local_and_utc
 
-TEXT_FIELDS = (("title", "Title"), ("description", "Description of the work"), ("reason", "Reason"),
-               ("work_location", "Work location"))
+TEXT_FIELDS = (
+    ("title", "Title"),
+    ("description", "Description of the work"),
+    ("reason", "Reason"),
+    ("work_location", "Work location"),
+)
 
 
-def change_lines(before: GcrState, after: GcrState, owned: Collection[str], zone: str,
-                 numbers: Mapping[int, int] | None = None) -> Iterator[str]:
+def change_lines(
+    before: GcrState, after: GcrState, owned: Collection[str], zone: str, numbers: Mapping[int, int] | None = None
+) -> Iterator[str]:
     """`numbers`: the number the customer knows each window by (view.shown_numbers);
     a window missing from it keeps its own."""
     yield from _windows(before, after, zone, numbers or {})
@@ -37,8 +43,10 @@ def _windows(before: GcrState, after: GcrState, zone: str, numbers: Mapping[int,
         was, now = old.get(number), new.get(number)
         name = f"Window {numbers.get(number, number)}"
         if was and now and (was.start, was.end) != (now.start, now.end):
-            yield (f"{name} moved: {local_and_utc(was.start, zone)} - {local_and_utc(was.end, zone)} -> "
-                   f"{local_and_utc(now.start, zone)} - {local_and_utc(now.end, zone)}")
+            yield (
+                f"{name} moved: {local_and_utc(was.start, zone)} - {local_and_utc(was.end, zone)} -> "
+                f"{local_and_utc(now.start, zone)} - {local_and_utc(now.end, zone)}"
+            )
         elif now and not was:
             yield f"{name} added: {local_and_utc(now.start, zone)} - {local_and_utc(now.end, zone)}"
         elif was and not now:

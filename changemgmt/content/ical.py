@@ -4,19 +4,20 @@ One VEVENT per (GCR, window, customer), with the BCOP (draft-gunter-calext-maint
 notifications) X-MAINTNOTE properties that customers' tools, such as
 circuit-maintenance-parser, read. Pure: the same input gives the same bytes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from icalendar import STATUS, Calendar, Event, vCalAddress, vDuration, vText
 
+from changemgmt.content.view import NoticeView, ServiceLine, WindowView
 from changemgmt.domain.gcr import Contact
 from changemgmt.domain.impact import worst
 from changemgmt.domain.status import Status
 from changemgmt.domain.timefmt import duration_text, local_and_utc, require_aware
-from changemgmt.content.view import NoticeView, ServiceLine, WindowView
 
 PRODID = "-//changemgmt//Maintenance notices//EN"
 
@@ -32,7 +33,7 @@ class Text(vText):
         return escaped.encode(self.encoding)
 
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,20 @@ class EventFacts:
     services: tuple[ServiceLine, ...]
 
     @classmethod
-    def from_view(cls, view: NoticeView, fallback_organizer: Contact | None = None) -> "EventFacts":
+    def from_view(cls, view: NoticeView, fallback_organizer: Contact | None = None) -> EventFacts:
         organizer = view.contact if view.contact.email or fallback_organizer is None else fallback_organizer
         return cls(
-            gcr_number=view.gcr_number, title=view.title, description=view.description,
-            reason=view.reason, work_location=view.work_location, status=view.status,
-            emergency=view.emergency, organizer=organizer, account=view.customer.account,
-            time_zone=view.customer.time_zone, services=view.services,
+            gcr_number=view.gcr_number,
+            title=view.title,
+            description=view.description,
+            reason=view.reason,
+            work_location=view.work_location,
+            status=view.status,
+            emergency=view.emergency,
+            organizer=organizer,
+            account=view.customer.account,
+            time_zone=view.customer.time_zone,
+            services=view.services,
         )
 
 
@@ -169,15 +177,15 @@ def build_event(facts: EventFacts, window: WindowView, *, provider_domain: str, 
     return event
 
 
-def notice_events(facts: EventFacts, windows: Iterable[WindowView], *, provider_domain: str,
-                  stamp: datetime) -> list[Event]:
+def notice_events(
+    facts: EventFacts, windows: Iterable[WindowView], *, provider_domain: str, stamp: datetime
+) -> list[Event]:
     """All windows of one notice, in window order, sharing one DTSTAMP."""
     ordered = sorted(windows, key=lambda w: w.number)
     return [build_event(facts, w, provider_domain=provider_domain, stamp=stamp) for w in ordered]
 
 
-def build_calendar(events: Iterable[Event], *, uid: str, name: str | None = None,
-                   prodid: str = PRODID) -> Calendar:
+def build_calendar(events: Iterable[Event], *, uid: str, name: str | None = None, prodid: str = PRODID) -> Calendar:
     """A calendar for an email attachment: VERSION, PRODID, UID, no METHOD (the BCOP
     default; a METHOD would have to match a MIME method parameter we do not send)."""
     return _exact_names(Calendar.new(prodid=prodid, uid=uid, name=name, subcomponents=list(events)))
@@ -190,8 +198,9 @@ def _exact_names(calendar: Calendar) -> Calendar:
     return calendar
 
 
-def feed_calendar(events: Iterable[Event], *, uid: str, name: str, refresh: timedelta,
-                  source: str | None = None, prodid: str = PRODID) -> Calendar:
+def feed_calendar(
+    events: Iterable[Event], *, uid: str, name: str, refresh: timedelta, source: str | None = None, prodid: str = PRODID
+) -> Calendar:
     """A subscription feed: NAME and X-WR-CALNAME once each (Calendar.new writes both),
     REFRESH-INTERVAL with its required VALUE=DURATION (STANDARDS A31-A34), no METHOD."""
     calendar = _exact_names(Calendar.new(prodid=prodid, uid=uid, name=name, subcomponents=list(events)))

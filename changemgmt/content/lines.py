@@ -1,5 +1,6 @@
 """Service lines as a customer's notice and calendar event show them: shared by the
 email (delivery.compose) and the feeds, so the feed event and the attachment say the same."""
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -29,8 +30,9 @@ class Service(Protocol):
 def service_line(service: Service, impact: ServiceImpact) -> ServiceLine:
     """The line for `service` under `impact` (its level and maximum outage)."""
     ends = " - ".join(place(loc) for loc in (service.a_end, service.z_end) if loc is not None)
-    return ServiceLine(service.service_id, service.product, service.bandwidth, ends, impact.impact,
-                       impact.max_outage_minutes)
+    return ServiceLine(
+        service.service_id, service.product, service.bandwidth, ends, impact.impact, impact.max_outage_minutes
+    )
 
 
 def place(location: Place) -> str:

@@ -3,6 +3,7 @@ outbox and rendered into an email and a BCOP calendar without further queries.
 
 Everything here belongs to that one customer: its services, its account, its zone.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

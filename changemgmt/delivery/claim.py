@@ -6,6 +6,7 @@ A delivery waits while an earlier one of the same GCR and customer is unsettled,
 `cancelled` never overtakes `rescheduled` (E6). A claim is a lease: a worker that dies
 mid-send gives its rows back when the lease runs out (E10).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,8 +14,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, insert, text
 
-from changemgmt.domain.states import ATTEMPT_ABANDONED, DELIVERY_CLAIMED, DELIVERY_LEASE_EXPIRED, DeliveryState
-from changemgmt.domain.states import is_final
+from changemgmt.domain.states import (
+    ATTEMPT_ABANDONED,
+    DELIVERY_CLAIMED,
+    DELIVERY_LEASE_EXPIRED,
+    DeliveryState,
+    is_final,
+)
 from changemgmt.store.db import is_postgres
 from changemgmt.store.models import DeliveryAttempt, UtcDateTime
 
@@ -112,6 +118,8 @@ def claim_due(engine: Engine, *, now: datetime, limit: int, lease: timedelta, wo
             connection.exec_driver_sql(_NESTED_LOOPS)
         claims = [Claim(*row) for row in connection.execute(_sql(claim), params)]
         if claims:
-            connection.execute(insert(DeliveryAttempt), [
-                {"delivery_id": c.delivery_id, "number": c.attempt, "started_at": now} for c in claims])
+            connection.execute(
+                insert(DeliveryAttempt),
+                [{"delivery_id": c.delivery_id, "number": c.attempt, "started_at": now} for c in claims],
+            )
     return sorted(claims, key=lambda c: c.delivery_id)

@@ -3,6 +3,7 @@ planned at, with only its own customer's services. Batched: a handful of queries
 whole batch of notices, each revision's state parsed once, and only the impacts on the
 batch's customers' services read. The worker composes its notice rows here, and
 `delivery.shown` what a customer is shown of a GCR now: one path for both."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -15,18 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from changemgmt.config import Settings
+from changemgmt.content.changes import change_lines
+from changemgmt.content.lines import service_line as _line
+from changemgmt.content.view import CustomerView, NoticeView, Recipient, WindowView, shown_numbers
 from changemgmt.domain.digests import own_impacts
 from changemgmt.domain.gcr import Contact, GcrState
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.states import RecipientState
-from changemgmt.content.lines import service_line as _line
-from changemgmt.content.changes import change_lines
-from changemgmt.content.view import CustomerView, NoticeView, Recipient, WindowView, shown_numbers
+from changemgmt.signing import unsubscribe_token
 from changemgmt.store import models
 from changemgmt.store.bulk import among
 from changemgmt.store.models import Customer, Location, Service
 from changemgmt.store.revisions import impact_history, revision_states
-from changemgmt.signing import unsubscribe_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +50,21 @@ class NoticeFacts:
     created_at: datetime  # the time of a window's event when `events` has none for it
 
     @classmethod
-    def of(cls, row: Any) -> "NoticeFacts":
+    def of(cls, row: Any) -> NoticeFacts:
         """The facts of a notice row: a `Notice`, or a row of its table's columns."""
-        return cls(row.id, row.gcr_id, row.customer_id, NoticeKind(row.kind), row.revision, row.previous_revision,
-                   row.window_number, row.offset_minutes, row.note, row.events, row.created_at)
+        return cls(
+            row.id,
+            row.gcr_id,
+            row.customer_id,
+            NoticeKind(row.kind),
+            row.revision,
+            row.previous_revision,
+            row.window_number,
+            row.offset_minutes,
+            row.note,
+            row.events,
+            row.created_at,
+        )
 
 
 class RevisionCache:
@@ -65,7 +77,7 @@ class RevisionCache:
         self.maxsize = maxsize
         self._states: dict[tuple[int, int], GcrState] = {}
 
-    def bind(self, session: Session) -> "RevisionCache":
+    def bind(self, session: Session) -> RevisionCache:
         self.session = session
         return self
 
@@ -86,24 +98,40 @@ def compose_views(
     """NoticeViews by notice id, for notices of any GCRs and customers. A customer's
     notice shows only its own services, so only their impacts are read."""
     cache = cache or RevisionCache(session)
-    customers = {c.id: c for c in session.execute(select(Customer.id, Customer.account, Customer.name,
-                                                         Customer.time_zone).where(
-        among(Customer.id, {n.customer_id for n in notices})))}
+    customers = {
+        c.id: c
+        for c in session.execute(
+            select(Customer.id, Customer.account, Customer.name, Customer.time_zone).where(
+                among(Customer.id, {n.customer_id for n in notices})
+            )
+        )
+    }
     services = _services(session, set(customers))
     dropped = _dropped_windows(session, {n.gcr_id for n in notices})
-    states = cache.states([(n.gcr_id, n.revision) for n in notices]
-                          + [(n.gcr_id, n.previous_revision) for n in notices if n.previous_revision])
+    states = cache.states(
+        [(n.gcr_id, n.revision) for n in notices]
+        + [(n.gcr_id, n.previous_revision) for n in notices if n.previous_revision]
+    )
     impacts = impact_history(session, {n.gcr_id for n in notices}, set(customers))
 
     def state_at(notice: NoticeFacts, revision: int) -> GcrState:
-        return replace(states[(notice.gcr_id, revision)],
-                       impacts=impacts.at(notice.gcr_id, revision, notice.customer_id))
+        return replace(
+            states[(notice.gcr_id, revision)], impacts=impacts.at(notice.gcr_id, revision, notice.customer_id)
+        )
 
     views = {}
     for notice in notices:
         previous = state_at(notice, notice.previous_revision) if notice.previous_revision else None
-        views[notice.id] = _view(notice, state_at(notice, notice.revision), previous, customers[notice.customer_id],
-                                 services.get(notice.customer_id, {}), dropped.get(notice.gcr_id, ()), settings, now)
+        views[notice.id] = _view(
+            notice,
+            state_at(notice, notice.revision),
+            previous,
+            customers[notice.customer_id],
+            services.get(notice.customer_id, {}),
+            dropped.get(notice.gcr_id, ()),
+            settings,
+            now,
+        )
     return views
 
 
@@ -112,9 +140,16 @@ def _view(notice: NoticeFacts, state, previous, customer, owned, dropped, settin
     windows = _windows(notice, state, previous, dropped)
     numbers = shown_numbers(windows)
     return NoticeView(
-        kind=notice.kind, notice_id=notice.id, gcr_number=state.number, title=state.title,
-        description=state.description, reason=state.reason, work_location=state.work_location,
-        status=state.status, emergency=state.emergency, revision=notice.revision,
+        kind=notice.kind,
+        notice_id=notice.id,
+        gcr_number=state.number,
+        title=state.title,
+        description=state.description,
+        reason=state.reason,
+        work_location=state.work_location,
+        status=state.status,
+        emergency=state.emergency,
+        revision=notice.revision,
         contact=state.contact or Contact(settings.cm_name, settings.cm_email, settings.cm_phone),
         customer=CustomerView(customer.account, customer.name, customer.time_zone),
         services=tuple(_line(owned[i.service_id], i) for i in impacts),
@@ -132,17 +167,30 @@ def _windows(notice: NoticeFacts, state: GcrState, previous: GcrState | None, dr
     events = notice.events or {}
     views = []
     active = {w.number: w for w in state.windows}
-    for number, (start, end) in sorted({**{d.number: (d.starts_at, d.ends_at) for d in dropped},
-                                        **{n: (w.start, w.end) for n, w in active.items()}}.items()):
+    for number, (start, end) in sorted(
+        {
+            **{d.number: (d.starts_at, d.ends_at) for d in dropped},
+            **{n: (w.start, w.end) for n, w in active.items()},
+        }.items()
+    ):
         event = events.get(str(number))
         if event is None and number not in active:
             continue
         sequence, modified, cancelled = event if event else (notice.revision, notice.created_at.isoformat(), False)
         old = before.get(number)
         moved = old is not None and (old.start, old.end) != (start, end)
-        views.append(WindowView(number, start, end, sequence, datetime.fromisoformat(modified),
-                                cancelled=bool(cancelled) or number not in active,
-                                previous_start=old.start if moved else None, previous_end=old.end if moved else None))
+        views.append(
+            WindowView(
+                number,
+                start,
+                end,
+                sequence,
+                datetime.fromisoformat(modified),
+                cancelled=bool(cancelled) or number not in active,
+                previous_start=old.start if moved else None,
+                previous_end=old.end if moved else None,
+            )
+        )
     return tuple(views)
 
 
@@ -167,9 +215,20 @@ def _services(session: Session, customer_ids: Collection[int]) -> dict[int, dict
     rows (ORM objects with their locations cost the worker as much as its database)."""
     a_end, z_end = aliased(Location), aliased(Location)
     rows = session.execute(
-        select(Service.customer_id, Service.service_id, Service.product, Service.bandwidth,
-               a_end.code, a_end.city, a_end.region, z_end.code, z_end.city, z_end.region)
-        .outerjoin(a_end, a_end.id == Service.a_end_id).outerjoin(z_end, z_end.id == Service.z_end_id)
+        select(
+            Service.customer_id,
+            Service.service_id,
+            Service.product,
+            Service.bandwidth,
+            a_end.code,
+            a_end.city,
+            a_end.region,
+            z_end.code,
+            z_end.city,
+            z_end.region,
+        )
+        .outerjoin(a_end, a_end.id == Service.a_end_id)
+        .outerjoin(z_end, z_end.id == Service.z_end_id)
         .where(among(Service.customer_id, customer_ids))
     )
     owned: dict[int, dict[str, _Service]] = defaultdict(dict)
@@ -181,7 +240,9 @@ def _services(session: Session, customer_ids: Collection[int]) -> dict[int, dict
 
 
 def _dropped_windows(session: Session, gcr_ids: set[int]) -> dict[int, list[models.Window]]:
-    rows = session.scalars(select(models.Window).where(models.Window.gcr_id.in_(gcr_ids), models.Window.dropped_at.is_not(None)))
+    rows = session.scalars(
+        select(models.Window).where(models.Window.gcr_id.in_(gcr_ids), models.Window.dropped_at.is_not(None))
+    )
     grouped: dict[int, list[models.Window]] = defaultdict(list)
     for row in rows:
         grouped[row.gcr_id].append(row)
@@ -192,8 +253,15 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
     """The recipients of each delivery, still eligible now (unsubscribes and bounces since
     planning take effect at once)."""
     rows = session.execute(
-        select(models.Recipient.delivery_id, models.Contact.id, models.Contact.email, models.Contact.name,
-               models.Contact.unsubscribed_at, models.Contact.suppressed_at, Customer.name)
+        select(
+            models.Recipient.delivery_id,
+            models.Contact.id,
+            models.Contact.email,
+            models.Contact.name,
+            models.Contact.unsubscribed_at,
+            models.Contact.suppressed_at,
+            Customer.name,
+        )
         .join(models.Contact, models.Contact.id == models.Recipient.contact_id)
         .join(Customer, Customer.id == models.Contact.customer_id)
         .where(among(models.Recipient.delivery_id, delivery_ids), models.Recipient.state == RecipientState.PENDING)
@@ -203,6 +271,7 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
     for delivery_id, contact_id, email, name, unsubscribed_at, suppressed_at, organisation in rows:
         if unsubscribed_at or suppressed_at:
             continue
-        grouped[delivery_id].append(Recipient(contact_id, email, name, unsubscribe_token(settings, contact_id),
-                                              delivery_id, organisation))
+        grouped[delivery_id].append(
+            Recipient(contact_id, email, name, unsubscribe_token(settings, contact_id), delivery_id, organisation)
+        )
     return grouped

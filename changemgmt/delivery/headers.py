@@ -16,6 +16,7 @@ writes it exactly as written:
 - URIs, message ids and other tokens are never encoded: a line longer than 78 characters
   is allowed (RFC 5322 §2.1.1 says SHOULD), one longer than 998 is refused.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,7 +40,7 @@ class WrittenHeader(str):
     name: str
     lines: tuple[str, ...]
 
-    def __new__(cls, name: str, lines: Sequence[str]) -> "WrittenHeader":
+    def __new__(cls, name: str, lines: Sequence[str]) -> WrittenHeader:
         lines = tuple(lines)
         for number, line in enumerate(lines):
             if not _PRINTABLE_ASCII.fullmatch(line):

@@ -1,5 +1,6 @@
 """A notice as a message ready for any transport: rendered parts, the BCOP .ics,
 headers, and per-recipient MIME (SPEC §4). Nothing here sends or reads the database."""
+
 from __future__ import annotations
 
 import base64
@@ -7,21 +8,21 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import lru_cache
 from urllib.parse import quote
 
 from changemgmt.config import Settings
-from changemgmt.domain.gcr import Contact
-from changemgmt.domain.timefmt import require_aware
 from changemgmt.content.ical import EventFacts, build_calendar, calendar_bytes, notice_events
+from changemgmt.content.view import NoticeView, Recipient
 from changemgmt.delivery import headers
 from changemgmt.delivery.headers import has_encoded_word_syntax, header_safe
 from changemgmt.delivery.render import OrganisationKeys, RenderedEmail, Renderer, personalised
-from changemgmt.content.view import NoticeView, Recipient
+from changemgmt.domain.gcr import Contact
+from changemgmt.domain.timefmt import require_aware
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,10 @@ class OutgoingMessage:
     def unsubscribe_uris(self, recipient: Recipient) -> tuple[str, str]:
         """The mailto and the one-click https URI of this recipient's unsubscribe (RFC 8058)."""
         token = quote(recipient.unsubscribe_token, safe="")
-        return (f"mailto:unsubscribe@{self.provider_domain}?subject=unsubscribe-{token}",
-                f"{self.base_url}/unsubscribe/{token}")
+        return (
+            f"mailto:unsubscribe@{self.provider_domain}?subject=unsubscribe-{token}",
+            f"{self.base_url}/unsubscribe/{token}",
+        )
 
     def unsubscribe_headers(self, recipient: Recipient) -> dict[str, str]:
         return {
@@ -86,14 +89,14 @@ class OutgoingMessage:
         rendered = RenderedEmail(self.subject, self.text, self.html, self.organisation_keys)
         return personalised(rendered, (recipient.organisation if recipient else "") or self.account_name)
 
-    def only(self, contact_ids: Iterable[int]) -> "OutgoingMessage":
+    def only(self, contact_ids: Iterable[int]) -> OutgoingMessage:
         """The same message for a subset of its recipients (e.g. a retry)."""
         wanted = set(contact_ids)
         return replace(self, recipients=tuple(r for r in self.recipients if r.contact_id in wanted))
 
-    def split(self, size: int = 1000) -> list["OutgoingMessage"]:
+    def split(self, size: int = 1000) -> list[OutgoingMessage]:
         """Chunks of at most `size` recipients (SendGrid's personalization limit)."""
-        chunks = [self.recipients[i:i + size] for i in range(0, len(self.recipients), size)]
+        chunks = [self.recipients[i : i + size] for i in range(0, len(self.recipients), size)]
         return [replace(self, recipients=chunk) for chunk in chunks]
 
     def email_for(self, recipient: Recipient | None) -> EmailMessage:
@@ -139,8 +142,9 @@ def _default_renderer() -> Renderer:
     return Renderer()
 
 
-def build_email(view: NoticeView, recipients: Iterable[Recipient], settings: Settings,
-                renderer: Renderer | None = None) -> OutgoingMessage:
+def build_email(
+    view: NoticeView, recipients: Iterable[Recipient], settings: Settings, renderer: Renderer | None = None
+) -> OutgoingMessage:
     """Renders the notice and its attachment once for all of the customer's recipients.
     Pass `renderer` to use operator templates (Renderer.from_settings)."""
     rendered = (renderer or _default_renderer()).render(view, provider_name=settings.provider_name)
@@ -180,8 +184,9 @@ def mime_message(message: OutgoingMessage, recipient: Recipient | None) -> Email
         msg[header.name] = header
     msg.set_content(rendered.text, cte="quoted-printable")
     msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
-    msg.add_attachment(message.ics, maintype="text", subtype="calendar",
-                       filename=message.ics_filename, params={"charset": "utf-8"})
+    msg.add_attachment(
+        message.ics, maintype="text", subtype="calendar", filename=message.ics_filename, params={"charset": "utf-8"}
+    )
     identity = message.message_id(recipient) if recipient else f"<notice-{message.notice_id}@{message.provider_domain}>"
     seed = hashlib.sha256(identity.encode() + message.ics).hexdigest()[:24]
     _fix_boundaries(msg, seed)
@@ -190,12 +195,18 @@ def mime_message(message: OutgoingMessage, recipient: Recipient | None) -> Email
 
 def _headers(message: OutgoingMessage, recipient: Recipient | None, subject: str) -> list[headers.WrittenHeader]:
     sender, reply_to = split_address(message.mail_from), split_address(message.reply_to)
-    date = format_datetime(require_aware(message.date, "Date").astimezone(timezone.utc))
+    date = format_datetime(require_aware(message.date, "Date").astimezone(UTC))
     # A recipient's own headers; a message addressed to no one has none of them.
     to = [headers.mailbox("To", recipient.name, recipient.email)] if recipient else []
     message_id = [headers.token("Message-ID", message.message_id(recipient))] if recipient else []
-    unsubscribe = [headers.uri_list("List-Unsubscribe", message.unsubscribe_uris(recipient)),
-                   headers.token("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")] if recipient else []
+    unsubscribe = (
+        [
+            headers.uri_list("List-Unsubscribe", message.unsubscribe_uris(recipient)),
+            headers.token("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ]
+        if recipient
+        else []
+    )
     return [
         headers.mailbox("From", *sender),
         *to,
@@ -257,8 +268,10 @@ def sendgrid_body(message: OutgoingMessage) -> dict:
     if not message.recipients:
         raise ValueError("a SendGrid request needs at least one recipient")
     if len(message.recipients) > SENDGRID_MAX_PERSONALIZATIONS:
-        raise ValueError(f"{len(message.recipients)} recipients: split() the message into requests "
-                         f"of at most {SENDGRID_MAX_PERSONALIZATIONS}")
+        raise ValueError(
+            f"{len(message.recipients)} recipients: split() the message into requests "
+            f"of at most {SENDGRID_MAX_PERSONALIZATIONS}"
+        )
     if len(unique_recipients(message.recipients)) != len(message.recipients):
         raise ValueError("an address appears twice; SendGrid would refuse the request")
     return {
@@ -267,14 +280,15 @@ def sendgrid_body(message: OutgoingMessage) -> dict:
         "reply_to": sender_address(message.reply_to),
         # SendGrid writes an ASCII subject as it is: break what a reader would decode.
         "subject": header_safe(message.subject).replace("=?", "= ?"),
-        "content": [{"type": "text/plain", "value": message.text},
-                    {"type": "text/html", "value": message.html}],
-        "attachments": [{
-            "content": base64.b64encode(message.ics).decode("ascii"),
-            "type": "text/calendar",  # no ";charset=": SendGrid refuses it (STANDARDS A54)
-            "filename": message.ics_filename,
-            "disposition": "attachment",
-        }],
+        "content": [{"type": "text/plain", "value": message.text}, {"type": "text/html", "value": message.html}],
+        "attachments": [
+            {
+                "content": base64.b64encode(message.ics).decode("ascii"),
+                "type": "text/calendar",  # no ";charset=": SendGrid refuses it (STANDARDS A54)
+                "filename": message.ics_filename,
+                "disposition": "attachment",
+            }
+        ],
         "headers": message.headers,
         "custom_args": {"notice_id": str(message.notice_id)},
     }

@@ -5,6 +5,7 @@ its size: each statement runs once with the rows of every delivery it concerns.
 Each outcome makes the transitions of domain.states named below: a claimed delivery
 leaves `sending`, its notice and recipients leave `pending` (a statement changes only
 the rows still in the source state), and its open attempt gets its outcome."""
+
 from __future__ import annotations
 
 import random
@@ -13,14 +14,29 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from changemgmt.domain.retry import gives_up, retry_delay
-from changemgmt.domain.states import (
-    ATTEMPT_FAILED, ATTEMPT_RETRY, ATTEMPT_SENT, ATTEMPT_SKIPPED, DELIVERY_FAILED, DELIVERY_RETRIED, DELIVERY_SENT,
-    DELIVERY_SKIPPED, NOTICE_FAILED, NOTICE_SENT, NOTICE_SKIPPED, RECIPIENT_FAILED, RECIPIENT_SENT, RECIPIENT_SKIPPED,
-    AttemptOutcome, NoticeState, RecipientState, Transition,
-)
 from changemgmt.delivery.claim import Claim
 from changemgmt.delivery.transports.base import SendError
+from changemgmt.domain.retry import gives_up, retry_delay
+from changemgmt.domain.states import (
+    ATTEMPT_FAILED,
+    ATTEMPT_RETRY,
+    ATTEMPT_SENT,
+    ATTEMPT_SKIPPED,
+    DELIVERY_FAILED,
+    DELIVERY_RETRIED,
+    DELIVERY_SENT,
+    DELIVERY_SKIPPED,
+    NOTICE_FAILED,
+    NOTICE_SENT,
+    NOTICE_SKIPPED,
+    RECIPIENT_FAILED,
+    RECIPIENT_SENT,
+    RECIPIENT_SKIPPED,
+    AttemptOutcome,
+    NoticeState,
+    RecipientState,
+    Transition,
+)
 from changemgmt.store.bulk import update_rows
 from changemgmt.store.models import Delivery, DeliveryAttempt, Notice, Recipient
 
@@ -37,8 +53,9 @@ class Outcome:
     skipped: str | None = None
 
 
-def record_outcomes(session: Session, outcomes: list[Outcome], now: datetime, max_attempts: int,
-                    rng: random.Random) -> None:
+def record_outcomes(
+    session: Session, outcomes: list[Outcome], now: datetime, max_attempts: int, rng: random.Random
+) -> None:
     rows = _Rows()
     for outcome in outcomes:  # in order: the retry jitter is drawn in this order
         if outcome.skipped:
@@ -65,19 +82,22 @@ class _Rows:
 
     def sent(self, outcome: Outcome) -> None:
         claim, message_id = outcome.claim, outcome.provider_message_id
-        self.sent_attempts.append({"delivery_id": claim.delivery_id, "number": claim.attempt,
-                                   "provider_message_id": message_id})
+        self.sent_attempts.append(
+            {"delivery_id": claim.delivery_id, "number": claim.attempt, "provider_message_id": message_id}
+        )
         self.sent_deliveries.append({"id": claim.delivery_id, "provider_message_id": message_id})
         self._recipients(claim, outcome.contact_ids)
-        self.other_recipients.append({"delivery_id": claim.delivery_id,
-                                      "state": RECIPIENT_SKIPPED.target})  # ineligible since
+        self.other_recipients.append(
+            {"delivery_id": claim.delivery_id, "state": RECIPIENT_SKIPPED.target}
+        )  # ineligible since
         self._notice(claim, NOTICE_SENT, None)
 
     def skipped(self, outcome: Outcome) -> None:
         claim, reason = outcome.claim, outcome.skipped
         self._attempt(claim, ATTEMPT_SKIPPED, reason)
-        self.settled_deliveries.append({"id": claim.delivery_id, "state": DELIVERY_SKIPPED.target,
-                                        "last_error": reason})
+        self.settled_deliveries.append(
+            {"id": claim.delivery_id, "state": DELIVERY_SKIPPED.target, "last_error": reason}
+        )
         self.other_recipients.append({"delivery_id": claim.delivery_id, "state": RECIPIENT_SKIPPED.target})
         self._notice(claim, NOTICE_SKIPPED, reason)
 
@@ -87,19 +107,20 @@ class _Rows:
         message = str(error) if error.status is None else f"{error.status}: {error}"
         if gives_up(claim.attempt, max_attempts, error.permanent):
             self._attempt(claim, ATTEMPT_FAILED, message)
-            self.settled_deliveries.append({"id": claim.delivery_id, "state": DELIVERY_FAILED.target,
-                                            "last_error": message})
+            self.settled_deliveries.append(
+                {"id": claim.delivery_id, "state": DELIVERY_FAILED.target, "last_error": message}
+            )
             self.other_recipients.append({"delivery_id": claim.delivery_id, "state": RECIPIENT_FAILED.target})
             self._notice(claim, NOTICE_FAILED, message)
             return
         delay = retry_delay(claim.attempt, rng.random(), error.retry_after)
         self._attempt(claim, ATTEMPT_RETRY, message)
-        self.retried_deliveries.append({"id": claim.delivery_id, "next_attempt_at": now + delay,
-                                        "last_error": message})
+        self.retried_deliveries.append({"id": claim.delivery_id, "next_attempt_at": now + delay, "last_error": message})
 
     def _attempt(self, claim: Claim, ended: Transition[AttemptOutcome], error: str | None) -> None:
-        self.other_attempts.append({"delivery_id": claim.delivery_id, "number": claim.attempt,
-                                    "outcome": ended.target, "error": error})
+        self.other_attempts.append(
+            {"delivery_id": claim.delivery_id, "number": claim.attempt, "outcome": ended.target, "error": error}
+        )
 
     def _recipients(self, claim: Claim, contact_ids) -> None:
         self.sent_recipients += [{"delivery_id": claim.delivery_id, "contact_id": c} for c in contact_ids]
@@ -113,15 +134,30 @@ class _Rows:
         # as it is (a recipient the provider has already reported on, a notice settled).
         waiting, unsettled = {"state": RecipientState.PENDING}, {"state": NoticeState.PENDING}
         writes = [
-            (ATTEMPTS, self.sent_attempts, ("delivery_id", "number"), {},
-             {"finished_at": now, "outcome": ATTEMPT_SENT.target}),
+            (
+                ATTEMPTS,
+                self.sent_attempts,
+                ("delivery_id", "number"),
+                {},
+                {"finished_at": now, "outcome": ATTEMPT_SENT.target},
+            ),
             (ATTEMPTS, self.other_attempts, ("delivery_id", "number"), {}, {"finished_at": now}),
-            (DELIVERIES, self.sent_deliveries, ("id",), {},
-             {**released, "state": DELIVERY_SENT.target, "sent_at": now, "last_error": None}),
+            (
+                DELIVERIES,
+                self.sent_deliveries,
+                ("id",),
+                {},
+                {**released, "state": DELIVERY_SENT.target, "sent_at": now, "last_error": None},
+            ),
             (DELIVERIES, self.settled_deliveries, ("id",), {}, released),
             (DELIVERIES, self.retried_deliveries, ("id",), {}, {**released, "state": DELIVERY_RETRIED.target}),
-            (RECIPIENTS, self.sent_recipients, ("delivery_id", "contact_id"), waiting,
-             {"state": RECIPIENT_SENT.target, "updated_at": now}),
+            (
+                RECIPIENTS,
+                self.sent_recipients,
+                ("delivery_id", "contact_id"),
+                waiting,
+                {"state": RECIPIENT_SENT.target, "updated_at": now},
+            ),
             (RECIPIENTS, self.other_recipients, ("delivery_id",), waiting, {"updated_at": now}),
             (NOTICES, _first_per_notice(self.notices), ("id",), unsettled, {"settled_at": now}),
         ]

@@ -4,6 +4,7 @@ Templates get only the plain dict `notice_context()` builds: no ORM objects, set
 secrets. Operators may override any template by putting a file of the same name in
 TEMPLATES_DIR, which is searched before the built-in folder.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,11 +18,11 @@ from markupsafe import Markup, escape
 
 import changemgmt
 from changemgmt.config import Settings
+from changemgmt.content.view import NoticeView, ServiceLine, WindowView, shown_numbers
+from changemgmt.delivery.headers import header_safe
 from changemgmt.domain.notice import NoticeKind, status_label
 from changemgmt.domain.status import Status
 from changemgmt.domain.timefmt import duration_text, local_and_utc, local_day, time_left, utc_text
-from changemgmt.delivery.headers import header_safe
-from changemgmt.content.view import NoticeView, ServiceLine, WindowView, shown_numbers
 
 ORGANISATION_MAX = 1000  # a name stored before the input limits, cut to fit a substitution
 # Zones whose times local_and_utc() writes in UTC alone (their abbreviation is UTC).
@@ -40,7 +41,7 @@ class OrganisationKeys:
     html: str
 
     @classmethod
-    def for_notice(cls, view: NoticeView) -> "OrganisationKeys":
+    def for_notice(cls, view: NoticeView) -> OrganisationKeys:
         seed = f"{view.gcr_number}\n{view.notice_id}\n{view.customer.account}\n{view.issued_at.isoformat()}"
         digest = hashlib.sha256(seed.encode()).hexdigest()[:16]
         return cls(f"-org-{digest}-", f"-orghtml-{digest}-")
@@ -128,8 +129,13 @@ def _reminder(view: NoticeView, numbers: dict[int, int]) -> dict | None:
     window = next((w for w in view.windows if w.number == number), None)
     short, long = time_left(view.issued_at, window.start) if window and window.start > view.issued_at else ("", "")
     label = f"window {numbers[number]}" if len(numbers) > 1 and number in numbers else ""
-    return {"window": numbers.get(number, number), "window_label": label, "starts_in": long,
-            "starts_in_short": short, "hours": view.reminder_offset_hours}
+    return {
+        "window": numbers.get(number, number),
+        "window_label": label,
+        "starts_in": long,
+        "starts_in_short": short,
+        "hours": view.reminder_offset_hours,
+    }
 
 
 def _first_day(view: NoticeView) -> str:
@@ -164,8 +170,9 @@ def notice_context(view: NoticeView, *, provider_name: str, organisation: str | 
         "zone_note": "times in UTC" if zone in UTC_ZONES else f"times in {zone}, with UTC",
         "recipient": {"organisation": view.customer.name if organisation is None else organisation},
         "contact": {"name": view.contact.name, "email": view.contact.email, "phone": view.contact.phone},
-        "windows": [_window(w, zone, numbers[w.number], len(numbers) > 1)
-                    for w in sorted(view.windows, key=lambda w: w.number)],
+        "windows": [
+            _window(w, zone, numbers[w.number], len(numbers) > 1) for w in sorted(view.windows, key=lambda w: w.number)
+        ],
         "first_day": _first_day(view),
         "services": [_service(s) for s in view.services],
         "worst_impact": view.worst_impact.value,
@@ -185,12 +192,13 @@ class Renderer:
         self._html = _environment(self.dirs, autoescape=True)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Renderer":
+    def from_settings(cls, settings: Settings) -> Renderer:
         """The operator's folder (`settings.templates_dir`, if set) before the built-in one."""
         return cls(template_dirs(settings.templates_dir))
 
-    def render_context(self, kind: str, context: Mapping[str, object],
-                       html_context: Mapping[str, object] | None = None) -> RenderedEmail:
+    def render_context(
+        self, kind: str, context: Mapping[str, object], html_context: Mapping[str, object] | None = None
+    ) -> RenderedEmail:
         subject = self._text.get_template(f"{kind}/subject.txt").render(context)
         text = self._text.get_template(f"{kind}/body.txt").render(context)
         html = self._html.get_template(f"{kind}/body.html").render(html_context or context)
@@ -201,8 +209,7 @@ class Renderer:
         left as keys (RenderedEmail.keys) for each copy to fill in."""
         keys = OrganisationKeys.for_notice(view)
         context = notice_context(view, provider_name=provider_name, organisation=keys.text)
-        rendered = self.render_context(view.kind.value, context,
-                                       {**context, "recipient": {"organisation": keys.html}})
+        rendered = self.render_context(view.kind.value, context, {**context, "recipient": {"organisation": keys.html}})
         return replace(rendered, keys=keys)
 
     def render_for(self, view: NoticeView, *, provider_name: str, organisation: str) -> RenderedEmail:
@@ -216,8 +223,9 @@ def personalised(rendered: RenderedEmail, organisation: str) -> RenderedEmail:
     if rendered.keys is None:
         return rendered
     values = rendered.keys.values(organisation)
-    return RenderedEmail(subject=_fill(rendered.subject, values), text=_fill(rendered.text, values),
-                         html=_fill(rendered.html, values))
+    return RenderedEmail(
+        subject=_fill(rendered.subject, values), text=_fill(rendered.text, values), html=_fill(rendered.html, values)
+    )
 
 
 def _fill(text: str, values: Mapping[str, str]) -> str:

@@ -5,6 +5,7 @@ signature. Each event is stored once (by `sg_event_id`, STANDARDS C34), correlat
 the `delivery_id` and `contact_id` we put in `custom_args` (C35), and moves the
 recipient's state. A hard bounce suppresses the contact: it gets nothing more.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,12 @@ from changemgmt.store.models import Contact, DeliveryEvent, Recipient
 # The recipient state each SendGrid event reports. The report is the last word, from
 # whatever state the recipient is in: the events come in any order, and a copy of a
 # send given up on may still arrive (the recipient machine in domain.states).
-STATES = {"delivered": RecipientState.DELIVERED, "bounce": RecipientState.BOUNCED,
-          "dropped": RecipientState.DROPPED, "deferred": RecipientState.DEFERRED}
+STATES = {
+    "delivered": RecipientState.DELIVERED,
+    "bounce": RecipientState.BOUNCED,
+    "dropped": RecipientState.DROPPED,
+    "deferred": RecipientState.DEFERRED,
+}
 
 
 def _event_id(event: dict) -> str:
@@ -52,8 +57,16 @@ def apply_sendgrid_events(session: Session, events: Iterable[dict], now: datetim
             counts["duplicate"] += 1
             continue
         delivery_id = _int(event.get("delivery_id"))
-        session.add(DeliveryEvent(provider_event_id=event_id, received_at=now, event=str(event["event"])[:40],
-                                  email=str(event.get("email", ""))[:254], delivery_id=delivery_id, payload=event))
+        session.add(
+            DeliveryEvent(
+                provider_event_id=event_id,
+                received_at=now,
+                event=str(event["event"])[:40],
+                email=str(event.get("email", ""))[:254],
+                delivery_id=delivery_id,
+                payload=event,
+            )
+        )
         counts[_apply(session, event, delivery_id, now)] += 1
     session.flush()
     return counts
@@ -68,10 +81,14 @@ def _apply(session: Session, event: dict, delivery_id: int | None, now: datetime
     if delivery_id is None or contact_id is None:
         return "uncorrelated"
     if kind == "bounce" and event.get("type", "bounce") == "bounce":
-        session.execute(update(Contact).where(Contact.id == contact_id, Contact.suppressed_at.is_(None))
-                        .values(suppressed_at=now))
+        session.execute(
+            update(Contact).where(Contact.id == contact_id, Contact.suppressed_at.is_(None)).values(suppressed_at=now)
+        )
     elif kind == "bounce":
         state = RecipientState.DEFERRED  # type=blocked: a temporary refusal, not a hard bounce
-    session.execute(update(Recipient).where(Recipient.delivery_id == delivery_id, Recipient.contact_id == contact_id)
-                    .values(state=state, updated_at=now))
+    session.execute(
+        update(Recipient)
+        .where(Recipient.delivery_id == delivery_id, Recipient.contact_id == contact_id)
+        .values(state=state, updated_at=now)
+    )
     return state

@@ -1,6 +1,7 @@
 """The worker: claims due deliveries a batch at a time, renders each notice, sends it,
 and records the outcome. Every attempt is recorded before the send (at the claim) and
 completed after it, so a crash mid-send leaves evidence and the lease brings it back."""
+
 from __future__ import annotations
 
 import logging
@@ -13,13 +14,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 
 from changemgmt.config import Settings
+from changemgmt.content.view import NoticeView, Recipient
 from changemgmt.delivery.claim import Claim, claim_due
 from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_views, recipients_of
 from changemgmt.delivery.message import OutgoingMessage, build_email
 from changemgmt.delivery.outcomes import Outcome, record_outcomes
 from changemgmt.delivery.render import Renderer
 from changemgmt.delivery.transports.base import SendError, Transport
-from changemgmt.content.view import NoticeView, Recipient
 from changemgmt.domain.states import NoticeState
 from changemgmt.store.bulk import among
 from changemgmt.store.db import session_factory
@@ -114,10 +115,15 @@ class Worker:
         batch = _Batch(claims, now)
         with self.sessions() as session:
             # Rows of columns, read like Notice objects: the ORM's objects cost more than the query.
-            notices = {n.id: n for n in session.execute(select(*Notice.__table__.c).where(
-                among(Notice.__table__.c.id, [c.notice_id for c in claims])))}
-            batch.views = compose_views(session, [NoticeFacts.of(n) for n in notices.values()], self.settings, now,
-                                        self.revisions.bind(session))
+            notices = {
+                n.id: n
+                for n in session.execute(
+                    select(*Notice.__table__.c).where(among(Notice.__table__.c.id, [c.notice_id for c in claims]))
+                )
+            }
+            batch.views = compose_views(
+                session, [NoticeFacts.of(n) for n in notices.values()], self.settings, now, self.revisions.bind(session)
+            )
             batch.recipients = recipients_of(session, [c.delivery_id for c in claims], self.settings)
             for claim in claims:
                 notice = notices[claim.notice_id]
@@ -137,8 +143,9 @@ class Worker:
         sends = []
         for claim, notice_id in batch.to_send:
             try:
-                message = build_email(batch.views[notice_id], batch.recipients[claim.delivery_id], self.settings,
-                                      self.renderer)
+                message = build_email(
+                    batch.views[notice_id], batch.recipients[claim.delivery_id], self.settings, self.renderer
+                )
             except Exception as exc:  # a template bug must fail this delivery, not the batch
                 log.exception("rendering notice %s failed", notice_id)
                 outcomes.append(Outcome(claim, error=SendError(f"rendering failed: {exc}", permanent=True)))
@@ -158,8 +165,11 @@ class Worker:
         except Exception as exc:  # an unexpected transport fault may pass: try again later
             log.exception("sending delivery %s failed", claim.delivery_id)
             return Outcome(claim, error=SendError(f"{type(exc).__name__}: {exc}", permanent=False))
-        return Outcome(claim, provider_message_id=result.provider_message_id,
-                       contact_ids=tuple(r.contact_id for r in message.recipients))
+        return Outcome(
+            claim,
+            provider_message_id=result.provider_message_id,
+            contact_ids=tuple(r.contact_id for r in message.recipients),
+        )
 
 
 def _pointless(session, notice: Notice, now: datetime) -> str | None:
@@ -167,8 +177,9 @@ def _pointless(session, notice: Notice, now: datetime) -> str | None:
     if notice.state != NoticeState.PENDING:
         return f"the notice is {notice.state}"
     if notice.kind == "reminder":
-        window = session.scalar(select(Window).where(Window.gcr_id == notice.gcr_id,
-                                                     Window.number == notice.window_number))
+        window = session.scalar(
+            select(Window).where(Window.gcr_id == notice.gcr_id, Window.number == notice.window_number)
+        )
         if window is None or window.dropped_at is not None:
             return "its window was dropped"
         if window.starts_at <= now:

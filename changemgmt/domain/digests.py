@@ -3,6 +3,7 @@
 A customer sees the GCR-wide fields, the windows, and only its own services. Two
 digests: one of the windows (a change there is a reschedule) and one of the rest.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,11 +38,21 @@ def customer_digest(state: GcrState, service_ids: Collection[str]) -> Digest:
     """Digests of what this customer's notice says at `state`: of the windows, and of the
     GCR-wide fields followed by the customer's own impacts, as one JSON list."""
     contact = state.contact and (state.contact.name, state.contact.email, state.contact.phone)
-    shared = _shared_fields(state.title, state.description, state.reason, state.work_location,
-                            tuple(state.location_codes), contact, state.status.value, state.emergency)
+    shared = _shared_fields(
+        state.title,
+        state.description,
+        state.reason,
+        state.work_location,
+        tuple(state.location_codes),
+        contact,
+        state.status.value,
+        state.emergency,
+    )
     own = [[i.service_id, i.impact.value, i.max_outage_minutes] for i in own_impacts(state, service_ids)]
-    return Digest(windows=_windows_digest(tuple(state.windows)),
-                  content=_hash_text(f"{shared},{json.dumps(own, separators=(',', ':'))}]"))
+    return Digest(
+        windows=_windows_digest(tuple(state.windows)),
+        content=_hash_text(f"{shared},{json.dumps(own, separators=(',', ':'))}]"),
+    )
 
 
 # Planning digests every customer of a GCR against the same state: what all of them share
@@ -49,8 +60,16 @@ def customer_digest(state: GcrState, service_ids: Collection[str]) -> Digest:
 @lru_cache(maxsize=16)
 def _shared_fields(title, description, reason, work_location, location_codes, contact, status, emergency) -> str:
     """The JSON of the shared fields, as the opening of the content list (no closing "]")."""
-    fields = [title, description, reason, work_location, list(location_codes), contact and list(contact), status,
-              emergency]
+    fields = [
+        title,
+        description,
+        reason,
+        work_location,
+        list(location_codes),
+        contact and list(contact),
+        status,
+        emergency,
+    ]
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)[:-1]
 
 

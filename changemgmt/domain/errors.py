@@ -1,4 +1,5 @@
 """Errors the domain raises for bad input, each naming the field at fault."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -14,7 +15,7 @@ class DomainError(ValueError):
         self.message = message
 
     @property
-    def errors(self) -> list["DomainError"]:
+    def errors(self) -> list[DomainError]:
         """Every problem this error reports (one, or several for DomainErrors)."""
         return [self]
 
@@ -41,11 +42,11 @@ class DomainErrors(DomainError):
 class Problems:
     """Collects the problems of one input, so that every one is reported at once.
 
-        problems = Problems()
-        with problems.checking():
-            title = check_title(raw_title)
-        ...
-        problems.raise_any()
+    problems = Problems()
+    with problems.checking():
+        title = check_title(raw_title)
+    ...
+    problems.raise_any()
     """
 
     def __init__(self) -> None:

@@ -1,4 +1,5 @@
 """A GCR as plain data, its validation, and what counts as a customer-visible change."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,17 @@ from changemgmt.domain.errors import DomainError, Problems
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.status import Status
 from changemgmt.domain.text import (
-    DESCRIPTION_MAX, NAME_MAX, NOTES_MAX, PHONE_MAX, REASON_MAX, TITLE_MAX, WORK_LOCATION_MAX, display_name,
-    email_address, multi_line, one_line,
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    NOTES_MAX,
+    PHONE_MAX,
+    REASON_MAX,
+    TITLE_MAX,
+    WORK_LOCATION_MAX,
+    display_name,
+    email_address,
+    multi_line,
+    one_line,
 )
 from changemgmt.domain.windows import Window, check_windows
 
@@ -29,8 +39,18 @@ TEXT_FIELDS = tuple(ONE_LINE_FIELDS) + tuple(MULTI_LINE_FIELDS)
 
 # Fields a customer's notice or feed event shows; a change to any is a new revision.
 CUSTOMER_VISIBLE = frozenset(
-    {"title", "description", "reason", "work_location", "location_codes", "contact", "emergency",
-     "status", "windows", "impacts"}
+    {
+        "title",
+        "description",
+        "reason",
+        "work_location",
+        "location_codes",
+        "contact",
+        "emergency",
+        "status",
+        "windows",
+        "impacts",
+    }
 )
 # `time_zone` is how window times written without an offset are read: never shown.
 INTERNAL_ONLY = frozenset({"internal_notes", "time_zone"})
@@ -74,7 +94,7 @@ class GcrState:
     impacts: tuple[ServiceImpact, ...] = field(default=())
     time_zone: str | None = None
 
-    def canonical(self) -> "GcrState":
+    def canonical(self) -> GcrState:
         return replace(
             self,
             location_codes=tuple(sorted(set(self.location_codes))),
@@ -96,7 +116,7 @@ class GcrState:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> "GcrState":
+    def from_json(cls, data: dict) -> GcrState:
         contact = data.get("contact")
         return cls(
             number=data["number"],

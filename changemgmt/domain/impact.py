@@ -1,4 +1,5 @@
 """Expected impact on a service, ordered from least to worst (SPEC §2)."""
+
 from __future__ import annotations
 
 import enum
@@ -22,7 +23,7 @@ class Impact(str, enum.Enum):
         return self.value.replace("-", " ").title()
 
     @classmethod
-    def parse(cls, raw: str, field: str = "impact") -> "Impact":
+    def parse(cls, raw: str, field: str = "impact") -> Impact:
         """Accepts the BCOP spelling in any case, with '_' or ' ' for '-'."""
         key = str(raw).strip().upper().replace("_", "-").replace(" ", "-")
         try:

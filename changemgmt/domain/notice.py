@@ -1,5 +1,6 @@
 """Notice kinds (SPEC §3), whose values are also the template folder names, and the words
 a notice uses for a GCR's status."""
+
 from __future__ import annotations
 
 import enum

@@ -3,6 +3,7 @@
 Pure functions of (what the customer was told, the GCR before and after, policy, now).
 The outbox feeds them one customer at a time and writes what they return.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -124,8 +125,9 @@ def pending_skips(standing: Standing, change: CustomerChange) -> tuple[Skip, ...
     if not change.in_scope:
         if not standing.in_scope:
             return ()
-        return tuple(Skip(p.id, "the customer was dropped from the GCR before this notice was sent")
-                     for p in standing.pending)
+        return tuple(
+            Skip(p.id, "the customer was dropped from the GCR before this notice was sent") for p in standing.pending
+        )
     return tuple(_stale_reminders(standing.pending, change.windows, change.after))
 
 
@@ -146,29 +148,53 @@ def _follow_up(standing: Standing, change: CustomerChange) -> NoticeKind | None:
     return None
 
 
-def _shown(standing: Standing, change: CustomerChange, kind: NoticeKind, skips: tuple[Skip, ...],
-           notified: bool) -> CustomerPlan:
+def _shown(
+    standing: Standing, change: CustomerChange, kind: NoticeKind, skips: tuple[Skip, ...], notified: bool
+) -> CustomerPlan:
     first = kind in (NoticeKind.NEW, NoticeKind.EMERGENCY)
-    notice = PlannedNotice(kind, f"{kind.value}:r{change.revision}", change.now,
-                           previous_revision=None if first else standing.shown_revision)
-    after = replace(standing, in_scope=True, notified=notified, shown_revision=change.revision, shown=change.digest,
-                    notified_at=change.now if notified and not standing.notified else standing.notified_at)
+    notice = PlannedNotice(
+        kind,
+        f"{kind.value}:r{change.revision}",
+        change.now,
+        previous_revision=None if first else standing.shown_revision,
+    )
+    after = replace(
+        standing,
+        in_scope=True,
+        notified=notified,
+        shown_revision=change.revision,
+        shown=change.digest,
+        notified_at=change.now if notified and not standing.notified else standing.notified_at,
+    )
     return CustomerPlan(after, (notice,), skips)
 
 
 def _cancelled(standing: Standing, change: CustomerChange, skips: tuple[Skip, ...]) -> CustomerPlan:
     notices = ()
     if standing.delivered and standing.in_scope and change.before is not Status.CANCELLED:
-        notices = (PlannedNotice(NoticeKind.CANCELLED, f"cancelled:r{change.revision}", change.now,
-                                 previous_revision=standing.shown_revision),)
+        notices = (
+            PlannedNotice(
+                NoticeKind.CANCELLED,
+                f"cancelled:r{change.revision}",
+                change.now,
+                previous_revision=standing.shown_revision,
+            ),
+        )
     return CustomerPlan(replace(standing, shown_revision=change.revision, shown=change.digest), notices, skips)
 
 
 def _dropped(standing: Standing, change: CustomerChange, skips: tuple[Skip, ...]) -> CustomerPlan:
     notices = ()
     if standing.delivered:
-        notices = (PlannedNotice(NoticeKind.CANCELLED, f"cancelled:r{change.revision}", change.now,
-                                 previous_revision=standing.shown_revision, note=NO_LONGER_AFFECTED),)
+        notices = (
+            PlannedNotice(
+                NoticeKind.CANCELLED,
+                f"cancelled:r{change.revision}",
+                change.now,
+                previous_revision=standing.shown_revision,
+                note=NO_LONGER_AFFECTED,
+            ),
+        )
     after = Standing(in_scope=False, delivered=standing.delivered)
     return CustomerPlan(after, notices, skips)
 
@@ -216,6 +242,13 @@ def plan_reminders(
                 continue
             if standing.notified_at is None or standing.notified_at >= moment:
                 continue  # only customers notified before the moment: the first notice itself is news enough
-            due.append(PlannedNotice(NoticeKind.REMINDER, reminder_key(window, offset, moment), moment,
-                                     window_number=window.number, offset=offset))
+            due.append(
+                PlannedNotice(
+                    NoticeKind.REMINDER,
+                    reminder_key(window, offset, moment),
+                    moment,
+                    window_number=window.number,
+                    offset=offset,
+                )
+            )
     return due

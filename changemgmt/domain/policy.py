@@ -1,9 +1,10 @@
 """Change-management rules that depend on `now`: windows are not set in the past, and
 minimum notice (SPEC §3.1, §8)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from changemgmt.domain.errors import DomainError, Problems
 from changemgmt.domain.text import one_line
@@ -13,7 +14,7 @@ OVERRIDE_REASON_MAX = 500
 
 
 def _utc(value: datetime) -> str:
-    return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def check_windows_ahead(before: Iterable[Window], after: Iterable[Window], now: datetime) -> None:
@@ -26,13 +27,17 @@ def check_windows_ahead(before: Iterable[Window], after: Iterable[Window], now: 
     for window in sorted(after, key=lambda w: w.number):
         was = old.get(window.number)
         if (was is None or window.start != was.start) and window.start < now:
-            problems.add(f"windows[{window.number}].start",
-                         f"{_utc(window.start)} is already past (it is now {_utc(now)}): a new or moved window "
-                         "must start from now on; check its date, time and time zone or UTC offset")
+            problems.add(
+                f"windows[{window.number}].start",
+                f"{_utc(window.start)} is already past (it is now {_utc(now)}): a new or moved window "
+                "must start from now on; check its date, time and time zone or UTC offset",
+            )
         elif was is not None and window.end != was.end and window.end <= now:
-            problems.add(f"windows[{window.number}].end",
-                         f"{_utc(window.end)} is already past (it is now {_utc(now)}): a window can only be made "
-                         "to end from now on; to end the work now, complete the GCR")
+            problems.add(
+                f"windows[{window.number}].end",
+                f"{_utc(window.end)} is already past (it is now {_utc(now)}): a window can only be made "
+                "to end from now on; to end the work now, complete the GCR",
+            )
     problems.raise_any()
 
 

@@ -1,4 +1,5 @@
 """Which contacts a notice reaches (SPEC §3.1, Preferences)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """How long past maintenance stays in the calendar feeds (SPEC §3.1, Retention)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -1,5 +1,6 @@
 """When to try a failed delivery again: capped exponential backoff with full jitter,
 and the provider's own word (a 429's reset time) when it gives one (STANDARDS C29, E13)."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -14,6 +14,7 @@ as its table allows.
 `None` as a current state is the state before: a row not written yet, or an attempt
 still open (its outcome NULL).
 """
+
 from __future__ import annotations
 
 import enum
@@ -74,8 +75,9 @@ _DELIVERY: dict[DeliveryState | None, frozenset[DeliveryState]] = {
     None: frozenset({DeliveryState.PENDING}),
     DeliveryState.PENDING: frozenset({DeliveryState.SENDING, DeliveryState.SKIPPED}),
     # back to pending: a retry, or a lease that ran out
-    DeliveryState.SENDING: frozenset({DeliveryState.SENT, DeliveryState.PENDING, DeliveryState.FAILED,
-                                      DeliveryState.SKIPPED}),
+    DeliveryState.SENDING: frozenset(
+        {DeliveryState.SENT, DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.SKIPPED}
+    ),
     DeliveryState.SENT: frozenset(),
     DeliveryState.FAILED: frozenset(),
     DeliveryState.SKIPPED: frozenset(),
@@ -84,13 +86,13 @@ _DELIVERY: dict[DeliveryState | None, frozenset[DeliveryState]] = {
 # The provider's report is the last word whatever we recorded, and its events come in any
 # order: a copy of a send given up on (or of an earlier attempt, to a contact skipped at
 # the next) may still be delivered.
-_REPORTED = frozenset({RecipientState.DELIVERED, RecipientState.BOUNCED, RecipientState.DROPPED,
-                       RecipientState.DEFERRED})
+_REPORTED = frozenset(
+    {RecipientState.DELIVERED, RecipientState.BOUNCED, RecipientState.DROPPED, RecipientState.DEFERRED}
+)
 
 _RECIPIENT: dict[RecipientState | None, frozenset[RecipientState]] = {
     None: frozenset({RecipientState.PENDING}),
-    RecipientState.PENDING: frozenset({RecipientState.SENT, RecipientState.SKIPPED, RecipientState.FAILED})
-    | _REPORTED,
+    RecipientState.PENDING: frozenset({RecipientState.SENT, RecipientState.SKIPPED, RecipientState.FAILED}) | _REPORTED,
     RecipientState.SENT: _REPORTED,
     RecipientState.SKIPPED: _REPORTED,
     RecipientState.FAILED: _REPORTED,
@@ -111,7 +113,10 @@ _ATTEMPT: dict[AttemptOutcome | None, frozenset[AttemptOutcome]] = {
 }
 
 _MACHINES: dict[type, Mapping[Any, frozenset[Any]]] = {
-    NoticeState: _NOTICE, DeliveryState: _DELIVERY, RecipientState: _RECIPIENT, AttemptOutcome: _ATTEMPT,
+    NoticeState: _NOTICE,
+    DeliveryState: _DELIVERY,
+    RecipientState: _RECIPIENT,
+    AttemptOutcome: _ATTEMPT,
 }
 _NAMES = {NoticeState: "notice", DeliveryState: "delivery", RecipientState: "recipient", AttemptOutcome: "attempt"}
 

@@ -1,4 +1,5 @@
 """The GCR status machine (SPEC §2) and its mapping to iCalendar (SPEC §3.1)."""
+
 from __future__ import annotations
 
 import enum
@@ -32,7 +33,7 @@ class Status(str, enum.Enum):
         return _MAINTNOTE_STATUS[self]
 
     @classmethod
-    def parse(cls, raw: str, field: str = "status") -> "Status":
+    def parse(cls, raw: str, field: str = "status") -> Status:
         key = str(raw).strip().lower().replace("-", "_").replace(" ", "_")
         try:
             return cls(key)

@@ -8,6 +8,7 @@ controls (ESC starts terminal escape sequences), DEL, U+2028/U+2029 (line breaks
 some readers), the bidirectional embedding, override and isolate controls (they make
 text read differently from what it holds), and lone surrogates (no database stores them).
 """
+
 from __future__ import annotations
 
 import re
@@ -74,8 +75,9 @@ def one_line(value: object, field: str, limit: int, *, required: bool = False) -
     if not text.isprintable():  # the fast path: printable text holds nothing refused
         bad = _ONE_LINE_BAD.search(text)
         if bad:
-            raise DomainError(field, f"must be one line of text without control characters; "
-                                     f"it contains {_describe(bad.group())}")
+            raise DomainError(
+                field, f"must be one line of text without control characters; it contains {_describe(bad.group())}"
+            )
     return _bounded(text, field, limit, required)
 
 

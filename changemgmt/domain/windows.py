@@ -1,8 +1,9 @@
 """Maintenance windows: instants entered in any zone, stored in UTC (SPEC §2, §3.1)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from changemgmt.domain.errors import DomainError
@@ -51,7 +52,7 @@ def parse_instant(raw: str | datetime, tz_name: str | None, field: str) -> datet
         except ValueError:
             raise DomainError(field, f"{raw!r} is not an ISO 8601 date and time") from None
     if value.tzinfo is not None:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     if not tz_name:
         raise DomainError(field, f"{raw!s} has no UTC offset; give one or a time zone")
     return _localize(value, zone(tz_name, field=f"{field}.time_zone"), field)
@@ -60,21 +61,21 @@ def parse_instant(raw: str | datetime, tz_name: str | None, field: str) -> datet
 def _localize(wall: datetime, tz: ZoneInfo, field: str) -> datetime:
     first = wall.replace(tzinfo=tz, fold=0)
     second = wall.replace(tzinfo=tz, fold=1)
-    round_trip = first.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None)
+    round_trip = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
     if round_trip != wall:
         raise DomainError(field, f"{wall:%Y-%m-%d %H:%M} does not exist in {tz.key} (clocks spring forward)")
     if first.utcoffset() != second.utcoffset():
         raise DomainError(
             field, f"{wall:%Y-%m-%d %H:%M} happens twice in {tz.key} (clocks fall back); give the UTC offset"
         )
-    return first.astimezone(timezone.utc)
+    return first.astimezone(UTC)
 
 
 def utc(value: datetime) -> datetime:
     """Returns an aware UTC datetime; naive values are taken as UTC (as SQLite returns them)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def check_windows(windows: list[Window]) -> None:

@@ -8,19 +8,20 @@ Blocks are found by content lines (RFC 5545 §3.1), never by substring: a text v
 hold "END:VEVENT" (a LOCATION of "END:VEVENT" is written `LOCATION:END:VEVENT`), but
 only a content line that is exactly BEGIN:VEVENT or END:VEVENT delimits an event.
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from icalendar import Calendar, Event
 
 from changemgmt.content.ical import calendar_bytes
 from changemgmt.domain.retention import kept
 
-UTC = timezone.utc
+UTC = UTC
 END_CALENDAR = b"END:VCALENDAR\r\n"
 _STAMP = "%Y%m%dT%H%M%SZ"
 _WANTED = {"UID", "DTSTART", "DTEND", "STATUS", "LAST-MODIFIED"}
@@ -79,9 +80,14 @@ def parse_block(data: bytes) -> Block:
             if name in values:
                 raise ValueError(f"a VEVENT with two {name} properties")
             values[name] = value
-    return Block(uid=_unescape(values["UID"]), start=values["DTSTART"], end=_instant(values["DTEND"]),
-                 cancelled=values.get("STATUS") == "CANCELLED", modified=_instant(values["LAST-MODIFIED"]),
-                 data=data)
+    return Block(
+        uid=_unescape(values["UID"]),
+        start=values["DTSTART"],
+        end=_instant(values["DTEND"]),
+        cancelled=values.get("STATUS") == "CANCELLED",
+        modified=_instant(values["LAST-MODIFIED"]),
+        data=data,
+    )
 
 
 def _instant(value: str) -> datetime:
@@ -106,7 +112,7 @@ def split_feed(data: bytes) -> list[Block]:
     for begin, end in zip(delimiters[::2], delimiters[1::2]):
         if begin.group(1) != b"BEGIN" or end.group(1) != b"END":
             raise ValueError("BEGIN:VEVENT and END:VEVENT lines out of order")
-        blocks.append(parse_block(data[begin.start():end.end()]))
+        blocks.append(parse_block(data[begin.start() : end.end()]))
     return blocks
 
 
@@ -116,7 +122,7 @@ def assemble(header: Calendar, blocks: Iterable[Block]) -> bytes:
     if not empty.endswith(END_CALENDAR):
         raise ValueError("a feed header must end with END:VCALENDAR")
     body = b"".join(block.data for block in sorted(blocks, key=lambda b: b.order))
-    return empty[:-len(END_CALENDAR)] + body + END_CALENDAR
+    return empty[: -len(END_CALENDAR)] + body + END_CALENDAR
 
 
 def internal_gcr_number(uid: str) -> str | None:

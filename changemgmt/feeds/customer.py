@@ -5,6 +5,7 @@ the same content, UID and SEQUENCE as the email attachment planned at or after t
 revision, with DTSTAMP = LAST-MODIFIED = that revision's time (SPEC §3.1). Only the
 customer's own services appear, from its own inventory rows.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
@@ -14,13 +15,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
+from changemgmt.content.ical import EventFacts, build_event
+from changemgmt.content.lines import service_line
+from changemgmt.content.view import WindowView
 from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
 from changemgmt.domain.retention import retention_cutoff
 from changemgmt.feeds.blocks import Block, block_of, keeps
-from changemgmt.content.ical import EventFacts, build_event
-from changemgmt.content.lines import service_line
 from changemgmt.feeds.services import services_by_customer
-from changemgmt.content.view import WindowView
 from changemgmt.store import models
 from changemgmt.store.models import Customer, Event, Service
 from changemgmt.store.revisions import ImpactHistory, impact_history, revision_states
@@ -53,26 +54,41 @@ def organizer(state: GcrState, settings: Settings) -> Contact:
 def _event_rows(session: Session, customer_ids: list[int], cutoff: datetime) -> list:
     # Rows surely aged out are left in the database; `keeps` decides on the times shown.
     return session.execute(
-        select(Event.customer_id, Event.gcr_id, Event.window_number, Event.sequence, Event.modified_at,
-               Event.cancelled, models.Window.starts_at, models.Window.ends_at)
+        select(
+            Event.customer_id,
+            Event.gcr_id,
+            Event.window_number,
+            Event.sequence,
+            Event.modified_at,
+            Event.cancelled,
+            models.Window.starts_at,
+            models.Window.ends_at,
+        )
         .join(models.Window, and_(models.Window.gcr_id == Event.gcr_id, models.Window.number == Event.window_number))
-        .where(Event.customer_id.in_(customer_ids),
-               or_(models.Window.ends_at >= cutoff, Event.modified_at >= cutoff,
-                   models.Window.times_set_at > Event.modified_at))
+        .where(
+            Event.customer_id.in_(customer_ids),
+            or_(
+                models.Window.ends_at >= cutoff,
+                Event.modified_at >= cutoff,
+                models.Window.times_set_at > Event.modified_at,
+            ),
+        )
     ).all()
 
 
-def customer_blocks(session: Session, customer_ids: Collection[int], settings: Settings, now: datetime,
-                    states: States | None = None) -> dict[int, list[Block]]:
+def customer_blocks(
+    session: Session, customer_ids: Collection[int], settings: Settings, now: datetime, states: States | None = None
+) -> dict[int, list[Block]]:
     """The feed events of each active customer given (an inactive one gets none).
     Pass `states` to share parsed revisions between calls."""
     result: dict[int, list[Block]] = {cid: [] for cid in customer_ids}
     states = states or States(session)
     ids = sorted(customer_ids)
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(chunk),
-                                                                             Customer.active.is_(True)))}
+        chunk = ids[start : start + CHUNK]
+        customers = {
+            c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(chunk), Customer.active.is_(True)))
+        }
         cutoff = retention_cutoff(now, settings.feed_retention_days)
         rows = _event_rows(session, list(customers), cutoff)
         impacts = impact_history(session, {r.gcr_id for r in rows}, list(customers))
@@ -85,8 +101,14 @@ def customer_blocks(session: Session, customer_ids: Collection[int], settings: S
 class _Builder:
     """Builds the blocks of a chunk of customers' event rows."""
 
-    def __init__(self, states: States, impacts: ImpactHistory, settings: Settings, cutoff: datetime,
-                 owned: dict[int, dict[str, Service]]) -> None:
+    def __init__(
+        self,
+        states: States,
+        impacts: ImpactHistory,
+        settings: Settings,
+        cutoff: datetime,
+        owned: dict[int, dict[str, Service]],
+    ) -> None:
         self.states, self.impacts, self.settings, self.cutoff, self.owned = states, impacts, settings, cutoff, owned
 
     def build(self, customers: dict[int, Customer], rows: list) -> Iterable[tuple[int, Block]]:
@@ -98,8 +120,11 @@ class _Builder:
                 facts[key] = self._facts(row, customers[row.customer_id])
             if facts[key] is None:
                 continue
-            block = block_of(build_event(facts[key], self._window(row), provider_domain=self.settings.provider_domain,
-                                         stamp=row.modified_at))
+            block = block_of(
+                build_event(
+                    facts[key], self._window(row), provider_domain=self.settings.provider_domain, stamp=row.modified_at
+                )
+            )
             if keeps(block, self.cutoff):
                 yield row.customer_id, block
 
@@ -115,9 +140,16 @@ class _Builder:
         impacts = self._own(row, 0) or (self._own(row, 1) if row.sequence > 1 else [])
         owned = self.owned.get(row.customer_id, {})
         return EventFacts(
-            gcr_number=state.number, title=state.title, description=state.description, reason=state.reason,
-            work_location=state.work_location, status=state.status, emergency=state.emergency,
-            organizer=organizer(state, self.settings), account=customer.account, time_zone=customer.time_zone,
+            gcr_number=state.number,
+            title=state.title,
+            description=state.description,
+            reason=state.reason,
+            work_location=state.work_location,
+            status=state.status,
+            emergency=state.emergency,
+            organizer=organizer(state, self.settings),
+            account=customer.account,
+            time_zone=customer.time_zone,
             services=tuple(service_line(owned[i.service_id], i) for i in impacts),
         )
 

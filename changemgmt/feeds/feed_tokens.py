@@ -5,6 +5,7 @@ it. The database keeps it two ways: a SHA-256 to find the feed a URL names, and 
 token sealed with a key derived from SECRET_KEY, so a copy of the database alone
 reveals no feed URL (STANDARDS F1, F3; docs/serving-feeds.md).
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,9 +26,12 @@ class SealError(DomainError):
     operator fixes, shown as one line naming SECRET_KEY and what to do."""
 
     def __init__(self, what: str = "a feed token", rotate: str = "changemgmt feeds rotate") -> None:
-        super().__init__("SECRET_KEY", f"{what} does not open with this key (was SECRET_KEY or var/secret_key "
-                                       "changed?); restore the key it was made with, or give the feed a new URL "
-                                       f"with `{rotate}`")
+        super().__init__(
+            "SECRET_KEY",
+            f"{what} does not open with this key (was SECRET_KEY or var/secret_key "
+            "changed?); restore the key it was made with, or give the feed a new URL "
+            f"with `{rotate}`",
+        )
 
 
 def new_token() -> str:

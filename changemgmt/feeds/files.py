@@ -6,6 +6,7 @@ A file's name is its secret URL, so the folder may be entered but never listed b
 others: 0711, or 0700 when the web server runs as the same user (docs/serving-feeds.md).
 Modes are set explicitly, whatever the process umask.
 """
+
 from __future__ import annotations
 
 import os
@@ -139,7 +140,7 @@ class Writer:
         for future, done in pending:
             done(future.result())
 
-    def __enter__(self) -> "Writer":
+    def __enter__(self) -> Writer:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,6 +1,7 @@
 """The calendar-level properties of each feed: a stable UID, its name (NAME and
 X-WR-CALNAME), REFRESH-INTERVAL and X-PUBLISHED-TTL, and SOURCE, its https URL
 (STANDARDS A31-A37). No METHOD: a feed is a snapshot (A38)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -33,6 +34,10 @@ def calendar_uid(scope: Scope, customer: Customer | None, settings: Settings) ->
 
 def header(feed: FeedToken, customer: Customer | None, settings: Settings) -> Calendar:
     """The feed's calendar without events."""
-    return feed_calendar([], uid=calendar_uid(feed.scope, customer, settings),
-                         name=feed_name(feed.scope, customer, settings), refresh=REFRESH,
-                         source=feed_url(settings, feed.token))
+    return feed_calendar(
+        [],
+        uid=calendar_uid(feed.scope, customer, settings),
+        name=feed_name(feed.scope, customer, settings),
+        refresh=REFRESH,
+        source=feed_url(settings, feed.token),
+    )

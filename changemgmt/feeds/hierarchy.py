@@ -1,5 +1,6 @@
 """Enterprise hierarchy for feeds: an enterprise (parent account) feed shows its own
 events and those of every account below it, at any depth."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -8,8 +9,8 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from changemgmt.store.chunks import chunks
 from changemgmt.store.bulk import among
+from changemgmt.store.chunks import chunks
 from changemgmt.store.models import Customer
 
 
@@ -18,8 +19,13 @@ def enterprise_ancestors(session: Session, customer_ids: Collection[int]) -> set
     found: set[int] = set()
     frontier = set(customer_ids)
     while frontier:
-        parents = {parent for chunk in chunks(frontier) for parent in session.scalars(
-            select(Customer.parent_id).where(among(Customer.id, chunk), Customer.parent_id.is_not(None)))}
+        parents = {
+            parent
+            for chunk in chunks(frontier)
+            for parent in session.scalars(
+                select(Customer.parent_id).where(among(Customer.id, chunk), Customer.parent_id.is_not(None))
+            )
+        }
         frontier = parents - found
         found |= parents
     return found
@@ -27,8 +33,11 @@ def enterprise_ancestors(session: Session, customer_ids: Collection[int]) -> set
 
 def enterprises_among(session: Session, customer_ids: Collection[int]) -> set[int]:
     """Those of the given customers that have accounts below them."""
-    return {parent for chunk in chunks(customer_ids)
-            for parent in session.scalars(select(Customer.parent_id).where(among(Customer.parent_id, chunk)))}
+    return {
+        parent
+        for chunk in chunks(customer_ids)
+        for parent in session.scalars(select(Customer.parent_id).where(among(Customer.parent_id, chunk)))
+    }
 
 
 def members(session: Session, enterprise_ids: Collection[int]) -> dict[int, set[int]]:
@@ -37,8 +46,11 @@ def members(session: Session, enterprise_ids: Collection[int]) -> dict[int, set[
     frontier = set(enterprise_ids)
     seen = set(frontier)
     while frontier:
-        rows = [row for chunk in chunks(frontier) for row in session.execute(
-            select(Customer.id, Customer.parent_id).where(among(Customer.parent_id, chunk)))]
+        rows = [
+            row
+            for chunk in chunks(frontier)
+            for row in session.execute(select(Customer.id, Customer.parent_id).where(among(Customer.parent_id, chunk)))
+        ]
         for child, parent in rows:
             children[parent].add(child)
         frontier = {child for child, _ in rows} - seen

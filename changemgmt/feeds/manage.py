@@ -1,5 +1,6 @@
 """What the CLI (and later the API and portal) do with one feed: name it from an
 account, get its URL (creating the feed on first use), rotate its token."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from changemgmt.config import Settings
 from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.feeds import files
-from changemgmt.feeds.publisher import Written, publish
 from changemgmt.feeds.feed_tokens import SealError
+from changemgmt.feeds.publisher import Written, publish
 from changemgmt.feeds.registry import (
     INTERNAL_KEY,
     FeedToken,
@@ -38,8 +39,9 @@ def key_for(session: Session, account: str | None, scope: Scope) -> str:
     return feed_key(scope, customer.id)
 
 
-def open_feed(sessions: sessionmaker[Session], settings: Settings, now: datetime, account: str | None,
-              scope: Scope) -> FeedToken:
+def open_feed(
+    sessions: sessionmaker[Session], settings: Settings, now: datetime, account: str | None, scope: Scope
+) -> FeedToken:
     """The feed, created on first use, with its file written and current. SealError
     (a DomainError) when its token does not open with this SECRET_KEY."""
     with sessions.begin() as session:
@@ -60,8 +62,9 @@ def _seal_error(account: str | None, scope: Scope) -> SealError:
     return SealError(f"the token of {account}'s {scope.value} feed", f"changemgmt feeds rotate {account}{flag}")
 
 
-def rotate_feed(sessions: sessionmaker[Session], settings: Settings, now: datetime, account: str | None,
-                scope: Scope, actor: str) -> FeedToken:
+def rotate_feed(
+    sessions: sessionmaker[Session], settings: Settings, now: datetime, account: str | None, scope: Scope, actor: str
+) -> FeedToken:
     """Gives the feed a new token: the old URL answers 404 at once, the new one serves."""
     with sessions.begin() as session:
         feed = ensure_feed(session, key_for(session, account, scope), settings, now)

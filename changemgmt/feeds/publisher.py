@@ -1,6 +1,7 @@
 """Writing feed files: the ones GCR changes asked for (`rebuild_dirty`), or all of them
 (`rebuild_all`). A file is rewritten only when its bytes change, atomically. Retention
 depends on `now`, which callers pass in (STYLE 3)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,16 +11,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
-from changemgmt.feeds import files
 from changemgmt.domain.retention import retention_cutoff
+from changemgmt.feeds import files
 from changemgmt.feeds.blocks import Block, assemble, internal_gcr_number, keeps, split_feed
-from changemgmt.store.chunks import chunks
 from changemgmt.feeds.customer import States, customer_blocks
+from changemgmt.feeds.feed_tokens import SealError, is_token, token_hash
 from changemgmt.feeds.headers import header
 from changemgmt.feeds.hierarchy import enterprises, members
 from changemgmt.feeds.internal import internal_blocks, published_gcr_ids
 from changemgmt.feeds.registry import INTERNAL_KEY, FeedToken, Scope, ensure_feeds, feed_key, with_token
-from changemgmt.feeds.feed_tokens import SealError, is_token, token_hash
+from changemgmt.store.chunks import chunks
 from changemgmt.store.models import Customer, Feed, FeedRebuild, Gcr
 
 BATCH = 500  # account feeds built together (their events are loaded in a few queries)
@@ -51,8 +52,9 @@ class Written:
         self.files.append((feed.feed.id, feed.feed.token_hash, feed.file_name))
 
 
-def publish(session: Session, settings: Settings, now: datetime, feeds: list[FeedToken],
-            changed_gcrs: set[int] | None = None) -> Written:
+def publish(
+    session: Session, settings: Settings, now: datetime, feeds: list[FeedToken], changed_gcrs: set[int] | None = None
+) -> Written:
     """Writes these feeds' files. The internal feed is updated for `changed_gcrs` only,
     reusing its other events from its file, when given; else built whole."""
     written = Written()
@@ -61,7 +63,7 @@ def publish(session: Session, settings: Settings, now: datetime, feeds: list[Fee
     states = States(session)
     with files.Writer(settings.calendars_dir, mode=mode) as writer:
         for start in range(0, len(accounts), BATCH):
-            _publish_accounts(session, settings, now, accounts[start:start + BATCH], states, writer, written)
+            _publish_accounts(session, settings, now, accounts[start : start + BATCH], states, writer, written)
         for feed in feeds:
             if feed.scope is Scope.INTERNAL:
                 events = _internal_events(session, settings, now, feed, changed_gcrs)
@@ -75,8 +77,15 @@ def _submit(writer: files.Writer, feed: FeedToken, data: bytes, written: Written
     writer.submit(feed.file_name, data, lambda changed: written.add(feed, changed))
 
 
-def _publish_accounts(session: Session, settings: Settings, now: datetime, feeds: list[FeedToken], states: States,
-                      writer: files.Writer, written: Written) -> None:
+def _publish_accounts(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    feeds: list[FeedToken],
+    states: States,
+    writer: files.Writer,
+    written: Written,
+) -> None:
     ids = {f.feed.customer_id for f in feeds}
     groups = members(session, [f.feed.customer_id for f in feeds if f.scope is Scope.ENTERPRISE])
     customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
@@ -88,8 +97,9 @@ def _publish_accounts(session: Session, settings: Settings, now: datetime, feeds
         _submit(writer, feed, assemble(header(feed, customer, settings), events), written)
 
 
-def _internal_events(session: Session, settings: Settings, now: datetime, feed: FeedToken,
-                     changed_gcrs: set[int] | None) -> list[Block]:
+def _internal_events(
+    session: Session, settings: Settings, now: datetime, feed: FeedToken, changed_gcrs: set[int] | None
+) -> list[Block]:
     old = files.read(settings.calendars_dir, feed.file_name) if changed_gcrs is not None else None
     try:
         kept_blocks = split_feed(old) if old is not None else None
@@ -98,8 +108,11 @@ def _internal_events(session: Session, settings: Settings, now: datetime, feed: 
     if kept_blocks is None:
         built = internal_blocks(session, published_gcr_ids(session), settings, now)
         return [b for blocks in built.values() for b in blocks]
-    numbers = {number for chunk in chunks(changed_gcrs)
-               for number in session.scalars(select(Gcr.number).where(Gcr.id.in_(chunk)))}
+    numbers = {
+        number
+        for chunk in chunks(changed_gcrs)
+        for number in session.scalars(select(Gcr.number).where(Gcr.id.in_(chunk)))
+    }
     cutoff = retention_cutoff(now, settings.feed_retention_days)
     others = [b for b in kept_blocks if internal_gcr_number(b.uid) not in numbers and keeps(b, cutoff)]
     built = internal_blocks(session, changed_gcrs, settings, now)
@@ -123,13 +136,15 @@ def rebuild_dirty(sessions: sessionmaker[Session], settings: Settings, now: date
     total = Written()
     while True:
         with sessions() as session:
-            requests = session.execute(select(FeedRebuild.id, FeedRebuild.feed_key, FeedRebuild.gcr_id)
-                                       .order_by(FeedRebuild.id).limit(MAX_REQUESTS)).all()
+            requests = session.execute(
+                select(FeedRebuild.id, FeedRebuild.feed_key, FeedRebuild.gcr_id)
+                .order_by(FeedRebuild.id)
+                .limit(MAX_REQUESTS)
+            ).all()
             if not requests:
                 return total
             keys = sorted({r.feed_key for r in requests})
-            rows = [feed for chunk in chunks(keys)
-                    for feed in session.scalars(select(Feed).where(Feed.key.in_(chunk)))]
+            rows = [feed for chunk in chunks(keys) for feed in session.scalars(select(Feed).where(Feed.key.in_(chunk)))]
             feeds = tokens_of(rows, settings, total)
             internal = [r.gcr_id for r in requests if r.feed_key == INTERNAL_KEY]
             changed = None if None in internal else set(internal)
@@ -153,8 +168,7 @@ def rebuild_all(sessions: sessionmaker[Session], settings: Settings, now: dateti
     with sessions() as session:
         covered = list(session.scalars(select(FeedRebuild.id)))
         unreadable = Written()
-        feeds = by_tree(session, tokens_of(list(session.scalars(select(Feed).order_by(Feed.id))), settings,
-                                           unreadable))
+        feeds = by_tree(session, tokens_of(list(session.scalars(select(Feed).order_by(Feed.id))), settings, unreadable))
         written = publish(session, settings, now, feeds)
         written.unreadable = unreadable.unreadable
     written.removed += drop_rotated(sessions, settings, written)
@@ -185,8 +199,11 @@ def drop_rotated(sessions: sessionmaker[Session], settings: Settings, written: W
     removed = 0
     for chunk in chunks(written.files, 1000):
         with sessions() as session:
-            current = dict(session.execute(select(Feed.id, Feed.token_hash).where(
-                Feed.id.in_([feed_id for feed_id, _, _ in chunk]))).all())
+            current = dict(
+                session.execute(
+                    select(Feed.id, Feed.token_hash).where(Feed.id.in_([feed_id for feed_id, _, _ in chunk]))
+                ).all()
+            )
         for feed_id, written_hash, name in chunk:
             if current.get(feed_id) != written_hash:
                 removed += files.remove(settings.calendars_dir, name)
@@ -195,12 +212,13 @@ def drop_rotated(sessions: sessionmaker[Session], settings: Settings, written: W
 
 def remove_unknown_files(sessions: sessionmaker[Session], settings: Settings) -> int:
     """Deletes token-named files that no feed owns (left by a crash mid-rotation)."""
-    names = [p.name for p in settings.calendars_dir.glob("*.ics") if is_token(p.name[:-len(".ics")])]
+    names = [p.name for p in settings.calendars_dir.glob("*.ics") if is_token(p.name[: -len(".ics")])]
     # Read the tokens after listing the files: a feed is committed before its file exists.
     with sessions() as session:
         known = set(session.scalars(select(Feed.token_hash)))
-    return sum(files.remove(settings.calendars_dir, name) for name in names
-               if token_hash(name[:-len(".ics")]) not in known)
+    return sum(
+        files.remove(settings.calendars_dir, name) for name in names if token_hash(name[: -len(".ics")]) not in known
+    )
 
 
 def _clear(sessions: sessionmaker[Session], ids: list[int]) -> None:

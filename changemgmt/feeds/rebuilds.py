@@ -1,6 +1,7 @@
 """Recording which feeds must be rewritten, in the transaction of the GCR change that
 makes them stale (DESIGN: the change records what must follow from it). The publisher
 (`rebuild_dirty`) rewrites those files later and clears the requests."""
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -21,4 +22,6 @@ def request_rebuilds(session: Session, gcr_id: int, customer_ids: Collection[int
     enterprises = enterprise_ancestors(session, customer_ids) | enterprises_among(session, customer_ids)
     keys += [feed_key(Scope.ENTERPRISE, cid) for cid in sorted(enterprises)]
     keys.append(INTERNAL_KEY)
-    insert_rows(session, FeedRebuild.__table__, [{"feed_key": key, "gcr_id": gcr_id, "requested_at": now} for key in keys])
+    insert_rows(
+        session, FeedRebuild.__table__, [{"feed_key": key, "gcr_id": gcr_id, "requested_at": now} for key in keys]
+    )

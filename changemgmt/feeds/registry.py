@@ -3,6 +3,7 @@
 A feed's key names what it shows: `customer:<id>` (one account), `enterprise:<id>` (a
 parent account with all its accounts) or `internal` (every GCR, for the provider's NOC).
 """
+
 from __future__ import annotations
 
 import enum
@@ -13,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
-from changemgmt.store.chunks import chunks
 from changemgmt.feeds.feed_tokens import SealError, new_token, seal, token_hash, unseal
-from changemgmt.store.bulk import insert_rows
-from changemgmt.store.models import AuditEntry, Customer, Feed
 from changemgmt.signing import secret_key
+from changemgmt.store.bulk import insert_rows
+from changemgmt.store.chunks import chunks
+from changemgmt.store.models import AuditEntry, Customer, Feed
 
 INTERNAL_KEY = "internal"
 
@@ -98,8 +99,17 @@ def ensure_feeds(session: Session, keys: list[str], settings: Settings, now: dat
     for name in missing:
         scope, customer_id = parse_key(name)
         token = new_token()
-        values.append({"key": name, "scope": scope.value, "customer_id": customer_id, "token_hash": token_hash(token),
-                       "token_sealed": seal(token, key), "created_at": now, "rotated_at": None})
+        values.append(
+            {
+                "key": name,
+                "scope": scope.value,
+                "customer_id": customer_id,
+                "token_hash": token_hash(token),
+                "token_sealed": seal(token, key),
+                "created_at": now,
+                "rotated_at": None,
+            }
+        )
     insert_rows(session, Feed.__table__, values, conflict=("key",))
     return len(values)
 
@@ -123,8 +133,16 @@ def rotate(session: Session, feed: Feed, settings: Settings, now: datetime, acto
     feed.token_hash = token_hash(token)
     feed.token_sealed = seal(token, secret_key(settings))
     feed.rotated_at = now
-    session.add(AuditEntry(at=now, actor=actor, entity="feed", entity_key=feed.key, action="rotate",
-                           details={"scope": feed.scope, "customer_id": feed.customer_id}))
+    session.add(
+        AuditEntry(
+            at=now,
+            actor=actor,
+            entity="feed",
+            entity_key=feed.key,
+            action="rotate",
+            details={"scope": feed.scope, "customer_id": feed.customer_id},
+        )
+    )
     session.flush()
     return old, token
 

@@ -2,6 +2,7 @@
 refused in one line naming the file (and the line) when they cannot be read safely: a
 file over MAX_FILE_BYTES, YAML aliases (an alias bomb), nesting too deep, numbers too
 long, bytes that are not UTF-8. gcrs/input.py reads the fields."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,11 @@ class _NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed in a GCR file; write the values out",
-                self.peek_event().start_mark)
+                None,
+                None,
+                "aliases (*name) are not allowed in a GCR file; write the values out",
+                self.peek_event().start_mark,
+            )
         return super().compose_node(parent, index)
 
 

@@ -18,6 +18,7 @@ A document looks like:
     impacts:
       - {service: SVC-1, impact: OUTAGE, max_outage_minutes: 30}
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -27,8 +28,15 @@ from typing import Any
 
 from changemgmt.domain.errors import DomainError, DomainErrors, Problems
 from changemgmt.domain.gcr import (
-    LOCATION_CODE_MAX, MAX_OUTAGE_MINUTES_MAX, NUMBER_MAX, SERVICE_ID_MAX, TEXT_FIELDS, Contact, ServiceImpact,
-    check_contact, check_text,
+    LOCATION_CODE_MAX,
+    MAX_OUTAGE_MINUTES_MAX,
+    NUMBER_MAX,
+    SERVICE_ID_MAX,
+    TEXT_FIELDS,
+    Contact,
+    ServiceImpact,
+    check_contact,
+    check_text,
 )
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.text import one_line
@@ -179,8 +187,7 @@ def _window(item: Any, field: str) -> WindowInput:
         raise DomainError(field, "needs a start and an end")
     problems, values = Problems(), {"field": field}
     _unknown_keys(item, _WINDOW_KEYS, field, problems)
-    readers = {"number": _window_number, "start": _wall_or_instant, "end": _wall_or_instant,
-               "time_zone": _zone_name}
+    readers = {"number": _window_number, "start": _wall_or_instant, "end": _wall_or_instant, "time_zone": _zone_name}
     for name, read in readers.items():
         if item.get(name) is not None:
             with problems.checking():
@@ -248,8 +255,9 @@ def _impact(item: Any, field: str) -> ServiceImpact:
     problems, values = Problems(), {}
     _unknown_keys(item, _IMPACT_KEYS, field, problems)
     with problems.checking():
-        values["service_id"] = one_line(item.get("service", item.get("service_id")), f"{field}.service",
-                                        SERVICE_ID_MAX, required=True)
+        values["service_id"] = one_line(
+            item.get("service", item.get("service_id")), f"{field}.service", SERVICE_ID_MAX, required=True
+        )
     with problems.checking():
         values["impact"] = Impact.parse(item.get("impact", "OUTAGE"), field=f"{field}.impact")
     with problems.checking():

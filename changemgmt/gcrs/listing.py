@@ -2,6 +2,7 @@
 affect, by a service they impact. One query, shared by `changemgmt gcr list` and the
 HTTP API, ordered the way change management reads a list: what is next first.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,10 +51,15 @@ class GcrSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "number": self.number, "title": self.title, "status": self.status.value, "emergency": self.emergency,
+            "number": self.number,
+            "title": self.title,
+            "status": self.status.value,
+            "emergency": self.emergency,
             "revision": self.revision,
             "windows": [{"number": w.number, "start": _iso(w.start), "end": _iso(w.end)} for w in self.windows],
-            "services": self.services, "customers": self.customers, "updated_at": _iso(self.updated_at),
+            "services": self.services,
+            "customers": self.customers,
+            "updated_at": _iso(self.updated_at),
         }
 
     def window_at(self, now: datetime) -> WindowTimes | None:
@@ -75,8 +81,11 @@ def list_gcrs(session: Session, query: GcrQuery, now: datetime) -> list[GcrSumma
     if query.start and query.end and query.end <= query.start:
         raise DomainError("--to", "must be after --from")
     times = _window_times(now)
-    statement = (select(Gcr).outerjoin(times, times.c.gcr_id == Gcr.id)
-                 .order_by(times.c.next_start.is_(None), times.c.next_start, times.c.last_end.desc(), Gcr.number))
+    statement = (
+        select(Gcr)
+        .outerjoin(times, times.c.gcr_id == Gcr.id)
+        .order_by(times.c.next_start.is_(None), times.c.next_start, times.c.last_end.desc(), Gcr.number)
+    )
     for condition in _conditions(session, query):
         statement = statement.where(condition)
     if query.limit:
@@ -87,10 +96,16 @@ def list_gcrs(session: Session, query: GcrQuery, now: datetime) -> list[GcrSumma
 
 def _window_times(now: datetime):
     """Per GCR: the start of its first window not over at `now`, and its last end."""
-    return (select(Window.gcr_id,
-                   func.min(case((Window.ends_at > now, Window.starts_at))).label("next_start"),
-                   func.max(Window.ends_at).label("last_end"))
-            .where(Window.dropped_at.is_(None)).group_by(Window.gcr_id).subquery())
+    return (
+        select(
+            Window.gcr_id,
+            func.min(case((Window.ends_at > now, Window.starts_at))).label("next_start"),
+            func.max(Window.ends_at).label("last_end"),
+        )
+        .where(Window.dropped_at.is_(None))
+        .group_by(Window.gcr_id)
+        .subquery()
+    )
 
 
 def _conditions(session: Session, query: GcrQuery) -> list[ColumnElement[bool]]:
@@ -111,8 +126,11 @@ def _conditions(session: Session, query: GcrQuery) -> list[ColumnElement[bool]]:
         conditions.append(exists(_impacts().where(Impact.service_pk == service)))
     if query.account is not None:
         accounts = _account_and_below(session, query.account)
-        conditions.append(exists(_impacts().join(Service, Service.id == Impact.service_pk)
-                                 .where(among(Service.customer_id, accounts))))
+        conditions.append(
+            exists(
+                _impacts().join(Service, Service.id == Impact.service_pk).where(among(Service.customer_id, accounts))
+            )
+        )
     return conditions
 
 
@@ -128,8 +146,9 @@ def _account_and_below(session: Session, account: str) -> list[int]:
         raise NotFound(f"no customer with account {account}")
     found, frontier = {customer}, [customer]
     while frontier:
-        frontier = [c for c in session.scalars(select(Customer.id).where(among(Customer.parent_id, frontier)))
-                    if c not in found]
+        frontier = [
+            c for c in session.scalars(select(Customer.id).where(among(Customer.parent_id, frontier))) if c not in found
+        ]
         found.update(frontier)
     return sorted(found)
 
@@ -139,11 +158,31 @@ def _summaries(session: Session, gcrs: list[Gcr]) -> list[GcrSummary]:
     if not ids:
         return []
     windows: dict[int, list[WindowTimes]] = {}
-    for w in session.scalars(select(Window).where(among(Window.gcr_id, ids), Window.dropped_at.is_(None))
-                             .order_by(Window.gcr_id, Window.number)):
+    for w in session.scalars(
+        select(Window)
+        .where(among(Window.gcr_id, ids), Window.dropped_at.is_(None))
+        .order_by(Window.gcr_id, Window.number)
+    ):
         windows.setdefault(w.gcr_id, []).append(WindowTimes(w.number, w.starts_at, w.ends_at))
-    counts = {gcr_id: (services, customers) for gcr_id, services, customers in session.execute(
-        select(Impact.gcr_id, func.count(Impact.id), func.count(distinct(Service.customer_id)))
-        .join(Service, Service.id == Impact.service_pk).where(among(Impact.gcr_id, ids)).group_by(Impact.gcr_id))}
-    return [GcrSummary(g.number, g.title, Status(g.status), g.emergency, g.revision, tuple(windows.get(g.id, ())),
-                       *counts.get(g.id, (0, 0)), g.updated_at) for g in gcrs]
+    counts = {
+        gcr_id: (services, customers)
+        for gcr_id, services, customers in session.execute(
+            select(Impact.gcr_id, func.count(Impact.id), func.count(distinct(Service.customer_id)))
+            .join(Service, Service.id == Impact.service_pk)
+            .where(among(Impact.gcr_id, ids))
+            .group_by(Impact.gcr_id)
+        )
+    }
+    return [
+        GcrSummary(
+            g.number,
+            g.title,
+            Status(g.status),
+            g.emergency,
+            g.revision,
+            tuple(windows.get(g.id, ())),
+            *counts.get(g.id, (0, 0)),
+            g.updated_at,
+        )
+        for g in gcrs
+    ]

@@ -1,11 +1,12 @@
 """A GCR as the change manager reads it: JSON for tools, text for the terminal."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from changemgmt.store.gcr_state import state_of
 from changemgmt.store import models
+from changemgmt.store.gcr_state import state_of
 from changemgmt.store.queries import accounts_reached, impacted_customers
 
 
@@ -28,17 +29,19 @@ def gcr_document(session: Session, gcr: models.Gcr) -> dict:
         for w in gcr.windows
     ]
     document["impacted_customers"] = [
-        {"account": c.customer.account, "name": c.customer.name, "services": list(c.service_ids),
-         "enterprise": [p.account for p in c.enterprise]}
+        {
+            "account": c.customer.account,
+            "name": c.customer.name,
+            "services": list(c.service_ids),
+            "enterprise": [p.account for p in c.enterprise],
+        }
         for c in impacted
     ]
     document["accounts_reached"] = accounts_reached(impacted)
     document["revisions"] = [
         {"number": r.number, "at": _iso(r.created_at), "actor": r.actor, "changes": r.changes} for r in gcr.revisions
     ]
-    document["audit"] = [
-        {"at": _iso(a.at), "actor": a.actor, "action": a.action, "details": a.details} for a in audit
-    ]
+    document["audit"] = [{"at": _iso(a.at), "actor": a.actor, "action": a.action, "details": a.details} for a in audit]
     return document
 
 

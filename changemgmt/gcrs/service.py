@@ -2,6 +2,7 @@
 it validates, writes the new state, records a revision for a customer-visible change
 and an audit entry for every change. Bad input raises DomainError and writes nothing
 (the caller's transaction rolls back)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -12,7 +13,13 @@ from sqlalchemy.orm import Session
 from changemgmt.config import Settings
 from changemgmt.domain.errors import DomainError, Problems
 from changemgmt.domain.gcr import (
-    GcrState, changed_fields, check_details, check_number, check_published_impacts, check_state, is_customer_visible,
+    GcrState,
+    changed_fields,
+    check_details,
+    check_number,
+    check_published_impacts,
+    check_state,
+    is_customer_visible,
 )
 from changemgmt.domain.policy import check_minimum_notice, check_override_reason, check_windows_ahead
 from changemgmt.domain.status import Status, check_transition
@@ -73,7 +80,9 @@ def create_gcr(session: Session, patch: GcrPatch, who: Who) -> GcrChange:
     return _record(session, gcr, None, state, "create", who)
 
 
-def update_gcr(session: Session, number: str, patch: GcrPatch, who: Who, override_reason: str | None = None) -> GcrChange:
+def update_gcr(
+    session: Session, number: str, patch: GcrPatch, who: Who, override_reason: str | None = None
+) -> GcrChange:
     """Changes the fields the patch gives. Status changes go through change_status. A
     patch that does not leave a valid GCR is refused with every problem found at once."""
     override_reason = check_override_reason(override_reason)
@@ -93,8 +102,13 @@ def update_gcr(session: Session, number: str, patch: GcrPatch, who: Who, overrid
             if before.status.is_published:  # notice is about starts: a window that only ends later needs none
                 starts = {w.number: w.start for w in before.windows}
                 moved = [w for w in after.windows if starts.get(w.number) != w.start]
-                check_minimum_notice(moved, now=who.now, minimum=who.settings.minimum_notice,
-                                     emergency=after.emergency, override_reason=override_reason)
+                check_minimum_notice(
+                    moved,
+                    now=who.now,
+                    minimum=who.settings.minimum_notice,
+                    emergency=after.emergency,
+                    override_reason=override_reason,
+                )
     _refuse(session, problems, patch)
     write_state(session, gcr, after, who.now, before)
     return _record(session, gcr, before, after, "update", who, override_reason)
@@ -161,8 +175,13 @@ def change_status(
     check_details(after, who.settings.gcr_number_regex)
     check_published_impacts(after.status, has_impacts(gcr))
     if before.status is Status.DRAFT and target.is_published and target is not Status.CANCELLED:
-        check_minimum_notice(after.windows, now=who.now, minimum=who.settings.minimum_notice,
-                             emergency=after.emergency, override_reason=override_reason)
+        check_minimum_notice(
+            after.windows,
+            now=who.now,
+            minimum=who.settings.minimum_notice,
+            emergency=after.emergency,
+            override_reason=override_reason,
+        )
     action = ACTIONS[target]
     if before.status is Status.TENTATIVE and target is Status.CONFIRMED:
         action = "confirm"
@@ -184,15 +203,26 @@ def _record(
     if before is None or is_customer_visible(changes):
         gcr.revision += 1
         revision = gcr.revision
-        session.add(models.Revision(gcr=gcr, number=revision, created_at=who.now, actor=who.actor,
-                                    changes=sorted(changes), state=revision_json(after)))
+        session.add(
+            models.Revision(
+                gcr=gcr,
+                number=revision,
+                created_at=who.now,
+                actor=who.actor,
+                changes=sorted(changes),
+                state=revision_json(after),
+            )
+        )
     if changes:
         gcr.updated_at = who.now
         details = {"changes": sorted(changes), "revision": revision}
         if override_reason:
             details["override_reason"] = override_reason
-        session.add(models.AuditEntry(at=who.now, actor=who.actor, entity="gcr", entity_key=gcr.number,
-                                      action=action, details=details))
+        session.add(
+            models.AuditEntry(
+                at=who.now, actor=who.actor, entity="gcr", entity_key=gcr.number, action=action, details=details
+            )
+        )
     session.flush()
     if before is None or "impacts" in changes:
         record_impacts(session, gcr.id, revision)

@@ -1,4 +1,5 @@
 """Writing a GcrState into the stored GCR rows (reading them back: store.gcr_state)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -24,8 +25,18 @@ def apply_patch(old: GcrState, patch: GcrPatch, next_window_number: int) -> GcrS
     Raises every problem with the windows at once."""
     values = {
         name: getattr(patch, name)
-        for name in ("title", "description", "reason", "work_location", "internal_notes", "location_codes",
-                     "emergency", "contact", "impacts", "time_zone")
+        for name in (
+            "title",
+            "description",
+            "reason",
+            "work_location",
+            "internal_notes",
+            "location_codes",
+            "emergency",
+            "contact",
+            "impacts",
+            "time_zone",
+        )
         if getattr(patch, name) is not None
     }
     if patch.windows is not None:
@@ -34,8 +45,9 @@ def apply_patch(old: GcrState, patch: GcrPatch, next_window_number: int) -> GcrS
     return replace(old, **values).canonical()
 
 
-def _merge_windows(old: tuple[Window, ...], given: tuple[WindowInput, ...], next_number: int,
-                   time_zone: str | None) -> tuple[Window, ...]:
+def _merge_windows(
+    old: tuple[Window, ...], given: tuple[WindowInput, ...], next_number: int, time_zone: str | None
+) -> tuple[Window, ...]:
     active = {w.number for w in old}
     problems, merged = Problems(), []
     for item in given:
@@ -51,8 +63,9 @@ def _merge_windows(old: tuple[Window, ...], given: tuple[WindowInput, ...], next
     return tuple(merged)
 
 
-def write_state(session: Session, gcr: models.Gcr, state: GcrState, now: datetime,
-                before: GcrState | None = None) -> None:
+def write_state(
+    session: Session, gcr: models.Gcr, state: GcrState, now: datetime, before: GcrState | None = None
+) -> None:
     """Makes the rows of `gcr` say what `state` says. `before`: state_of(gcr), when the
     caller has read it in this transaction (it spares reading the impacts again). Raises
     DomainErrors naming every location and service that does not exist."""
@@ -106,10 +119,16 @@ def unknown_references(session: Session, patch: GcrPatch) -> list[DomainError]:
     (a patch that is written has them named as it is written)."""
     codes = list(dict.fromkeys(patch.location_codes or ()))
     service_ids = list(dict.fromkeys(i.service_id for i in patch.impacts or ()))
-    known_codes = {code for chunk in chunks(codes)
-                   for code in session.scalars(select(models.Location.code).where(models.Location.code.in_(chunk)))}
-    known_services = {sid for chunk in chunks(service_ids) for sid in session.scalars(
-        select(models.Service.service_id).where(models.Service.service_id.in_(chunk)))}
+    known_codes = {
+        code
+        for chunk in chunks(codes)
+        for code in session.scalars(select(models.Location.code).where(models.Location.code.in_(chunk)))
+    }
+    known_services = {
+        sid
+        for chunk in chunks(service_ids)
+        for sid in session.scalars(select(models.Service.service_id).where(models.Service.service_id.in_(chunk)))
+    }
     missing = _unknown([s for s in service_ids if s not in known_services], [c for c in codes if c not in known_codes])
     return missing.errors
 
@@ -123,14 +142,19 @@ def _write_windows(gcr: models.Gcr, windows: tuple[Window, ...], now: datetime) 
     for window in windows:
         row = by_number.get(window.number)
         if row is None:
-            gcr.windows.append(models.Window(number=window.number, starts_at=window.start, ends_at=window.end,
-                                             times_set_at=now))
+            gcr.windows.append(
+                models.Window(number=window.number, starts_at=window.start, ends_at=window.end, times_set_at=now)
+            )
         elif (row.starts_at, row.ends_at) != (window.start, window.end) or row.dropped_at:
             row.starts_at, row.ends_at, row.dropped_at, row.times_set_at = window.start, window.end, None, now
 
 
-def _write_impacts(session: Session, gcr: models.Gcr, impacts: tuple[ServiceImpact, ...],
-                   stored: tuple[ServiceImpact, ...] | None = None) -> None:
+def _write_impacts(
+    session: Session,
+    gcr: models.Gcr,
+    impacts: tuple[ServiceImpact, ...],
+    stored: tuple[ServiceImpact, ...] | None = None,
+) -> None:
     if stored_impacts(gcr) and (impacts == stored if stored is not None else _same_impacts(gcr, impacts)):
         return  # a status or text change: nothing to write, and no need to load 100,000 rows
     services = _services(session, [i.service_id for i in impacts])
@@ -157,7 +181,7 @@ def _same_impacts(gcr: models.Gcr, impacts: tuple[ServiceImpact, ...]) -> bool:
 def _services(session: Session, service_ids: list[str]) -> dict[str, models.Service]:
     found: dict[str, models.Service] = {}
     for start in range(0, len(service_ids), 500):
-        chunk = service_ids[start:start + 500]
+        chunk = service_ids[start : start + 500]
         query = select(models.Service).where(models.Service.service_id.in_(chunk))
         found.update((s.service_id, s) for s in session.scalars(query))
     _unknown([service_id for service_id in service_ids if service_id not in found], []).raise_any()

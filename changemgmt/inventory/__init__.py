@@ -1,5 +1,6 @@
 """The inventory (SPEC §1): customers, contacts, locations and services, imported and
 exported as CSV or JSON."""
+
 from changemgmt.inventory.errors import ImportFailed, RowError
 from changemgmt.inventory.exporter import export_inventory
 from changemgmt.inventory.fields import KIND_NAMES

@@ -13,6 +13,7 @@ importer lists them as warnings, and every CSV export prefixes them with a singl
 (`neutralise`); reading a CSV undoes exactly that prefix (`unescape`), so an exported file
 imports back unchanged.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """What an import reports: bad rows (which reject the file) and warnings (which do not)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

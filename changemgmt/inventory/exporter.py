@@ -5,6 +5,7 @@ Rows are streamed (yield_per) in the order of their key compared byte by byte, t
 on SQLite and PostgreSQL whatever the database's collation. CSV cells that look like
 spreadsheet formulas are prefixed with a quote (OWASP); JSON is written as stored.
 """
+
 from __future__ import annotations
 
 import csv
@@ -79,7 +80,7 @@ def _write_json(out: TextIO, kinds: dict[str, Iterator[tuple]]) -> dict[str, int
         written = 0
         for row in rows:
             item = json.dumps(dict(zip(COLUMNS[kind], row)), ensure_ascii=False)
-            out.write(f'{"," if written else ""}\n    {item}')
+            out.write(f"{',' if written else ''}\n    {item}")
             written += 1
         out.write("\n  ]" if written else "]")
         counts[kind] = written

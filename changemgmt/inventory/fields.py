@@ -3,6 +3,7 @@
 A row describes its record whole: a column left out or blank takes its default, so
 importing a file always leaves the same values behind whatever was there before.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

@@ -7,10 +7,11 @@ cells, unknown references, keys repeated within the file), and at the end any pr
 rolls the whole file back. Memory holds one chunk and the keys of one kind seen so far
 (with the position of each), never the rows of the file.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -74,7 +75,7 @@ def import_inventory(
             if dry_run:
                 transaction.rollback()
             else:
-                session.add(_audit_entry(result, actor, now or datetime.now(timezone.utc)))
+                session.add(_audit_entry(result, actor, now or datetime.now(UTC)))
                 transaction.commit()
         except BaseException:
             transaction.rollback()
@@ -118,8 +119,13 @@ class _Run:
         if self.errors:
             raise self.errors.failure()
         return ImportResult(
-            self.source.name, self.source.format, self.dry_run, rows, new,
-            self.warnings.items, self.warnings.more,
+            self.source.name,
+            self.source.format,
+            self.dry_run,
+            rows,
+            new,
+            self.warnings.items,
+            self.warnings.more,
         )
 
     def _import_kind(self, kind: Kind) -> int:
@@ -224,12 +230,17 @@ class _Rows:
     def _repeated(self, key: object, position: int) -> tuple[str, str]:
         shown = f"{key[1]!r} of account {key[0]!r}" if isinstance(key, tuple) else repr(key)
         first = self.where(self.first_seen[key])
-        return (self.kind.key[-1], f"{shown} is also {'on' if self.run.source.format == 'csv' else 'at'} {first}; "
-                                   f"each {self.kind.singular} may appear once in a file")
+        return (
+            self.kind.key[-1],
+            f"{shown} is also {'on' if self.run.source.format == 'csv' else 'at'} {first}; "
+            f"each {self.kind.singular} may appear once in a file",
+        )
 
     def _warn_formulas(self, where: str, row: dict, names: list[str]) -> None:
         for name in names:
             self.run.warnings.add(
-                where, name, f"starts with {row[name][0]!r} like a spreadsheet formula; "
+                where,
+                name,
+                f"starts with {row[name][0]!r} like a spreadsheet formula; "
                 "stored as text, and CSV exports prefix it with a quote",
             )

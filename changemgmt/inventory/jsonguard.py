@@ -18,6 +18,7 @@ so it never mistakes what is inside a string for what is outside. It stops only 
 something to report, or at a string or number that the next block completes. The
 parser refuses what is not JSON with its own syntax error.
 """
+
 from __future__ import annotations
 
 import re
@@ -114,7 +115,7 @@ class _Scan:
     def stopped_at(self, data: bytes, position: int, final: bool) -> int:
         """Reports what stopped the scan at `position`, a string or a number; returns
         where to go on."""
-        if data[position:position + 1] == b'"':
+        if data[position : position + 1] == b'"':
             return self.string_at(data, position, final)
         return self.number_at(data, position)
 
@@ -124,8 +125,9 @@ class _Scan:
             if final:
                 raise _End  # never finished: the parser says so
             if len(data) - position > MAX_STRING:
-                self.error(data, position, f"a string of more than {MAX_STRING:,} bytes; no inventory field is "
-                                           "that long")
+                self.error(
+                    data, position, f"a string of more than {MAX_STRING:,} bytes; no inventory field is that long"
+                )
                 raise _End
             raise _MoreData(position)
         paired_low_at = -1
@@ -136,8 +138,11 @@ class _Scan:
             if text[3:4] in b"89abAB" and _LOW_ESCAPE.match(data, escape.end()):
                 paired_low_at = escape.end()
             elif escape.start() != paired_low_at:
-                self.error(data, escape.start(), f'"{text.decode()}" is half of a UTF-16 surrogate pair, alone: '
-                                                 "it stands for no character")
+                self.error(
+                    data,
+                    escape.start(),
+                    f'"{text.decode()}" is half of a UTF-16 surrogate pair, alone: it stands for no character',
+                )
         return whole.end()
 
     def number_at(self, data: bytes, position: int) -> int:

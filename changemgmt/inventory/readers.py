@@ -12,6 +12,7 @@ of more than 4,300 digits, lone surrogate escapes read as "?") is refused first 
 `jsonguard`; nesting deeper than MAX_DEPTH is refused while the file's shape is read, so
 that ijson, whose cost grows with the square of the depth, never builds it.
 """
+
 from __future__ import annotations
 
 import csv
@@ -108,7 +109,7 @@ class Source:
             head = binary.read(4096)
         if head.startswith(BOM):
             self._start = len(BOM)
-            head = head[len(BOM):]
+            head = head[len(BOM) :]
         first = head.lstrip()[:1]
         self.format = fmt or ("json" if first in (b"{", b"[") else "csv")
 
@@ -180,13 +181,20 @@ def _read_csv_header(source: Source, kind: str | None) -> None:
         raise fail(where, "", NOT_UTF8)
     delimiter = _spreadsheet_delimiter(header)
     if delimiter:
-        raise fail(where, "header", f"this file seems to use {delimiter} between columns; changemgmt reads "
-                                    "comma-separated files")
+        raise fail(
+            where,
+            "header",
+            f"this file seems to use {delimiter} between columns; changemgmt reads comma-separated files",
+        )
     source.header = [header_name(cell) for cell in header]
     name = kind or infer_kind(set(source.header))
     if name is None:
-        raise fail(where, "header", "does not say which kind of rows follow (it has no service_id, email, code or "
-                                    f"account column); name the kind with {KIND_OPTION}")
+        raise fail(
+            where,
+            "header",
+            "does not say which kind of rows follow (it has no service_id, email, code or "
+            f"account column); name the kind with {KIND_OPTION}",
+        )
     source.kinds = [name]
     source.header_line = reader.line_num
 
@@ -299,8 +307,11 @@ class _Shape:
                     self.item(depth, event)
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise fail(f"{self.array}[{self.index}]", "", f"is nested more than {MAX_DEPTH} levels deep; "
-                                                                 "an inventory item is a flat object")
+                    raise fail(
+                        f"{self.array}[{self.index}]",
+                        "",
+                        f"is nested more than {MAX_DEPTH} levels deep; an inventory item is a flat object",
+                    )
                 if depth == 1:
                     self.top = event
             elif event in _CLOSE:
@@ -334,6 +345,7 @@ class _Shape:
     def kind_of_first_item(self) -> str:
         name = infer_kind(self.first_keys)
         if name is None:
-            raise fail("file", "", "its first item does not say which kind of rows follow; name the kind with "
-                                   f"{KIND_OPTION}")
+            raise fail(
+                "file", "", f"its first item does not say which kind of rows follow; name the kind with {KIND_OPTION}"
+            )
         return name

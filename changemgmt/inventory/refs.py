@@ -5,6 +5,7 @@ shapes the rows as the tables want them.
 A customer's parent may come later in the same file: such links are set after the last
 customer row (`finish_parents`), and only the still-pending ones are kept meanwhile.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -95,15 +96,17 @@ class References:
             customer_id = customers.get(row.get("account"))
             if not self._found(("contacts", position), "account", row.get("account"), customer_id) or not good:
                 continue
-            rows.append({
-                "customer_id": customer_id,
-                "email": row["email"],
-                "name": row["name"],
-                "role": row["role"],
-                KINDS_PARAM: row["notice_kinds"],
-                "min_impact": row["min_impact"],
-                "reminders": row["reminders"],
-            })
+            rows.append(
+                {
+                    "customer_id": customer_id,
+                    "email": row["email"],
+                    "name": row["name"],
+                    "role": row["role"],
+                    KINDS_PARAM: row["notice_kinds"],
+                    "min_impact": row["min_impact"],
+                    "reminders": row["reminders"],
+                }
+            )
         return rows
 
     def _services(self, chunk: Chunk) -> list[dict]:
@@ -119,14 +122,16 @@ class References:
             found &= self._found(row_at, "a_end", a_end, a_end_id)
             found &= self._found(row_at, "z_end", z_end, z_end_id)
             if found and good:
-                rows.append({
-                    "service_id": row["service_id"],
-                    "customer_id": customer_id,
-                    "product": row["product"],
-                    "bandwidth": row["bandwidth"],
-                    "a_end_id": a_end_id,
-                    "z_end_id": z_end_id,
-                })
+                rows.append(
+                    {
+                        "service_id": row["service_id"],
+                        "customer_id": customer_id,
+                        "product": row["product"],
+                        "bandwidth": row["bandwidth"],
+                        "a_end_id": a_end_id,
+                        "z_end_id": z_end_id,
+                    }
+                )
         return rows
 
     def _found(self, row_at: tuple[str, int], field: str, key: str | None, row_id: int | None) -> bool:
@@ -164,4 +169,4 @@ class References:
 
 def _batches(items: list, size: int = BATCH) -> Iterator[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -1,5 +1,6 @@
 """The statements an import runs, in SQLAlchemy Core, for SQLite and PostgreSQL (where
 the two differ, the reason is noted)."""
+
 from __future__ import annotations
 
 import json
@@ -100,9 +101,7 @@ def set_parents(connection: Connection, links: list[dict]) -> None:
     """Sets parent_id for each {"child": account, "parent_id": id}."""
     if links:
         statement = (
-            update(CUSTOMERS)
-            .where(CUSTOMERS.c.account == bindparam("child"))
-            .values(parent_id=bindparam("parent_id"))
+            update(CUSTOMERS).where(CUSTOMERS.c.account == bindparam("child")).values(parent_id=bindparam("parent_id"))
         )
         connection.execute(statement, links)
 

@@ -1,6 +1,7 @@
 """Statuses that move as time passes (SPEC §3.1): a confirmed GCR starts at its first
 window's start; a tentative one there is flagged to change management instead; an in
 progress one completes at its last window's end plus a grace, when one is configured."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -16,8 +17,9 @@ from changemgmt.store.models import AuditEntry, Gcr
 CLOCK = "clock"
 
 
-def advance_statuses(session: Session, settings: Settings, now: datetime,
-                     complete_after: timedelta | None = None) -> list[str]:
+def advance_statuses(
+    session: Session, settings: Settings, now: datetime, complete_after: timedelta | None = None
+) -> list[str]:
     """Advances what is due; returns lines saying what it did."""
     done = []
     who = Who(CLOCK, now, settings)
@@ -44,10 +46,21 @@ def _with_status(session: Session, *statuses: Status) -> list[Gcr]:
 
 
 def _flag_once(session: Session, gcr: Gcr, now: datetime) -> bool:
-    flagged = session.scalar(select(AuditEntry.id).where(
-        AuditEntry.entity == "gcr", AuditEntry.entity_key == gcr.number, AuditEntry.action == "flag"))
+    flagged = session.scalar(
+        select(AuditEntry.id).where(
+            AuditEntry.entity == "gcr", AuditEntry.entity_key == gcr.number, AuditEntry.action == "flag"
+        )
+    )
     if flagged:
         return False
-    session.add(AuditEntry(at=now, actor=CLOCK, entity="gcr", entity_key=gcr.number, action="flag",
-                           details={"attention": "still tentative at its first window's start; start or cancel it"}))
+    session.add(
+        AuditEntry(
+            at=now,
+            actor=CLOCK,
+            entity="gcr",
+            entity_key=gcr.number,
+            action="flag",
+            details={"attention": "still tentative at its first window's start; start or cancel it"},
+        )
+    )
     return True

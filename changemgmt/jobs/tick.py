@@ -1,5 +1,6 @@
 """What falls due as time passes, in one function of `now` that the clock calls
 periodically (and `changemgmt worker` before each round, `changemgmt plan` on demand)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

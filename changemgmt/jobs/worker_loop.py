@@ -1,6 +1,7 @@
 """The worker's round, shared by `changemgmt worker` and `changemgmt serve`: plan what
 fell due, send what is due, rewrite the feeds that changed. Until the clock process
 exists, every worker does the clock's planning too; each step is idempotent."""
+
 from __future__ import annotations
 
 import threading
@@ -10,8 +11,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
-from changemgmt.feeds.publisher import rebuild_dirty
 from changemgmt.delivery.worker import Worker
+from changemgmt.feeds.publisher import rebuild_dirty
 from changemgmt.jobs.tick import tick
 
 
@@ -23,8 +24,15 @@ def work_round(sessions: sessionmaker[Session], worker: Worker, settings: Settin
     return handled
 
 
-def run_rounds(sessions: sessionmaker[Session], worker: Worker, settings: Settings, clock: Callable[[], datetime],
-               stop: threading.Event, idle: float, report: Callable[[int], None]) -> None:
+def run_rounds(
+    sessions: sessionmaker[Session],
+    worker: Worker,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    stop: threading.Event,
+    idle: float,
+    report: Callable[[int], None],
+) -> None:
     """Rounds until `stop` is set, waiting `idle` seconds after a round that found nothing."""
     while not stop.is_set():
         handled = work_round(sessions, worker, settings, clock())

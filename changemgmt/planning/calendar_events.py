@@ -1,6 +1,7 @@
 """Calendar events per (GCR, window, customer): their SEQUENCE is the last revision that
 changed what that customer's event says (SPEC §3.1), so moving window 2 leaves window 1
 alone, and a change to another customer's services leaves this one's event untouched."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,7 +19,12 @@ from changemgmt.store.models import Event, Gcr
 
 
 def sync_events(
-    session: Session, gcr: Gcr, state: GcrState, revision: int, services: dict[int, frozenset[str]], now: datetime,
+    session: Session,
+    gcr: Gcr,
+    state: GcrState,
+    revision: int,
+    services: dict[int, frozenset[str]],
+    now: datetime,
     contents: dict[int, str] | None = None,
 ) -> set[int]:
     """Brings the events of the given customers in line with `state`, and records that
@@ -40,10 +46,24 @@ def sync_events(
             status = "CANCELLED" if cancelled else state.status.ical_status
             digest = event_digest(content, window, cancelled, status)
             if old is None or old.digest != digest:
-                values.append({"gcr_id": gcr.id, "customer_id": customer_id, "window_number": row.number,
-                               "digest": digest, "sequence": revision, "modified_at": now, "cancelled": cancelled})
-    insert_rows(session, Event.__table__, values, conflict=("gcr_id", "customer_id", "window_number"),
-                update=("digest", "sequence", "modified_at", "cancelled"))
+                values.append(
+                    {
+                        "gcr_id": gcr.id,
+                        "customer_id": customer_id,
+                        "window_number": row.number,
+                        "digest": digest,
+                        "sequence": revision,
+                        "modified_at": now,
+                        "cancelled": cancelled,
+                    }
+                )
+    insert_rows(
+        session,
+        Event.__table__,
+        values,
+        conflict=("gcr_id", "customer_id", "window_number"),
+        update=("digest", "sequence", "modified_at", "cancelled"),
+    )
     changed = {value["customer_id"] for value in values}
     request_rebuilds(session, gcr.id, changed, now)
     return changed

@@ -1,6 +1,7 @@
 """Notices that fall due as time passes: reminders, and `new` for a customer that had no
 eligible contact when the GCR was published and has one now (SPEC §3.1). One function
 of `now`, idempotent: calling it twice plans nothing twice."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -13,15 +14,20 @@ from changemgmt.config import Settings
 from changemgmt.domain.digests import customer_digest
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import (
-    REMINDER_STATUSES, CustomerPlan, PlannedNotice, first_notice_kind, plan_reminders, reminder_key,
+    REMINDER_STATUSES,
+    CustomerPlan,
+    PlannedNotice,
+    first_notice_kind,
+    plan_reminders,
+    reminder_key,
 )
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window
-from changemgmt.store.gcr_state import details_of
 from changemgmt.planning import reads
 from changemgmt.planning.outbox import PlanSummary, choose_recipients, customer_chunks, policy_of, write_plans
 from changemgmt.planning.writes import save_audiences
 from changemgmt.store.bulk import among
+from changemgmt.store.gcr_state import details_of
 from changemgmt.store.models import Audience, Contact, Customer, Gcr, Notice
 
 
@@ -55,12 +61,25 @@ def _reminders_owed(session: Session, gcr: Gcr, settings: Settings, now: datetim
             moment = window.start - offset
             if not set_at[window.number] <= moment <= now < window.start:
                 continue
-            owed = session.scalar(select(func.count()).select_from(Audience).where(
-                Audience.gcr_id == gcr.id, Audience.in_scope.is_(True), Audience.notified.is_(True),
-                Audience.notified_at < moment))
-            have = session.scalar(select(func.count()).select_from(Notice).where(
-                Notice.gcr_id == gcr.id, Notice.kind == NoticeKind.REMINDER.value,
-                Notice.key.endswith(":" + reminder_key(window, offset, moment))))
+            owed = session.scalar(
+                select(func.count())
+                .select_from(Audience)
+                .where(
+                    Audience.gcr_id == gcr.id,
+                    Audience.in_scope.is_(True),
+                    Audience.notified.is_(True),
+                    Audience.notified_at < moment,
+                )
+            )
+            have = session.scalar(
+                select(func.count())
+                .select_from(Notice)
+                .where(
+                    Notice.gcr_id == gcr.id,
+                    Notice.kind == NoticeKind.REMINDER.value,
+                    Notice.key.endswith(":" + reminder_key(window, offset, moment)),
+                )
+            )
             if owed > have:
                 return True
     return False
@@ -81,7 +100,9 @@ def _someone_waiting(session: Session, gcr_id: int) -> bool:
     parents = select(Customer.parent_id).where(Customer.id.in_(waiting))
     reachable = select(Contact.id).where(
         Contact.customer_id.in_(waiting) | Contact.customer_id.in_(parents),
-        Contact.unsubscribed_at.is_(None), Contact.suppressed_at.is_(None))
+        Contact.unsubscribed_at.is_(None),
+        Contact.suppressed_at.is_(None),
+    )
     return session.scalar(select(reachable.exists())) or False
 
 
@@ -98,8 +119,9 @@ def _plan_reminders(session: Session, gcr: Gcr, settings: Settings, now: datetim
         plans: dict[int, CustomerPlan] = {}
         for customer_id in chunk:
             standing = reads.standing_of(known.get(customer_id))
-            due = plan_reminders(standing, status=status, windows=windows, times_set_at=times_set_at,
-                                 policy=policy, now=now)
+            due = plan_reminders(
+                standing, status=status, windows=windows, times_set_at=times_set_at, policy=policy, now=now
+            )
             fresh = tuple(n for n in due if (customer_id, n.key) not in existing)
             if fresh:
                 plans[customer_id] = CustomerPlan(standing, fresh)
@@ -110,13 +132,17 @@ def _plan_reminders(session: Session, gcr: Gcr, settings: Settings, now: datetim
 
 
 def _existing_reminder_keys(session: Session, gcr_id: int, customer_ids: list[int]) -> set[tuple[int, str]]:
-    rows = session.execute(select(Notice.customer_id, Notice.key).where(
-        Notice.gcr_id == gcr_id, Notice.kind == NoticeKind.REMINDER.value, among(Notice.customer_id, customer_ids)))
+    rows = session.execute(
+        select(Notice.customer_id, Notice.key).where(
+            Notice.gcr_id == gcr_id, Notice.kind == NoticeKind.REMINDER.value, among(Notice.customer_id, customer_ids)
+        )
+    )
     return {(customer_id, key.split(":", 1)[1]) for customer_id, key in rows}
 
 
-def _revive(session: Session, gcr: Gcr, state, known: dict[int, Audience], settings: Settings,
-            now: datetime) -> PlanSummary:
+def _revive(
+    session: Session, gcr: Gcr, state, known: dict[int, Audience], settings: Settings, now: datetime
+) -> PlanSummary:
     """Plans `new` for customers still in scope but never notified (`known`: their audience
     rows), once a contact of theirs would receive it, while the GCR has not started.
     `state`: the GCR's, without impacts."""
@@ -136,13 +162,14 @@ def _revive(session: Session, gcr: Gcr, state, known: dict[int, Audience], setti
     standing = reads.standings(session, gcr.id, ready, known)
     plans = {}
     for customer_id in ready:
-        digest = customer_digest(replace(state, impacts=owned.get(customer_id, ())),
-                                 scope.services.get(customer_id, frozenset()))
+        digest = customer_digest(
+            replace(state, impacts=owned.get(customer_id, ())), scope.services.get(customer_id, frozenset())
+        )
         notice = PlannedNotice(kind, f"{kind.value}:r{gcr.revision}:at{now:%Y%m%dT%H%M%S}", now)
-        after = replace(standing[customer_id], notified=True, notified_at=now, shown=digest,
-                        shown_revision=gcr.revision)
+        after = replace(
+            standing[customer_id], notified=True, notified_at=now, shown=digest, shown_revision=gcr.revision
+        )
         plans[customer_id] = CustomerPlan(after, (notice,))
     summary = write_plans(session, gcr.id, gcr.revision, plans, now, owned)
     save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, now)
     return summary
-

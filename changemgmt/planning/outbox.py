@@ -1,6 +1,7 @@
 """The outbox: notices, their recipients and deliveries, written in the same transaction
 as the GCR change that causes them (STANDARDS E1). Planning twice never makes a second
 notice: each has a unique key per GCR, and inserts skip keys that exist."""
+
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -13,9 +14,9 @@ from changemgmt.config import Settings
 from changemgmt.domain.digests import customer_digest
 from changemgmt.domain.gcr import GcrState, ServiceImpact
 from changemgmt.domain.impact import worst
+from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.planner import CustomerChange, CustomerPlan, Policy, pending_skips, plan_change
 from changemgmt.domain.policy import needs_emergency_notice
-from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.recipients import ContactPrefs, pick_recipients
 from changemgmt.domain.status import Status
 from changemgmt.planning import reads
@@ -39,7 +40,7 @@ class PlanSummary:
     no_recipient: int = 0
     skipped: int = 0
 
-    def add(self, other: "PlanSummary") -> None:
+    def add(self, other: PlanSummary) -> None:
         for kind, count in other.planned.items():
             self.planned[kind] = self.planned.get(kind, 0) + count
         self.no_recipient += other.no_recipient
@@ -47,7 +48,12 @@ class PlanSummary:
 
 
 def plan_for_change(
-    session: Session, gcr: Gcr, before: GcrState | None, after: GcrState, revision: int, settings: Settings,
+    session: Session,
+    gcr: Gcr,
+    before: GcrState | None,
+    after: GcrState,
+    revision: int,
+    settings: Settings,
     now: datetime,
 ) -> PlanSummary:
     """Plans every customer's notices for a new revision, and updates its calendar events.
@@ -58,9 +64,17 @@ def plan_for_change(
         return summary
     short_notice = needs_emergency_notice(after.windows, now=now, minimum=settings.minimum_notice, emergency=False)
     # The change as every customer sees it, but for its scope and digest, set per customer.
-    change = CustomerChange(before=before.status if before else None, after=after.status, revision=revision,
-                    in_scope=False, digest=None, windows=after.windows, emergency=after.emergency, now=now,
-                    short_notice=short_notice)
+    change = CustomerChange(
+        before=before.status if before else None,
+        after=after.status,
+        revision=revision,
+        in_scope=False,
+        digest=None,
+        windows=after.windows,
+        emergency=after.emergency,
+        now=now,
+        short_notice=short_notice,
+    )
     # Contacts are judged on what they had heard before this change, not on what an
     # earlier chunk of it planned for them, and a pending notice this change skips was
     # never heard: the skips all come first. So chunk boundaries change nothing.
@@ -77,24 +91,36 @@ def _skip_pending(session: Session, gcr_id: int, change: CustomerChange, chunk: 
     """Skips the pending notices of these customers that the change makes pointless."""
     standing = reads.standings(session, gcr_id, chunk, reads.audiences(session, gcr_id, chunk))
     services = reads.scope_of(session, gcr_id, chunk).services
-    skips = [skip for cid in chunk
-             for skip in pending_skips(standing[cid], replace(change, in_scope=bool(services.get(cid))))]
+    skips = [
+        skip
+        for cid in chunk
+        for skip in pending_skips(standing[cid], replace(change, in_scope=bool(services.get(cid))))
+    ]
     skip_notices(session, skips, change.now)
     return len(skips)
 
 
-def _plan_chunk(session: Session, gcr: Gcr, after: GcrState, change: CustomerChange, chunk: list[int],
-                heard_until: int) -> PlanSummary:
+def _plan_chunk(
+    session: Session, gcr: Gcr, after: GcrState, change: CustomerChange, chunk: list[int], heard_until: int
+) -> PlanSummary:
     known = reads.audiences(session, gcr.id, chunk)
     scope = reads.scope_of(session, gcr.id, chunk)
     standing = reads.standings(session, gcr.id, chunk, known)
     services = {cid: scope.services.get(cid, frozenset()) for cid in chunk}
-    digests = {cid: customer_digest(replace(after, impacts=scope.impacts.get(cid, ())), services[cid])
-               for cid in chunk}
-    plans = {cid: plan_change(standing[cid], replace(change, in_scope=bool(services[cid]), digest=digests[cid]))
-             for cid in chunk}
-    sync_events(session, gcr, after, change.revision, services, change.now,
-                contents={cid: digest.content for cid, digest in digests.items()})
+    digests = {cid: customer_digest(replace(after, impacts=scope.impacts.get(cid, ())), services[cid]) for cid in chunk}
+    plans = {
+        cid: plan_change(standing[cid], replace(change, in_scope=bool(services[cid]), digest=digests[cid]))
+        for cid in chunk
+    }
+    sync_events(
+        session,
+        gcr,
+        after,
+        change.revision,
+        services,
+        change.now,
+        contents={cid: digest.content for cid, digest in digests.items()},
+    )
     summary = write_plans(session, gcr.id, change.revision, plans, change.now, scope.impacts, heard_until)
     save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, change.now)
     return summary
@@ -106,8 +132,13 @@ def customer_chunks(customer_ids: Collection[int]) -> Iterator[list[int]]:
 
 
 def write_plans(
-    session: Session, gcr_id: int, revision: int, plans: dict[int, CustomerPlan], now: datetime,
-    owned: Mapping[int, tuple[ServiceImpact, ...]], heard_until: int | None = None,
+    session: Session,
+    gcr_id: int,
+    revision: int,
+    plans: dict[int, CustomerPlan],
+    now: datetime,
+    owned: Mapping[int, tuple[ServiceImpact, ...]],
+    heard_until: int | None = None,
 ) -> PlanSummary:
     """Skips what the plans make pointless and inserts their notices with recipients.
     `owned`: each planned customer's impacts (reads.scope_of(...).impacts). `heard_until`:
@@ -121,8 +152,7 @@ def write_plans(
         return summary
     contacts = reads.contacts_by_customer(session, {cid for cid, _ in wanted})
     heard = reads.heard_contacts(session, gcr_id, {c.id for cs in contacts.values() for c in cs}, heard_until)
-    rows = [(cid, n, choose_recipients(contacts.get(cid, []), n.kind, owned.get(cid, ()), heard))
-            for cid, n in wanted]
+    rows = [(cid, n, choose_recipients(contacts.get(cid, []), n.kind, owned.get(cid, ()), heard)) for cid, n in wanted]
     inserted = insert_notices(session, gcr_id, revision, rows, now)
     for customer_id, notice, chosen in inserted:
         summary.planned[notice.kind.value] = summary.planned.get(notice.kind.value, 0) + 1
@@ -133,8 +163,9 @@ def write_plans(
     return summary
 
 
-def choose_recipients(contacts: list[ContactPrefs], kind: NoticeKind, impacts: Iterable[ServiceImpact],
-                      heard: set[int]) -> list[ContactPrefs]:
+def choose_recipients(
+    contacts: list[ContactPrefs], kind: NoticeKind, impacts: Iterable[ServiceImpact], heard: set[int]
+) -> list[ContactPrefs]:
     """The contacts of one customer that get a `kind` notice, given its own impacts."""
     return pick_recipients(contacts, kind, worst(i.impact for i in impacts), heard)
 

@@ -1,5 +1,6 @@
 """Loading, for one GCR, what the planner needs to know of each customer: its services in
 scope, its standing, pending notices, contacts. Bulk queries, a chunk of customers at a time."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -18,8 +19,7 @@ from changemgmt.domain.recipients import ContactPrefs
 from changemgmt.domain.states import DeliveryState, NoticeState
 from changemgmt.store import models
 from changemgmt.store.bulk import among
-from changemgmt.store.models import Audience, Contact, Customer, Delivery, Notice, Recipient
-from changemgmt.store.models import Service
+from changemgmt.store.models import Audience, Contact, Customer, Delivery, Notice, Recipient, Service
 
 
 class Scope(NamedTuple):
@@ -30,13 +30,18 @@ class Scope(NamedTuple):
 
 
 def scope_of(session: Session, gcr_id: int, customer_ids: Collection[int]) -> Scope:
-    rows = session.execute(_impacted(gcr_id, Service.customer_id, Service.service_id, models.Impact.level,
-                                     models.Impact.max_outage_minutes).where(among(Service.customer_id, customer_ids)))
+    rows = session.execute(
+        _impacted(
+            gcr_id, Service.customer_id, Service.service_id, models.Impact.level, models.Impact.max_outage_minutes
+        ).where(among(Service.customer_id, customer_ids))
+    )
     grouped: dict[int, list[ServiceImpact]] = defaultdict(list)
     for customer_id, service_id, level, minutes in rows:
         grouped[customer_id].append(ServiceImpact(service_id, stored_impact(level), minutes))
-    return Scope({cid: frozenset(i.service_id for i in impacts) for cid, impacts in grouped.items()},
-                 {cid: in_service_order(impacts) for cid, impacts in grouped.items()})
+    return Scope(
+        {cid: frozenset(i.service_id for i in impacts) for cid, impacts in grouped.items()},
+        {cid: in_service_order(impacts) for cid, impacts in grouped.items()},
+    )
 
 
 def customers_to_plan(session: Session, gcr_id: int) -> list[int]:
@@ -48,23 +53,30 @@ def customers_to_plan(session: Session, gcr_id: int) -> list[int]:
 
 def in_scope_customers(session: Session, gcr_id: int) -> list[int]:
     """Ids of the customers the GCR was in scope of when last planned."""
-    return list(session.scalars(select(Audience.customer_id).where(Audience.gcr_id == gcr_id,
-                                                                   Audience.in_scope.is_(True))))
+    return list(
+        session.scalars(select(Audience.customer_id).where(Audience.gcr_id == gcr_id, Audience.in_scope.is_(True)))
+    )
 
 
 def customers_with_pending(session: Session, gcr_id: int) -> set[int]:
     """Ids of the customers with a notice about the GCR that is pending and not in flight."""
-    return set(session.scalars(select(Notice.customer_id).distinct()
-                               .where(Notice.gcr_id == gcr_id, Notice.state == NoticeState.PENDING,
-                                      ~_in_flight())))
+    return set(
+        session.scalars(
+            select(Notice.customer_id)
+            .distinct()
+            .where(Notice.gcr_id == gcr_id, Notice.state == NoticeState.PENDING, ~_in_flight())
+        )
+    )
 
 
 def _impacted(gcr_id: int, *columns):
     """`columns` of the services of active customers that the GCR impacts now."""
-    return (select(*columns)
-            .join(models.Impact, models.Impact.service_pk == Service.id)
-            .join(Customer, Customer.id == Service.customer_id)
-            .where(models.Impact.gcr_id == gcr_id, Customer.active.is_(True)))
+    return (
+        select(*columns)
+        .join(models.Impact, models.Impact.service_pk == Service.id)
+        .join(Customer, Customer.id == Service.customer_id)
+        .where(models.Impact.gcr_id == gcr_id, Customer.active.is_(True))
+    )
 
 
 def audiences(session: Session, gcr_id: int, customer_ids: Collection[int] | None = None) -> dict[int, Audience]:
@@ -75,7 +87,9 @@ def audiences(session: Session, gcr_id: int, customer_ids: Collection[int] | Non
     return {a.customer_id: a for a in session.scalars(query)}
 
 
-def standings(session: Session, gcr_id: int, customer_ids: list[int], known: dict[int, Audience]) -> dict[int, Standing]:
+def standings(
+    session: Session, gcr_id: int, customer_ids: list[int], known: dict[int, Audience]
+) -> dict[int, Standing]:
     # Every notice is planned with its customer's audience row: a customer without one has
     # none to look up. Publishing to 20,000 customers then asks nothing here, where asking
     # in a transaction that has just grown `notices` far beyond its statistics can cost
@@ -83,9 +97,10 @@ def standings(session: Session, gcr_id: int, customer_ids: list[int], known: dic
     planned_before = [customer_id for customer_id in customer_ids if customer_id in known]
     pending = _pending(session, gcr_id, planned_before) if planned_before else {}
     delivered = _delivered(session, gcr_id, planned_before) if planned_before else set()
-    return {customer_id: standing_of(known.get(customer_id), customer_id in delivered,
-                                     tuple(pending.get(customer_id, ())))
-            for customer_id in customer_ids}
+    return {
+        customer_id: standing_of(known.get(customer_id), customer_id in delivered, tuple(pending.get(customer_id, ())))
+        for customer_id in customer_ids
+    }
 
 
 def standing_of(row: Audience | None, delivered: bool = False, pending: tuple[PendingNotice, ...] = ()) -> Standing:
@@ -116,8 +131,12 @@ def _in_flight():
 def _pending(session: Session, gcr_id: int, customer_ids: list[int]) -> dict[int, list[PendingNotice]]:
     rows = session.execute(
         select(Notice.id, Notice.customer_id, Notice.kind, Notice.window_number, Notice.due_at)
-        .where(Notice.gcr_id == gcr_id, among(Notice.customer_id, customer_ids),
-               Notice.state == NoticeState.PENDING, ~_in_flight())
+        .where(
+            Notice.gcr_id == gcr_id,
+            among(Notice.customer_id, customer_ids),
+            Notice.state == NoticeState.PENDING,
+            ~_in_flight(),
+        )
         .order_by(Notice.id)
     )
     grouped: dict[int, list[PendingNotice]] = defaultdict(list)
@@ -128,9 +147,13 @@ def _pending(session: Session, gcr_id: int, customer_ids: list[int]) -> dict[int
 
 def _delivered(session: Session, gcr_id: int, customer_ids: list[int]) -> set[int]:
     rows = session.scalars(
-        select(Notice.customer_id).distinct()
-        .where(Notice.gcr_id == gcr_id, among(Notice.customer_id, customer_ids),
-               (Notice.state == NoticeState.SENT) | _in_flight())
+        select(Notice.customer_id)
+        .distinct()
+        .where(
+            Notice.gcr_id == gcr_id,
+            among(Notice.customer_id, customer_ids),
+            (Notice.state == NoticeState.SENT) | _in_flight(),
+        )
     )
     return set(rows)
 
@@ -172,14 +195,31 @@ def _chain(session: Session, customer_id: int, parents: dict[int, int | None]) -
 
 
 # Columns, not Contact objects: planning reads tens of thousands of them.
-CONTACT_COLUMNS = (Contact.id, Contact.customer_id, Contact.email, Contact.name, Contact.notice_kinds,
-                   Contact.min_impact, Contact.reminders, Contact.unsubscribed_at, Contact.suppressed_at)
+CONTACT_COLUMNS = (
+    Contact.id,
+    Contact.customer_id,
+    Contact.email,
+    Contact.name,
+    Contact.notice_kinds,
+    Contact.min_impact,
+    Contact.reminders,
+    Contact.unsubscribed_at,
+    Contact.suppressed_at,
+)
 
 
 def _prefs(row) -> ContactPrefs:
     kinds = frozenset(NoticeKind(k) for k in row.notice_kinds) if row.notice_kinds is not None else None
-    return ContactPrefs(row.id, row.email, row.name, kinds, stored_impact(row.min_impact), row.reminders,
-                        row.unsubscribed_at, row.suppressed_at)
+    return ContactPrefs(
+        row.id,
+        row.email,
+        row.name,
+        kinds,
+        stored_impact(row.min_impact),
+        row.reminders,
+        row.unsubscribed_at,
+        row.suppressed_at,
+    )
 
 
 def heard_contacts(session: Session, gcr_id: int, contact_ids: Iterable[int], until: int | None = None) -> set[int]:
@@ -189,11 +229,11 @@ def heard_contacts(session: Session, gcr_id: int, contact_ids: Iterable[int], un
     if not ids:
         return set()
     query = (
-        select(Recipient.contact_id).distinct()
+        select(Recipient.contact_id)
+        .distinct()
         .join(Notice, Notice.id == Recipient.notice_id)
         .join(Delivery, Delivery.id == Recipient.delivery_id)
-        .where(and_(Notice.gcr_id == gcr_id, among(Recipient.contact_id, ids),
-                    Delivery.state.in_(_REACHING)))
+        .where(and_(Notice.gcr_id == gcr_id, among(Recipient.contact_id, ids), Delivery.state.in_(_REACHING)))
     )
     if until is not None:
         query = query.where(Notice.id <= until)

@@ -1,6 +1,7 @@
 """Bulk writes of the outbox: notices with their deliveries and recipients, skips, and
 audience standings. One statement per table per chunk (store.bulk), so that a GCR
 reaching 20,000 customers plans in a few round trips per thousand customers."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -12,7 +13,12 @@ from sqlalchemy.orm import Session
 from changemgmt.domain.planner import PlannedNotice, Skip, Standing
 from changemgmt.domain.recipients import ContactPrefs
 from changemgmt.domain.states import (
-    DELIVERY_PLANNED, DELIVERY_SUPERSEDED, NOTICE_PLANNED, NOTICE_SKIPPED, NOTICE_WITHOUT_RECIPIENT, RECIPIENT_PLANNED,
+    DELIVERY_PLANNED,
+    DELIVERY_SUPERSEDED,
+    NOTICE_PLANNED,
+    NOTICE_SKIPPED,
+    NOTICE_WITHOUT_RECIPIENT,
+    RECIPIENT_PLANNED,
 )
 from changemgmt.store.bulk import among, insert_rows, update_rows
 from changemgmt.store.models import Audience, Delivery, Notice, Recipient
@@ -22,15 +28,21 @@ MAX_PERSONALIZATIONS = 1000  # SendGrid's limit per request (STANDARDS C2)
 
 
 def insert_notices(
-    session: Session, gcr_id: int, revision: int, rows: list[tuple[int, PlannedNotice, list[ContactPrefs]]],
+    session: Session,
+    gcr_id: int,
+    revision: int,
+    rows: list[tuple[int, PlannedNotice, list[ContactPrefs]]],
     now: datetime,
 ) -> list[tuple[int, PlannedNotice, list[ContactPrefs]]]:
     """Inserts the notices whose keys are new; returns those, as given."""
     events = events_json(session, gcr_id, {cid for cid, _, _ in rows})
-    values = [_notice_values(gcr_id, revision, cid, notice, bool(chosen), events.get(cid, {}), now)
-              for cid, notice, chosen in rows]
-    created = insert_rows(session, Notice.__table__, values, conflict=("gcr_id", "key"),
-                          returning=("id", "customer_id", "key"))
+    values = [
+        _notice_values(gcr_id, revision, cid, notice, bool(chosen), events.get(cid, {}), now)
+        for cid, notice, chosen in rows
+    ]
+    created = insert_rows(
+        session, Notice.__table__, values, conflict=("gcr_id", "key"), returning=("id", "customer_id", "key")
+    )
     ids = {(customer_id, key): notice_id for notice_id, customer_id, key in created}
     inserted = [(cid, n, chosen) for cid, n, chosen in rows if (cid, _key(cid, n)) in ids]
     _insert_deliveries(session, [(ids[(cid, _key(cid, n))], n, chosen) for cid, n, chosen in inserted if chosen], now)
@@ -43,22 +55,36 @@ def _key(customer_id: int, notice: PlannedNotice) -> str:
 
 def _notice_values(gcr_id, revision, customer_id, notice: PlannedNotice, has_recipients, events, now) -> dict:
     return {
-        "gcr_id": gcr_id, "customer_id": customer_id, "key": _key(customer_id, notice), "kind": notice.kind.value,
-        "revision": revision, "previous_revision": notice.previous_revision, "window_number": notice.window_number,
+        "gcr_id": gcr_id,
+        "customer_id": customer_id,
+        "key": _key(customer_id, notice),
+        "kind": notice.kind.value,
+        "revision": revision,
+        "previous_revision": notice.previous_revision,
+        "window_number": notice.window_number,
         "offset_minutes": int(notice.offset.total_seconds() // 60) if notice.offset else None,
-        "due_at": notice.due_at, "state": (NOTICE_PLANNED if has_recipients else NOTICE_WITHOUT_RECIPIENT).target,
+        "due_at": notice.due_at,
+        "state": (NOTICE_PLANNED if has_recipients else NOTICE_WITHOUT_RECIPIENT).target,
         "note": notice.note,
-        "skip_reason": None, "events": events, "created_at": now, "settled_at": None if has_recipients else now,
+        "skip_reason": None,
+        "events": events,
+        "created_at": now,
+        "settled_at": None if has_recipients else now,
     }
 
 
 def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, list[ContactPrefs]]], now) -> None:
-    groups = [(notice_id, n, chosen[i:i + MAX_PERSONALIZATIONS])
-              for notice_id, n, chosen in rows for i in range(0, len(chosen), MAX_PERSONALIZATIONS)]
+    groups = [
+        (notice_id, n, chosen[i : i + MAX_PERSONALIZATIONS])
+        for notice_id, n, chosen in rows
+        for i in range(0, len(chosen), MAX_PERSONALIZATIONS)
+    ]
     if not groups:
         return
-    values = [{"notice_id": notice_id, "state": DELIVERY_PLANNED.target, "attempts": 0, "next_attempt_at": n.due_at}
-              for notice_id, n, _ in groups]
+    values = [
+        {"notice_id": notice_id, "state": DELIVERY_PLANNED.target, "attempts": 0, "next_attempt_at": n.due_at}
+        for notice_id, n, _ in groups
+    ]
     created: dict[int, list[int]] = defaultdict(list)
     for delivery_id, notice_id in insert_rows(session, Delivery.__table__, values, returning=("id", "notice_id")):
         created[notice_id].append(delivery_id)
@@ -66,9 +92,17 @@ def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, li
     # at a time), so its deliveries take them in id order.
     ids = {notice_id: iter(sorted(delivery_ids)) for notice_id, delivery_ids in created.items()}
     recipients = [
-        {"notice_id": notice_id, "delivery_id": delivery_id, "contact_id": c.id, "email": c.email,
-         "state": RECIPIENT_PLANNED.target, "updated_at": now}
-        for notice_id, _, chosen in groups for delivery_id in (next(ids[notice_id]),) for c in chosen
+        {
+            "notice_id": notice_id,
+            "delivery_id": delivery_id,
+            "contact_id": c.id,
+            "email": c.email,
+            "state": RECIPIENT_PLANNED.target,
+            "updated_at": now,
+        }
+        for notice_id, _, chosen in groups
+        for delivery_id in (next(ids[notice_id]),)
+        for c in chosen
     ]
     insert_rows(session, Recipient.__table__, recipients)
 
@@ -78,12 +112,19 @@ def skip_notices(session: Session, skips: list[Skip], now: datetime) -> None:
     DELIVERY_SUPERSEDED); their recipients stay as they are."""
     if not skips:
         return
-    update_rows(session, Notice.__table__, [{"id": s.notice_id, "skip_reason": s.reason} for s in skips],
-                match=("id",), only={"state": NOTICE_SKIPPED.source},
-                constants={"state": NOTICE_SKIPPED.target, "settled_at": now})
-    session.execute(update(Delivery).where(among(Delivery.notice_id, [s.notice_id for s in skips]),
-                                           Delivery.state == DELIVERY_SUPERSEDED.source)
-                    .values(state=DELIVERY_SUPERSEDED.target))
+    update_rows(
+        session,
+        Notice.__table__,
+        [{"id": s.notice_id, "skip_reason": s.reason} for s in skips],
+        match=("id",),
+        only={"state": NOTICE_SKIPPED.source},
+        constants={"state": NOTICE_SKIPPED.target, "settled_at": now},
+    )
+    session.execute(
+        update(Delivery)
+        .where(among(Delivery.notice_id, [s.notice_id for s in skips]), Delivery.state == DELIVERY_SUPERSEDED.source)
+        .values(state=DELIVERY_SUPERSEDED.target)
+    )
 
 
 def save_audiences(
@@ -93,16 +134,26 @@ def save_audiences(
     values = [_audience_values(gcr_id, cid, s, now) for cid, s in standings.items() if _changed(known.get(cid), s)]
     if not values:
         return
-    insert_rows(session, Audience.__table__, values, conflict=("gcr_id", "customer_id"),
-                update=[name for name in values[0] if name not in ("gcr_id", "customer_id")])
+    insert_rows(
+        session,
+        Audience.__table__,
+        values,
+        conflict=("gcr_id", "customer_id"),
+        update=[name for name in values[0] if name not in ("gcr_id", "customer_id")],
+    )
 
 
 def _audience_values(gcr_id: int, customer_id: int, standing: Standing, now: datetime) -> dict:
     return {
-        "gcr_id": gcr_id, "customer_id": customer_id, "in_scope": standing.in_scope, "notified": standing.notified,
-        "notified_at": standing.notified_at, "shown_revision": standing.shown_revision,
+        "gcr_id": gcr_id,
+        "customer_id": customer_id,
+        "in_scope": standing.in_scope,
+        "notified": standing.notified,
+        "notified_at": standing.notified_at,
+        "shown_revision": standing.shown_revision,
         "shown_windows": standing.shown.windows if standing.shown else None,
-        "shown_content": standing.shown.content if standing.shown else None, "changed_at": now,
+        "shown_content": standing.shown.content if standing.shown else None,
+        "changed_at": now,
     }
 
 
@@ -110,6 +161,10 @@ def _changed(row: Audience | None, standing: Standing) -> bool:
     if row is None:
         return True
     shown = (standing.shown.windows, standing.shown.content) if standing.shown else (None, None)
-    return (row.in_scope, row.notified, row.notified_at, row.shown_revision, row.shown_windows,
-            row.shown_content) != (standing.in_scope, standing.notified, standing.notified_at,
-                                   standing.shown_revision, *shown)
+    return (row.in_scope, row.notified, row.notified_at, row.shown_revision, row.shown_windows, row.shown_content) != (
+        standing.in_scope,
+        standing.notified,
+        standing.notified_at,
+        standing.shown_revision,
+        *shown,
+    )

@@ -8,6 +8,7 @@ too, but the driver builds array parameters in Python, element by element, where
 encoded in C. For the first reason `among` matches a column against many values as one
 parameter.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,13 @@ from changemgmt.store.models import UtcDateTime
 
 
 def insert_rows(
-    session: Session, table: Table, rows: Sequence[dict], *, conflict: Sequence[str] = (),
-    update: Sequence[str] = (), returning: Sequence[str] = (),
+    session: Session,
+    table: Table,
+    rows: Sequence[dict],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+    returning: Sequence[str] = (),
 ) -> list[Row]:
     """Inserts `rows` (dicts with the same keys). With `conflict` (the columns of a unique
     constraint), a row whose key exists updates the `update` columns, or is skipped when
@@ -43,7 +49,12 @@ def insert_rows(
 
 
 def update_rows(
-    session: Session, table: Table, rows: Sequence[dict], *, match: Sequence[str], only: Mapping[str, object] = {},
+    session: Session,
+    table: Table,
+    rows: Sequence[dict],
+    *,
+    match: Sequence[str],
+    only: Mapping[str, object] = {},
     constants: Mapping[str, object] = {},
 ) -> None:
     """For each row (dicts with the same keys): sets its other columns, and `constants`, on
@@ -56,20 +67,26 @@ def update_rows(
         statement, parameters = _json_update(session, table, rows, match, names, only, constants)
         session.execute(statement, parameters)
         return
-    statement = (update(table)
-                 .where(*(table.c[name] == bindparam(f"m_{name}") for name in match),
-                        *(table.c[name] == value for name, value in only.items()))
-                 .values({**{name: bindparam(f"s_{name}") for name in names}, **constants}))
-    session.execute(statement, [{**{f"m_{n}": row[n] for n in match}, **{f"s_{n}": row[n] for n in names}}
-                                for row in rows])
+    statement = (
+        update(table)
+        .where(
+            *(table.c[name] == bindparam(f"m_{name}") for name in match),
+            *(table.c[name] == value for name, value in only.items()),
+        )
+        .values({**{name: bindparam(f"s_{name}") for name in names}, **constants})
+    )
+    session.execute(
+        statement, [{**{f"m_{n}": row[n] for n in match}, **{f"s_{n}": row[n] for n in names}} for row in rows]
+    )
 
 
 def _json_update(session: Session, table: Table, rows, match, names, only, constants):
     settings = [f"{name} = v.{name}" for name in names] + [f"{name} = :k_{name}" for name in constants]
     conditions = [f"{table.name}.{name} = v.{name}" for name in match]
     conditions += [f"{table.name}.{name} = :w_{name}" for name in only]
-    sql = (f"UPDATE {table.name} SET {', '.join(settings)} FROM {_recordset(table)} AS v "
-           f"WHERE {' AND '.join(conditions)}")
+    sql = (
+        f"UPDATE {table.name} SET {', '.join(settings)} FROM {_recordset(table)} AS v WHERE {' AND '.join(conditions)}"
+    )
     typed = [bindparam(f"k_{name}", value, type_=table.c[name].type) for name, value in constants.items()]
     typed += [bindparam(f"w_{name}", value, type_=table.c[name].type) for name, value in only.items()]
     return text(sql).bindparams(*typed), {"rows": _rows_json(session, table, rows, [*match, *names])}
@@ -78,8 +95,9 @@ def _json_update(session: Session, table: Table, rows, match, names, only, const
 def _values_insert(table: Table, conflict, update, returning):
     statement = sqlite.insert(table)
     if conflict and update:
-        statement = statement.on_conflict_do_update(index_elements=list(conflict),
-                                                    set_={name: statement.excluded[name] for name in update})
+        statement = statement.on_conflict_do_update(
+            index_elements=list(conflict), set_={name: statement.excluded[name] for name in update}
+        )
     elif conflict:
         statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
     return statement.returning(*(table.c[name] for name in returning)) if returning else statement
@@ -105,11 +123,16 @@ def _rows_json(session: Session, table: Table, rows, names) -> str:
     """The rows as one JSON array of objects, times as ISO 8601 with their offset. A
     column type with a bind step of its own other than for times is run first."""
     dialect = session.get_bind().dialect
-    steps = {name: table.c[name].type for name in names
-             if isinstance(table.c[name].type, TypeDecorator) and not isinstance(table.c[name].type, UtcDateTime)}
+    steps = {
+        name: table.c[name].type
+        for name in names
+        if isinstance(table.c[name].type, TypeDecorator) and not isinstance(table.c[name].type, UtcDateTime)
+    }
     if steps:
-        rows = [{**row, **{name: kind.process_bind_param(row[name], dialect) for name, kind in steps.items()}}
-                for row in rows]
+        rows = [
+            {**row, **{name: kind.process_bind_param(row[name], dialect) for name, kind in steps.items()}}
+            for row in rows
+        ]
     return json.dumps(rows, separators=(",", ":"), default=_AwareIso())
 
 
@@ -159,8 +182,10 @@ class among(ColumnElement[bool]):
     inherit_cache = True
     type = Boolean()
     _is_implicitly_boolean = True  # a comparison: no "= 1" after it in a WHERE
-    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
-                           ("values", InternalTraversal.dp_clauseelement)]
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+    ]
 
     def __init__(self, column, values: Iterable) -> None:
         self.column = column

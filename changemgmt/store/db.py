@@ -1,4 +1,5 @@
 """Engines and sessions: one code path for SQLite (embedded) and PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,11 @@ def _private_folder(folder: Path, own: set[str]) -> None:
     except FileExistsError:
         pass
     status = folder.stat()
-    if folder.resolve() == Path(folder.resolve().anchor) or status.st_mode & stat.S_ISVTX \
-            or status.st_uid != os.geteuid():
+    if (
+        folder.resolve() == Path(folder.resolve().anchor)
+        or status.st_mode & stat.S_ISVTX
+        or status.st_uid != os.geteuid()
+    ):
         return
     mode = stat.S_IMODE(status.st_mode)
     wanted = (mode & 0o711) | 0o700 if _open_to_others(folder, own) else PRIVATE_FOLDER
@@ -78,8 +82,10 @@ def _open_to_others(folder: Path, own: set[str]) -> bool:
     """True when something in `folder` besides the database's own files grants its group
     or others any access (a symbolic link counts: it may lead anywhere)."""
     with os.scandir(folder) as entries:
-        return any(entry.name not in own and stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode) & 0o077
-                   for entry in entries)
+        return any(
+            entry.name not in own and stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode) & 0o077
+            for entry in entries
+        )
 
 
 def _sqlite_engine(url: str, database: str | None, **kwargs) -> Engine:

@@ -1,4 +1,5 @@
 """Reading a stored GCR back as the domain's GcrState (writing it: gcrs.state)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -14,7 +15,9 @@ from changemgmt.store import models
 
 
 def state_of(gcr: models.Gcr) -> GcrState:
-    impacts = (ServiceImpact(service_id, stored_impact(level), minutes) for service_id, level, minutes in impact_rows(gcr))
+    impacts = (
+        ServiceImpact(service_id, stored_impact(level), minutes) for service_id, level, minutes in impact_rows(gcr)
+    )
     return replace(details_of(gcr), impacts=tuple(impacts)).canonical()
 
 
@@ -55,11 +58,15 @@ def impact_rows(gcr: models.Gcr):
     """(service ID, level, max outage) of each impact of the GCR."""
     if not stored_impacts(gcr):
         return [(i.service.service_id, i.level, i.max_outage_minutes) for i in gcr.impacts]
-    return _session(gcr).execute(
-        select(models.Service.service_id, models.Impact.level, models.Impact.max_outage_minutes)
-        .join(models.Impact, models.Impact.service_pk == models.Service.id)
-        .where(models.Impact.gcr_id == gcr.id)
-    ).all()
+    return (
+        _session(gcr)
+        .execute(
+            select(models.Service.service_id, models.Impact.level, models.Impact.max_outage_minutes)
+            .join(models.Impact, models.Impact.service_pk == models.Service.id)
+            .where(models.Impact.gcr_id == gcr.id)
+        )
+        .all()
+    )
 
 
 def _session(gcr: models.Gcr) -> Session:

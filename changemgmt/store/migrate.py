@@ -1,5 +1,6 @@
 """Schema migrations with Alembic, run from code (`changemgmt db upgrade`), and the check
 that a database's schema is the one this code expects before anything else touches it."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -27,8 +28,10 @@ class SchemaNotCurrent(Exception):
         elif known:
             text_ = f"the database schema is at revision {current}, behind the expected {expected}"
         else:
-            text_ = (f"the database schema is at revision {current}, which this changemgmt does not know "
-                     f"(it expects {expected}): a newer changemgmt migrated it")
+            text_ = (
+                f"the database schema is at revision {current}, which this changemgmt does not know "
+                f"(it expects {expected}): a newer changemgmt migrated it"
+            )
         super().__init__(text_)
 
     @property

@@ -1,4 +1,5 @@
 """The queries that matter, shared by the CLI, the planner and the web."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -39,9 +40,7 @@ def impacted_customers(session: Session, gcr_id: int) -> list[ImpactedCustomer]:
     grouped: dict[int, tuple[Customer, list[str]]] = {}
     for customer, service_id in rows:
         grouped.setdefault(customer.id, (customer, []))[1].append(service_id)
-    return [
-        ImpactedCustomer(customer, _ancestors(customer), tuple(ids)) for customer, ids in grouped.values()
-    ]
+    return [ImpactedCustomer(customer, _ancestors(customer), tuple(ids)) for customer, ids in grouped.values()]
 
 
 def _ancestors(customer: Customer) -> tuple[Customer, ...]:
@@ -64,8 +63,9 @@ def events_json(session: Session, gcr_id: int, customer_ids: Iterable[int]) -> d
     """Each customer's calendar events of the GCR as they stand, in the form a notice row
     keeps them (`notices.events`: {window number: [sequence, modified_at ISO, cancelled]})."""
     rows = session.execute(
-        select(Event.customer_id, Event.window_number, Event.sequence, Event.modified_at, Event.cancelled)
-        .where(Event.gcr_id == gcr_id, among(Event.customer_id, customer_ids))
+        select(Event.customer_id, Event.window_number, Event.sequence, Event.modified_at, Event.cancelled).where(
+            Event.gcr_id == gcr_id, among(Event.customer_id, customer_ids)
+        )
     )
     result: dict[int, dict] = {}
     for customer_id, window, sequence, modified_at, cancelled in rows:

@@ -2,6 +2,7 @@
 as RevisionImpact spans, written only when they change. So a status change writes no
 impact, and reading a revision for a few customers reads only their services' impacts,
 however many services the GCR reaches."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -32,15 +33,26 @@ def record_impacts(session: Session, gcr_id: int, revision: int) -> None:
     the spans of impacts gone or changed, and opens spans for the new ones. Two
     statements, whatever the number of services."""
     span, current = RevisionImpact, Impact
-    unchanged = and_(span.gcr_id == current.gcr_id, span.service_pk == current.service_pk, span.level == current.level,
-                     span.max_outage_minutes.is_not_distinct_from(current.max_outage_minutes),
-                     span.until_revision.is_(None))
-    session.execute(update(span).where(span.gcr_id == gcr_id, span.until_revision.is_(None),
-                                       ~exists().where(unchanged)).values(until_revision=revision))
-    session.execute(insert(span).from_select(
-        ["gcr_id", "service_pk", "level", "max_outage_minutes", "from_revision"],
-        select(current.gcr_id, current.service_pk, current.level, current.max_outage_minutes, literal(revision))
-        .where(current.gcr_id == gcr_id, ~exists().where(unchanged))))
+    unchanged = and_(
+        span.gcr_id == current.gcr_id,
+        span.service_pk == current.service_pk,
+        span.level == current.level,
+        span.max_outage_minutes.is_not_distinct_from(current.max_outage_minutes),
+        span.until_revision.is_(None),
+    )
+    session.execute(
+        update(span)
+        .where(span.gcr_id == gcr_id, span.until_revision.is_(None), ~exists().where(unchanged))
+        .values(until_revision=revision)
+    )
+    session.execute(
+        insert(span).from_select(
+            ["gcr_id", "service_pk", "level", "max_outage_minutes", "from_revision"],
+            select(
+                current.gcr_id, current.service_pk, current.level, current.max_outage_minutes, literal(revision)
+            ).where(current.gcr_id == gcr_id, ~exists().where(unchanged)),
+        )
+    )
 
 
 def revision_states(session: Session, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], GcrState]:
@@ -49,7 +61,8 @@ def revision_states(session: Session, pairs: Iterable[tuple[int, int]]) -> dict[
     states = {}
     for start in range(0, len(wanted), CHUNK):
         query = select(Revision.gcr_id, Revision.number, Revision.state).where(
-            tuple_(Revision.gcr_id, Revision.number).in_(wanted[start:start + CHUNK]))
+            tuple_(Revision.gcr_id, Revision.number).in_(wanted[start : start + CHUNK])
+        )
         states.update(((gcr_id, number), GcrState.from_json(data)) for gcr_id, number, data in session.execute(query))
     return states
 
@@ -68,19 +81,32 @@ class ImpactHistory:
 
     def at(self, gcr_id: int, revision: int, customer_id: int) -> tuple[ServiceImpact, ...]:
         """The customer's impacts at that revision, by service ID: own_impacts(state, its services)."""
-        return tuple(s.impact for s in self._spans.get((gcr_id, customer_id), ())
-                     if s.from_revision <= revision and (s.until_revision is None or revision < s.until_revision))
+        return tuple(
+            s.impact
+            for s in self._spans.get((gcr_id, customer_id), ())
+            if s.from_revision <= revision and (s.until_revision is None or revision < s.until_revision)
+        )
 
 
 def impact_history(session: Session, gcr_ids: Collection[int], customer_ids: Collection[int]) -> ImpactHistory:
     """The impact spans of the given GCRs on the given customers' services: one query."""
     rows = session.execute(
-        select(RevisionImpact.gcr_id, Service.customer_id, Service.service_id, RevisionImpact.level,
-               RevisionImpact.max_outage_minutes, RevisionImpact.from_revision, RevisionImpact.until_revision)
+        select(
+            RevisionImpact.gcr_id,
+            Service.customer_id,
+            Service.service_id,
+            RevisionImpact.level,
+            RevisionImpact.max_outage_minutes,
+            RevisionImpact.from_revision,
+            RevisionImpact.until_revision,
+        )
         .join(Service, Service.id == RevisionImpact.service_pk)
-        .where(RevisionImpact.gcr_id.in_(gcr_ids), among(Service.customer_id, customer_ids)))
+        .where(RevisionImpact.gcr_id.in_(gcr_ids), among(Service.customer_id, customer_ids))
+    )
     spans: dict[tuple[int, int], list[_Span]] = defaultdict(list)
     for gcr_id, customer_id, service_id, level, minutes, first, until in rows:
-        spans[(gcr_id, customer_id)].append(_Span(ServiceImpact(service_id, stored_impact(level), minutes), first, until))
+        spans[(gcr_id, customer_id)].append(
+            _Span(ServiceImpact(service_id, stored_impact(level), minutes), first, until)
+        )
     # Sorted here, not by the database, whose collation may not order as GcrState does.
     return ImpactHistory({key: sorted(found, key=lambda s: s.impact.service_id) for key, found in spans.items()})

@@ -1,6 +1,7 @@
 """The ASGI application: /calendars/<token>.ics and /healthz, dispatched by a prefix
 test rather than a router so the feed path stays fast. The web UI and API (a later
 issue) plug in as `fallback`, which gets every other request."""
+
 from __future__ import annotations
 
 from changemgmt.config import Settings

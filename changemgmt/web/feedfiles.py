@@ -10,6 +10,7 @@ Only regular files in the folder itself are served: a symbolic link named like a
 (pointing at /etc/passwd, or at a feed elsewhere) is a 404, because the name is looked
 up with lstat and opened with O_NOFOLLOW, and the open file must be a regular file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -73,8 +74,12 @@ def load_entry(path: str, cache_control: bytes) -> Entry | None:
     etag = b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"'
     last_modified = formatdate(int(status.st_mtime), usegmt=True).encode()
     shared = [(b"etag", etag), (b"last-modified", last_modified), (b"cache-control", cache_control)]
-    ok = [(b"content-type", b"text/calendar; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-          (b"x-content-type-options", b"nosniff"), *shared]
+    ok = [
+        (b"content-type", b"text/calendar; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        *shared,
+    ]
     return Entry(_stat_key(status), body, etag, last_modified, int(status.st_mtime), ok, shared)
 
 
@@ -160,7 +165,6 @@ def _fresh(headers, entry: Entry) -> bool:
 
 
 async def _plain(send, status: int, body: bytes, extra: list[tuple[bytes, bytes]], head: bool = False) -> None:
-    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-               *extra]
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})

@@ -26,6 +26,7 @@ first write after a head, 1xx aside), so it knows which bytes that follow are a 
 which begin the next head. It relies on no private part of uvicorn: only on its `http`
 setting and on the asyncio Protocol and Transport interfaces.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -120,7 +121,7 @@ class GuardedProtocol(asyncio.Protocol):
 
     limits: Limits
     inner_class: type[asyncio.Protocol]
-    connections: set["GuardedProtocol"]
+    connections: set[GuardedProtocol]
 
     def __init__(self, **uvicorn_arguments) -> None:
         self.inner = self.inner_class(**uvicorn_arguments)
@@ -269,5 +270,6 @@ def protocol_class(limits: Limits, inner: type[asyncio.Protocol] | None = None) 
         from uvicorn.importer import import_from_string
 
         inner = import_from_string(HTTP_PROTOCOLS["auto"])
-    return type("GuardedHTTPProtocol", (GuardedProtocol,),
-                {"limits": limits, "inner_class": inner, "connections": set()})
+    return type(
+        "GuardedHTTPProtocol", (GuardedProtocol,), {"limits": limits, "inner_class": inner, "connections": set()}
+    )

@@ -10,6 +10,7 @@ was sent. So:
 - the log filter decodes what the log prints, as the server would (repeatedly, so no
   escape of an escape hides it), and redacts every target that mentions calendars.
 """
+
 from __future__ import annotations
 
 from urllib.parse import unquote
@@ -34,7 +35,7 @@ def feed_token(scope) -> str:
         return ""  # sent with percent-escapes: not the canonical form
     if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
         return ""
-    return path[len(PREFIX):-len(SUFFIX)]
+    return path[len(PREFIX) : -len(SUFFIX)]
 
 
 def _decoded(printed: str, rounds: int = 4) -> str:

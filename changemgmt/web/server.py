@@ -2,6 +2,7 @@
 the access log (STANDARDS F5, F17) and limits on what a client may hold: a time to send
 each request's head, its size and number of lines, and the number of open connections
 (changemgmt/web/guard.py says why uvicorn's own settings do not suffice)."""
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,16 @@ def serve(settings: Settings, host: str, port: int, access_log: bool = True, lim
     ensure_folder(settings.calendars_dir)  # its mode is set right on every start
     limits = limits or Limits(max_connections=default_max_connections())
     # ws="none": nothing here speaks WebSocket, so an upgrade request is a plain request.
-    config = uvicorn.Config(create_app(settings), host=host, port=port, access_log=access_log,
-                            server_header=False, lifespan="on", ws="none", http=protocol_class(limits))
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=access_log,
+        server_header=False,
+        lifespan="on",
+        ws="none",
+        http=protocol_class(limits),
+    )
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(RedactFeedTokens())
     uvicorn.Server(config).run()

@@ -1,6 +1,7 @@
 """A database with nothing in it, where a new user starts: a new SQLite file, or on
 PostgreSQL a new schema of the test database (reached through the URL's search_path, so
 no other test sees it), dropped afterwards."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,12 +1,13 @@
 """What the feed tests share: a GCR on the small world, reading feeds back from disk,
 and a strict parse that fails on anything a calendar client could trip over."""
+
 from __future__ import annotations
 
 import json
 import os
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import icalendar
@@ -15,7 +16,7 @@ import pytest
 from changemgmt.feeds.manage import key_for, open_feed
 from changemgmt.feeds.registry import FeedToken, Scope, get_feed, with_token
 
-UTC = timezone.utc
+UTC = UTC
 ICALJS = Path(__file__).parent / "icaljs"
 
 # Acme (child of the enterprise ENT-100) and Globex are impacted; Initech is not.
@@ -25,11 +26,15 @@ GCR = {
     "description": "Splicing damaged fibre.",
     "reason": "Road works cut the cable.",
     "work_location": "Dallas Central POP",
-    "windows": [{"start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"},
-                {"start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"}],
-    "impacts": [{"service": "ACME-ETH-1", "impact": "OUTAGE", "max_outage_minutes": 30},
-                {"service": "ACME-DIA-2", "impact": "DEGRADED"},
-                {"service": "GLBX-WAVE-1", "impact": "REDUCED-REDUNDANCY"}],
+    "windows": [
+        {"start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"},
+        {"start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"},
+    ],
+    "impacts": [
+        {"service": "ACME-ETH-1", "impact": "OUTAGE", "max_outage_minutes": 30},
+        {"service": "ACME-DIA-2", "impact": "DEGRADED"},
+        {"service": "GLBX-WAVE-1", "impact": "REDUCED-REDUNDANCY"},
+    ],
 }
 IDENTITIES = {
     "ENT-100": {"ENT-100", "Acme Holdings"},
@@ -69,8 +74,9 @@ def ical_js(paths: list[Path]) -> list[dict]:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    output = subprocess.run(["node", str(ICALJS / "parse.mjs"), *map(str, paths)], check=True,
-                            capture_output=True, text=True, timeout=60).stdout
+    output = subprocess.run(
+        ["node", str(ICALJS / "parse.mjs"), *map(str, paths)], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
     return json.loads(output)
 
 

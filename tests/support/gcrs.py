@@ -1,5 +1,6 @@
 """Driving GCRs and the worker in tests: a clock that only moves when told, and helpers
 that make a change in its own transaction, as the CLI and API do."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

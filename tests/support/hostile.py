@@ -5,6 +5,7 @@ multi-byte characters that put fold points (75 octets) inside every kind of char
 Each strategy is filtered through the real rule of its field, so it yields exactly what
 a user could store, and anything such a user could store may come out of it.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,14 +20,52 @@ from changemgmt.domain.errors import DomainError
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 ALLOWED = st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp"), exclude_characters=_BIDI)
 
-ONE_LINE = ["END:VEVENT", "BEGIN:VEVENT", "BEGIN:VCALENDAR", "END:VCALENDAR", "UID:evil@example.org",
-            "DTSTART:19700101T000000Z", "STATUS:CANCELLED", ";", ",", "\\", ":", '"', "^", "\\n", "\\,",
-            "\\;", "\\\\", "\\N", "C:\\Network", "=?utf-8?q?x?=", " ", "é", "東京", "😀", "\u00ad", "\u200d", "\ufeff"]
-MULTI_LINE = ONE_LINE + ["\n", "\r\n", "\r", "\t", "\nEND:VEVENT\n", "\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\n",
-                         "\r\n UID:evil@example.org", "\n\n", "\r\n\t"]
+ONE_LINE = [
+    "END:VEVENT",
+    "BEGIN:VEVENT",
+    "BEGIN:VCALENDAR",
+    "END:VCALENDAR",
+    "UID:evil@example.org",
+    "DTSTART:19700101T000000Z",
+    "STATUS:CANCELLED",
+    ";",
+    ",",
+    "\\",
+    ":",
+    '"',
+    "^",
+    "\\n",
+    "\\,",
+    "\\;",
+    "\\\\",
+    "\\N",
+    "C:\\Network",
+    "=?utf-8?q?x?=",
+    " ",
+    "é",
+    "東京",
+    "😀",
+    "\u00ad",
+    "\u200d",
+    "\ufeff",
+]
+MULTI_LINE = ONE_LINE + [
+    "\n",
+    "\r\n",
+    "\r",
+    "\t",
+    "\nEND:VEVENT\n",
+    "\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\n",
+    "\r\n UID:evil@example.org",
+    "\n\n",
+    "\r\n\t",
+]
 # Runs long enough to be folded, of one- to four-octet characters.
-_RUNS = st.builds(lambda char, count: char * count, st.sampled_from(["a", "é", "€", "東", "😀", ";", "\\"]),
-                  st.integers(min_value=1, max_value=90))
+_RUNS = st.builds(
+    lambda char, count: char * count,
+    st.sampled_from(["a", "é", "€", "東", "😀", ";", "\\"]),
+    st.integers(min_value=1, max_value=90),
+)
 
 
 def _text(fragments: list[str], limit: int) -> st.SearchStrategy[str]:

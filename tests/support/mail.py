@@ -1,6 +1,7 @@
 """Reading emails the way receivers do: the raw header block as bytes on the wire, and
 the addresses and text that Python's two parsers (policy.default and the compat32 one
 most older tools use) decode from it."""
+
 from __future__ import annotations
 
 import email
@@ -11,8 +12,19 @@ from email.header import decode_header, make_header
 
 # Every header a notice's top level carries, and nothing else.
 NOTICE_HEADERS = {
-    "From", "To", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-    "Auto-Submitted", "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version", "Content-Type",
+    "From",
+    "To",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Auto-Submitted",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+    "Content-Type",
 }
 
 

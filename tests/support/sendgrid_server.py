@@ -4,6 +4,7 @@ Every body is validated against SendGrid's request schema (shared/vendor) plus t
 JSON Schema cannot express; an invalid body is answered 400, as SendGrid would, and its
 problems are kept on the recorded request. Answers can be scripted (429, 500, 400 ...).
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,8 +20,20 @@ from jsonschema import Draft202012Validator, FormatChecker
 # SendGrid's published request schema for /v3/mail/send, as shared with the team
 # (shared/vendor/); a copy lives here so the suite runs from any checkout.
 SCHEMA_PATH = Path(__file__).parent / "vendor" / "sendgrid-mail-send.schema.json"
-RESERVED_HEADERS = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
-                    "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc", "bcc"}
+RESERVED_HEADERS = {
+    "x-sg-id",
+    "x-sg-eid",
+    "received",
+    "dkim-signature",
+    "content-type",
+    "content-transfer-encoding",
+    "to",
+    "from",
+    "subject",
+    "reply-to",
+    "cc",
+    "bcc",
+}
 
 
 def load_validator(path: Path = SCHEMA_PATH) -> Draft202012Validator:
@@ -37,8 +50,12 @@ def load_validator(path: Path = SCHEMA_PATH) -> Draft202012Validator:
 def extra_problems(body: dict) -> list[str]:
     """The limits the schema cannot state (STANDARDS C2-C9, C14, A54)."""
     problems: list[str] = []
-    addresses = [a["email"].lower() for p in body.get("personalizations", [])
-                 for key in ("to", "cc", "bcc") for a in p.get(key, [])]
+    addresses = [
+        a["email"].lower()
+        for p in body.get("personalizations", [])
+        for key in ("to", "cc", "bcc")
+        for a in p.get(key, [])
+    ]
     if len(addresses) != len(set(addresses)):
         problems.append("an address appears more than once")
     if len(addresses) > 1000:
@@ -104,7 +121,7 @@ class FakeSendGrid:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> "FakeSendGrid":
+    def __enter__(self) -> FakeSendGrid:
         self._thread.start()
         return self
 
@@ -113,8 +130,9 @@ class FakeSendGrid:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def answer_next(self, status: int, times: int = 1, headers: dict[str, str] | None = None,
-                    body: dict | None = None) -> None:
+    def answer_next(
+        self, status: int, times: int = 1, headers: dict[str, str] | None = None, body: dict | None = None
+    ) -> None:
         """The next `times` requests get this answer instead of 202."""
         with self._lock:
             self._script.extend(Answer(status, dict(headers or {}), body) for _ in range(times))

@@ -1,4 +1,5 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it receives."""
+
 from __future__ import annotations
 
 import email
@@ -61,7 +62,7 @@ class SmtpServer:
         """Answer every RCPT TO with `reply`, e.g. '550 5.1.1 No such user'."""
         self._collector.refuse_code = reply
 
-    def __enter__(self) -> "SmtpServer":
+    def __enter__(self) -> SmtpServer:
         self._controller.start()
         return self
 

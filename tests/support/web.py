@@ -1,5 +1,6 @@
 """Running `changemgmt web` as an operator would: a process of its own on a loopback
 port, its access log on its standard output."""
+
 from __future__ import annotations
 
 import os
@@ -22,9 +23,13 @@ def free_port() -> int:
 def web_process(env: dict[str, str], *options: str):
     """Yields the server's URL and a function that stops it and returns what it logged."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "changemgmt", "web", "--host", "127.0.0.1", *options],
-                               env={**os.environ, **env, "PORT": str(port)}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "changemgmt", "web", "--host", "127.0.0.1", *options],
+        env={**os.environ, **env, "PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
     def stop() -> str:
         process.terminate()

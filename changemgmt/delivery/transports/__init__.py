@@ -1,4 +1,5 @@
 """Transports behind one interface, chosen by EMAIL_BACKEND (file | sendgrid | smtp)."""
+
 from __future__ import annotations
 
 import time
@@ -12,8 +13,14 @@ from changemgmt.delivery.transports.sendgrid import SendGridTransport
 from changemgmt.delivery.transports.smtp import SmtpTransport
 
 __all__ = [
-    "FileTransport", "InMemoryTransport", "SendError", "SendGridTransport", "SendResult",
-    "SmtpTransport", "Transport", "make_transport",
+    "FileTransport",
+    "InMemoryTransport",
+    "SendError",
+    "SendGridTransport",
+    "SendResult",
+    "SmtpTransport",
+    "Transport",
+    "make_transport",
 ]
 
 
@@ -27,6 +34,11 @@ def make_transport(settings: Settings, *, clock: Callable[[], float] = time.time
             raise ConfigError("EMAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
         return SendGridTransport(settings.sendgrid_api_key, settings.sendgrid_api_host, clock=clock)
     if backend == "smtp":
-        return SmtpTransport(settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
-                             password=settings.smtp_password, starttls=settings.smtp_starttls)
+        return SmtpTransport(
+            settings.smtp_host,
+            settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
     raise ConfigError(f"EMAIL_BACKEND: {backend!r} is not one of file, sendgrid, smtp")

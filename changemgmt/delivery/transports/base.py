@@ -1,5 +1,6 @@
 """The one sender interface every transport implements (DESIGN: a tiny interface whose
 error says whether retrying can help)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,15 @@ class SendError(Exception):
     `sent_contact_ids` names recipients whose copy was already handed over before the
     failure (per-recipient transports), so a retry can skip them."""
 
-    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None,
-                 status: int | None = None, sent_contact_ids: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+        sent_contact_ids: tuple[int, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
@@ -28,8 +36,10 @@ class SendError(Exception):
         self.sent_contact_ids = sent_contact_ids
 
     def __repr__(self) -> str:
-        return (f"SendError({str(self)!r}, permanent={self.permanent}, "
-                f"retry_after={self.retry_after}, status={self.status})")
+        return (
+            f"SendError({str(self)!r}, permanent={self.permanent}, "
+            f"retry_after={self.retry_after}, status={self.status})"
+        )
 
 
 class Transport(Protocol):

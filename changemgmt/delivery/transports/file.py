@@ -12,6 +12,7 @@ Messages carry customers' names and working unsubscribe links, so the folder is 
 owner's alone (0700, files 0600); the modes are fixed when the transport starts, also on a
 folder made earlier with looser ones.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,9 @@ import stat
 import tempfile
 from pathlib import Path
 
+from changemgmt.content.view import Recipient
 from changemgmt.delivery.message import OutgoingMessage
 from changemgmt.delivery.transports.base import SendError, SendResult
-from changemgmt.content.view import Recipient
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
@@ -44,8 +45,9 @@ class FileTransport:
             try:
                 _write_new(self.outbox_dir, self.stem_for(message, recipient), data)
             except OSError as exc:
-                raise SendError(f"cannot write to outbox: {exc}", permanent=False,
-                                sent_contact_ids=tuple(done)) from exc
+                raise SendError(
+                    f"cannot write to outbox: {exc}", permanent=False, sent_contact_ids=tuple(done)
+                ) from exc
             done.append(recipient.contact_id)
         return SendResult(provider_message_id=None)
 

@@ -7,14 +7,15 @@ fan-out rates that costs the worker more CPU than a third of rendering the email
 and exceptions, sending over one kept-alive connection per thread, building no opener and
 no urllib Request (parsing its URL again cost a tenth of each send).
 """
+
 from __future__ import annotations
 
 import io
 import json
 import ssl
 import threading
-from http.client import HTTPConnection, HTTPSConnection, RemoteDisconnected
 from functools import lru_cache, partial
+from http.client import HTTPConnection, HTTPSConnection, RemoteDisconnected
 from urllib.error import HTTPError
 from urllib.parse import SplitResult, urlsplit
 
@@ -97,17 +98,24 @@ class PooledClient(Client):
 
     def _build_client(self, name=None):
         url_path = self._url_path + [name] if name else self._url_path
-        return PooledClient(host=self.host, version=self._version, request_headers=self.request_headers,
-                            url_path=url_path, append_slash=self.append_slash, timeout=self.timeout,
-                            connections=self._connections)
+        return PooledClient(
+            host=self.host,
+            version=self._version,
+            request_headers=self.request_headers,
+            url_path=url_path,
+            append_slash=self.append_slash,
+            timeout=self.timeout,
+            connections=self._connections,
+        )
 
     def __getattr__(self, name):
         if name in self.methods:
             return partial(self._request, name.upper())
         return super().__getattr__(name)
 
-    def _request(self, method: str, request_body=None, query_params=None, request_headers=None, timeout=None,
-                 **_) -> Response:
+    def _request(
+        self, method: str, request_body=None, query_params=None, request_headers=None, timeout=None, **_
+    ) -> Response:
         """Client's http_request, minus the opener it builds and never uses here."""
         if request_headers:
             self._update_headers(request_headers)

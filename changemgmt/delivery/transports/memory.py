@@ -1,4 +1,5 @@
 """A transport that keeps what it was given: the test double of the real ones."""
+
 from __future__ import annotations
 
 import email
@@ -29,5 +30,8 @@ class InMemoryTransport:
     @property
     def emails(self) -> list[EmailMessage]:
         """Every recipient's copy of every message sent, in order, as a receiver parses its bytes."""
-        return [email.message_from_bytes(m.email_for(r).as_bytes(), policy=policy.default)
-                for m in self.sent for r in m.recipients]
+        return [
+            email.message_from_bytes(m.email_for(r).as_bytes(), policy=policy.default)
+            for m in self.sent
+            for r in m.recipients
+        ]

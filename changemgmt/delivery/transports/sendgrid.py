@@ -1,5 +1,6 @@
 """SendGrid v3 Mail Send through the `sendgrid` client: one request per customer notice,
 a timeout on every call, and errors sorted into retryable and permanent (SPEC §6)."""
+
 from __future__ import annotations
 
 import http.client
@@ -20,8 +21,9 @@ DEFAULT_TIMEOUT = 10.0
 class SendGridTransport:
     name = "sendgrid"
 
-    def __init__(self, api_key: str, host: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, api_key: str, host: str, *, timeout: float = DEFAULT_TIMEOUT, clock: Callable[[], float] = time.time
+    ) -> None:
         self.timeout = timeout
         self._clock = clock
         self._client = SendGridAPIClient(api_key, host=host)

@@ -1,5 +1,6 @@
 """SMTP delivery with smtplib: one connection per message, one copy per recipient
 (each copy has its own Message-ID and unsubscribe token). STARTTLS and login optional."""
+
 from __future__ import annotations
 
 import smtplib
@@ -14,8 +15,16 @@ DEFAULT_TIMEOUT = 30.0
 class SmtpTransport:
     name = "smtp"
 
-    def __init__(self, host: str, port: int, *, username: str = "", password: str = "",
-                 starttls: bool = False, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str = "",
+        password: str = "",
+        starttls: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         self.host, self.port = host, port
         self.username, self.password = username, password
         self.starttls = starttls
@@ -39,14 +48,16 @@ class SmtpTransport:
             with self._connect() as connection:
                 for recipient in message.recipients:
                     # The envelope names the recipient itself, never what a header parses to.
-                    connection.send_message(message.email_for(recipient), from_addr=message.envelope_from,
-                                            to_addrs=[recipient.email.strip()])
+                    connection.send_message(
+                        message.email_for(recipient),
+                        from_addr=message.envelope_from,
+                        to_addrs=[recipient.email.strip()],
+                    )
                     done.append(recipient.contact_id)
         except smtplib.SMTPException as exc:
             raise smtp_error(exc, tuple(done)) from exc
         except OSError as exc:
-            raise SendError(f"SMTP server unreachable: {exc}", permanent=False,
-                            sent_contact_ids=tuple(done)) from exc
+            raise SendError(f"SMTP server unreachable: {exc}", permanent=False, sent_contact_ids=tuple(done)) from exc
         return SendResult(provider_message_id=None)
 
 
