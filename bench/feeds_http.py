@@ -130,15 +130,22 @@ def wrk(pin: list[str], url: str, seconds: float, headers: dict[str, str]) -> fl
 
 
 async def _client(host: str, port: int, request: bytes, stop: float, counts: list[int]) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+    """Sends the request over and over on a kept-alive connection, opening a new one when
+    the server closes it (nginx does after `keepalive_requests`, 1,000 by default)."""
     while time.monotonic() < stop:
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = re.search(rb"(?i)content-length:\s*(\d+)", head)
-        if length and not head.startswith(b"HTTP/1.1 304"):
-            await reader.readexactly(int(length.group(1)))
-        counts[0] += 1
-    writer.close()
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.monotonic() < stop:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                if length and not head.startswith(b"HTTP/1.1 304"):
+                    await reader.readexactly(int(length.group(1)))
+                counts[0] += 1
+        except (asyncio.IncompleteReadError, ConnectionResetError):
+            pass
+        finally:
+            writer.close()
 
 
 def asyncio_load(url: str, seconds: float, headers: dict[str, str]) -> float:
