@@ -100,11 +100,12 @@ def user_fixable_errors(ctx: click.Context | None) -> Iterator[None]:
 def _interrupted(exc: BaseException) -> bool:
     """True when Ctrl-C is among the causes of `exc`."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
             return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
     return False
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 
 from changemgmt.domain.digests import own_impacts
-from changemgmt.domain.gcr import GcrState
+from changemgmt.domain.gcr import GcrState, ServiceImpact
 from changemgmt.domain.notice import status_label
 from changemgmt.domain.timefmt import local_and_utc
 
@@ -58,14 +58,14 @@ def _services(before: GcrState, after: GcrState, owned: Collection[str]) -> Iter
     new = {i.service_id: i for i in own_impacts(after, owned)}
     for service_id in sorted(old.keys() | new.keys()):
         was, now = old.get(service_id), new.get(service_id)
-        if was and not now:
+        if now is None:  # the id is in one of the two, at least
             yield f"{service_id}: no longer affected"
-        elif now and not was:
+        elif was is None:
             yield f"{service_id}: now affected ({now.impact.value})"
         elif was != now:
             yield f"{service_id}: {_impact(was)} -> {_impact(now)}"
 
 
-def _impact(item) -> str:
+def _impact(item: ServiceImpact) -> str:
     outage = f", up to {item.max_outage_minutes} min" if item.max_outage_minutes is not None else ""
     return f"{item.impact.value}{outage}"

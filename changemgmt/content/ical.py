@@ -27,6 +27,8 @@ class Text(vText):
     first reads a backslash and an "N" as a line break, so `C:\\Network` would be written
     as "C:", a line break and "etwork"; for any other text the two write the same bytes."""
 
+    encoding: str  # set by vText.__new__, which does not declare it
+
     def to_ical(self) -> bytes:
         text = str(self).replace("\r\n", "\n").replace("\r", "\n")
         escaped = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
@@ -172,7 +174,7 @@ def build_event(facts: EventFacts, window: WindowView, *, provider_domain: str, 
     )
     for name in ("SUMMARY", "DESCRIPTION", "LOCATION"):
         if name in event:  # replaced in place: the properties keep their order
-            event[name] = Text(event[name])
+            event[name] = Text(str(event[name]))
     _add_bcop(event, facts, window, provider_domain)
     return event
 
@@ -194,7 +196,7 @@ def build_calendar(events: Iterable[Event], *, uid: str, name: str | None = None
 def _exact_names(calendar: Calendar) -> Calendar:
     for name in ("NAME", "X-WR-CALNAME"):
         if name in calendar:  # replaced in place: the properties keep their order
-            calendar[name] = Text(calendar[name])
+            calendar[name] = Text(str(calendar[name]))
     return calendar
 
 
@@ -213,4 +215,5 @@ def feed_calendar(
 
 def calendar_bytes(calendar: Calendar) -> bytes:
     """The serialized calendar: UTF-8, CRLF, folded at 75 octets."""
-    return calendar.to_ical()
+    data: bytes = calendar.to_ical()  # Component.to_ical has no return annotation
+    return data

@@ -10,21 +10,30 @@ from changemgmt.domain.gcr import ServiceImpact
 
 
 class Place(Protocol):
-    """What a line shows of a location (an inventory row, or plain columns)."""
+    """What a line shows of a location (an inventory row, or plain columns). Read-only
+    members, so that a row whose `a_end` is a Location is a Service here."""
 
-    code: str
-    city: str
-    region: str
+    @property
+    def code(self) -> str: ...
+    @property
+    def city(self) -> str: ...
+    @property
+    def region(self) -> str: ...
 
 
 class Service(Protocol):
     """What a line shows of a service (an inventory row, or plain columns)."""
 
-    service_id: str
-    product: str
-    bandwidth: str
-    a_end: Place | None
-    z_end: Place | None
+    @property
+    def service_id(self) -> str: ...
+    @property
+    def product(self) -> str: ...
+    @property
+    def bandwidth(self) -> str: ...
+    @property
+    def a_end(self) -> Place | None: ...
+    @property
+    def z_end(self) -> Place | None: ...
 
 
 def service_line(service: Service, impact: ServiceImpact) -> ServiceLine:

@@ -83,6 +83,8 @@ class RevisionCache:
 
     def states(self, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], GcrState]:
         """The states of these (gcr id, revision number)s: one query for those not held."""
+        if self.session is None:
+            raise RuntimeError("a RevisionCache reads through the session it is bound to, and has none")
         wanted = set(pairs)
         found = {pair: self._states.pop(pair) for pair in wanted if pair in self._states}
         found.update(revision_states(self.session, wanted - found.keys()))
@@ -178,7 +180,7 @@ def _windows(notice: NoticeFacts, state: GcrState, previous: GcrState | None, dr
             continue
         sequence, modified, cancelled = event if event else (notice.revision, notice.created_at.isoformat(), False)
         old = before.get(number)
-        moved = old is not None and (old.start, old.end) != (start, end)
+        moved_from = old if old is not None and (old.start, old.end) != (start, end) else None
         views.append(
             WindowView(
                 number,
@@ -187,8 +189,8 @@ def _windows(notice: NoticeFacts, state: GcrState, previous: GcrState | None, dr
                 sequence,
                 datetime.fromisoformat(modified),
                 cancelled=bool(cancelled) or number not in active,
-                previous_start=old.start if moved else None,
-                previous_end=old.end if moved else None,
+                previous_start=moved_from.start if moved_from is not None else None,
+                previous_end=moved_from.end if moved_from is not None else None,
             )
         )
     return tuple(views)

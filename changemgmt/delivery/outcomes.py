@@ -9,9 +9,11 @@ the rows still in the source state), and its open attempt gets its outcome."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from changemgmt.delivery.claim import Claim
@@ -63,7 +65,7 @@ def record_outcomes(
         elif outcome.error is None:
             rows.sent(outcome)
         else:
-            rows.failed_attempt(outcome, now, max_attempts, rng)
+            rows.failed_attempt(outcome.claim, outcome.error, now, max_attempts, rng)
     rows.write(session, now)
 
 
@@ -101,8 +103,9 @@ class _Rows:
         self.other_recipients.append({"delivery_id": claim.delivery_id, "state": RECIPIENT_SKIPPED.target})
         self._notice(claim, NOTICE_SKIPPED, reason)
 
-    def failed_attempt(self, outcome: Outcome, now: datetime, max_attempts: int, rng: random.Random) -> None:
-        claim, error = outcome.claim, outcome.error
+    def failed_attempt(
+        self, claim: Claim, error: SendError, now: datetime, max_attempts: int, rng: random.Random
+    ) -> None:
         self._recipients(claim, error.sent_contact_ids)
         message = str(error) if error.status is None else f"{error.status}: {error}"
         if gives_up(claim.attempt, max_attempts, error.permanent):
@@ -122,7 +125,7 @@ class _Rows:
             {"delivery_id": claim.delivery_id, "number": claim.attempt, "outcome": ended.target, "error": error}
         )
 
-    def _recipients(self, claim: Claim, contact_ids) -> None:
+    def _recipients(self, claim: Claim, contact_ids: Iterable[int]) -> None:
         self.sent_recipients += [{"delivery_id": claim.delivery_id, "contact_id": c} for c in contact_ids]
 
     def _notice(self, claim: Claim, settled: Transition[NoticeState], reason: str | None) -> None:
@@ -133,7 +136,7 @@ class _Rows:
         # The source of every RECIPIENT_* and NOTICE_* transition: a row that left it stays
         # as it is (a recipient the provider has already reported on, a notice settled).
         waiting, unsettled = {"state": RecipientState.PENDING}, {"state": NoticeState.PENDING}
-        writes = [
+        writes: list[tuple[Table, list[dict], tuple[str, ...], Mapping[str, object], Mapping[str, object]]] = [
             (
                 ATTEMPTS,
                 self.sent_attempts,

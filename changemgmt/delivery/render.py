@@ -91,7 +91,11 @@ def _environment(dirs: Sequence[Path], autoescape: bool) -> ImmutableSandboxedEn
 
 
 def _window(window: WindowView, zone: str, shown: int, numbered: bool) -> dict:
-    moved = window.previous_start is not None and window.previous_end is not None
+    moved, previous_start, previous_end = False, "", ""
+    if window.previous_start is not None and window.previous_end is not None:
+        moved = True
+        previous_start = local_and_utc(window.previous_start, zone)
+        previous_end = local_and_utc(window.previous_end, zone)
     return {
         "number": shown,  # as the customer knows it (view.shown_numbers)
         "label": f"Window {shown}" if numbered else "",
@@ -102,8 +106,8 @@ def _window(window: WindowView, zone: str, shown: int, numbered: bool) -> dict:
         "duration": duration_text(window.start, window.end),
         "cancelled": window.cancelled,
         "moved": moved,
-        "previous_start": local_and_utc(window.previous_start, zone) if moved else "",
-        "previous_end": local_and_utc(window.previous_end, zone) if moved else "",
+        "previous_start": previous_start,
+        "previous_end": previous_end,
     }
 
 

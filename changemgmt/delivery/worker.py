@@ -10,8 +10,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
 from changemgmt.content.view import NoticeView, Recipient
@@ -44,6 +46,26 @@ class _Batch:
     recipients: dict[int, list[Recipient]] = field(default_factory=dict)
     to_send: list[tuple[Claim, int]] = field(default_factory=list)  # (claim, notice id)
     not_sent: list[Outcome] = field(default_factory=list)
+
+
+class _NoticeRow(Protocol):
+    """What the worker reads of a claimed notice: a row of the notices table's columns
+    (a `Notice` would do too, at the cost of the ORM's objects)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def gcr_id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def window_number(self) -> int | None: ...
+    @property
+    def offset_minutes(self) -> int | None: ...
+    @property
+    def due_at(self) -> datetime: ...
 
 
 @dataclass
@@ -115,7 +137,7 @@ class Worker:
         batch = _Batch(claims, now)
         with self.sessions() as session:
             # Rows of columns, read like Notice objects: the ORM's objects cost more than the query.
-            notices = {
+            notices: dict[int, _NoticeRow] = {
                 n.id: n
                 for n in session.execute(
                     select(*Notice.__table__.c).where(among(Notice.__table__.c.id, [c.notice_id for c in claims]))
@@ -172,7 +194,7 @@ class Worker:
         )
 
 
-def _pointless(session, notice: Notice, now: datetime) -> str | None:
+def _pointless(session: Session, notice: _NoticeRow, now: datetime) -> str | None:
     """Why a claimed notice should no longer go out (STANDARDS E5), or None."""
     if notice.state != NoticeState.PENDING:
         return f"the notice is {notice.state}"

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
-from changemgmt.domain.gcr import GcrState
+from changemgmt.domain.gcr import GcrState, ServiceImpact
 from changemgmt.domain.windows import Window
 
 
@@ -22,7 +22,7 @@ class Digest:
     content: str
 
 
-def _hash(value) -> str:
+def _hash(value: object) -> str:
     return _hash_text(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str))
 
 
@@ -30,7 +30,7 @@ def _hash_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def own_impacts(state: GcrState, service_ids: Collection[str]) -> list:
+def own_impacts(state: GcrState, service_ids: Collection[str]) -> list[ServiceImpact]:
     return [i for i in state.impacts if i.service_id in service_ids]
 
 
@@ -58,7 +58,16 @@ def customer_digest(state: GcrState, service_ids: Collection[str]) -> Digest:
 # Planning digests every customer of a GCR against the same state: what all of them share
 # is written (and the windows hashed) once, not once per customer.
 @lru_cache(maxsize=16)
-def _shared_fields(title, description, reason, work_location, location_codes, contact, status, emergency) -> str:
+def _shared_fields(
+    title: str,
+    description: str,
+    reason: str,
+    work_location: str,
+    location_codes: tuple[str, ...],
+    contact: tuple[str, str, str] | None,
+    status: str,
+    emergency: bool,
+) -> str:
     """The JSON of the shared fields, as the opening of the content list (no closing "]")."""
     fields = [
         title,
@@ -78,7 +87,7 @@ def _windows_digest(windows: tuple[Window, ...]) -> str:
     return _hash(_windows(windows))
 
 
-def _windows(windows: tuple[Window, ...]) -> list:
+def _windows(windows: tuple[Window, ...]) -> list[list[object]]:
     return [[w.number, w.start.isoformat(), w.end.isoformat()] for w in sorted(windows, key=lambda w: w.number)]
 
 

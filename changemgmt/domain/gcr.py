@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from changemgmt.domain.errors import DomainError, Problems
 from changemgmt.domain.impact import Impact
@@ -102,7 +103,7 @@ class GcrState:
             impacts=in_service_order(self.impacts),
         )
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self.canonical())
         data["status"] = self.status.value
         data["windows"] = [
@@ -116,7 +117,7 @@ class GcrState:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> GcrState:
+    def from_json(cls, data: Mapping[str, Any]) -> GcrState:
         contact = data.get("contact")
         return cls(
             number=data["number"],

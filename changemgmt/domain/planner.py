@@ -6,6 +6,7 @@ The outbox feeds them one customer at a time and writes what they return.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -79,7 +80,7 @@ class CustomerChange:
     after: Status
     revision: int
     in_scope: bool
-    digest: Digest
+    digest: Digest | None  # what the customer is shown after it; None: not computed (pending_skips needs none)
     windows: tuple[Window, ...]
     emergency: bool  # the GCR's emergency flag
     now: datetime
@@ -99,10 +100,10 @@ def plan_change(standing: Standing, change: CustomerChange) -> CustomerPlan:
     if publishing or not standing.in_scope:
         kind = first_notice_kind(publishing=publishing, emergency=change.emergency, short_notice=change.short_notice)
         return _shown(standing, change, kind, skips, notified=True)
-    kind = _follow_up(standing, change)
-    if kind is None:
+    follow_up = _follow_up(standing, change)
+    if follow_up is None:
         return CustomerPlan(replace(standing, in_scope=True), skips=skips)
-    return _shown(standing, change, kind, skips, notified=standing.notified)
+    return _shown(standing, change, follow_up, skips, notified=standing.notified)
 
 
 def first_notice_kind(*, publishing: bool, emergency: bool, short_notice: bool) -> NoticeKind:
@@ -141,6 +142,8 @@ def _follow_up(standing: Standing, change: CustomerChange) -> NoticeKind | None:
         return NoticeKind.COMPLETED
     if not standing.notified:
         return None
+    if change.digest is None:
+        raise ValueError("a follow-up notice is planned against the customer's digest, and the change has none")
     if standing.shown is None or change.digest.windows != standing.shown.windows:
         return NoticeKind.RESCHEDULED
     if change.digest.content != standing.shown.content:
@@ -170,7 +173,7 @@ def _shown(
 
 
 def _cancelled(standing: Standing, change: CustomerChange, skips: tuple[Skip, ...]) -> CustomerPlan:
-    notices = ()
+    notices: tuple[PlannedNotice, ...] = ()
     if standing.delivered and standing.in_scope and change.before is not Status.CANCELLED:
         notices = (
             PlannedNotice(
@@ -184,7 +187,7 @@ def _cancelled(standing: Standing, change: CustomerChange, skips: tuple[Skip, ..
 
 
 def _dropped(standing: Standing, change: CustomerChange, skips: tuple[Skip, ...]) -> CustomerPlan:
-    notices = ()
+    notices: tuple[PlannedNotice, ...] = ()
     if standing.delivered:
         notices = (
             PlannedNotice(
@@ -199,7 +202,7 @@ def _dropped(standing: Standing, change: CustomerChange, skips: tuple[Skip, ...]
     return CustomerPlan(after, notices, skips)
 
 
-def _stale_reminders(pending, windows: tuple[Window, ...], status: Status):
+def _stale_reminders(pending: Iterable[PendingNotice], windows: tuple[Window, ...], status: Status) -> Iterator[Skip]:
     starts = {w.number: w.start for w in windows}
     for notice in pending:
         if notice.kind is not NoticeKind.REMINDER:

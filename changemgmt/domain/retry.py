@@ -15,7 +15,8 @@ def retry_delay(attempt: int, jitter: float, retry_after: float | None = None) -
     Full jitter: a uniform draw from zero to the exponential ceiling, so that many
     workers failing together do not retry together. A provider's retry-after is a floor.
     """
-    ceiling = min(CAP, BASE * (2 ** max(0, attempt - 1)))
+    growth: int = 2 ** max(0, attempt - 1)  # int ** int is typed Any: it may be a float
+    ceiling = min(CAP, BASE * growth)
     delay = ceiling * jitter
     if retry_after is not None:
         delay = max(delay, timedelta(seconds=max(0.0, retry_after)))

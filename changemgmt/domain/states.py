@@ -127,7 +127,7 @@ def allowed_transitions(machine: type[S], current: S | None) -> frozenset[S]:
     return table[current]
 
 
-def is_final(state: NoticeState | DeliveryState | RecipientState | AttemptOutcome) -> bool:
+def is_final(state: S) -> bool:
     """True for a state nothing moves out of: a settled notice or delivery, an ended attempt."""
     return not allowed_transitions(type(state), state)
 

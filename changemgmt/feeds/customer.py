@@ -8,10 +8,10 @@ customer's own services appear, from its own inventory rows.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
@@ -51,7 +51,7 @@ def organizer(state: GcrState, settings: Settings) -> Contact:
     return Contact(settings.cm_name, settings.cm_email, settings.cm_phone)
 
 
-def _event_rows(session: Session, customer_ids: list[int], cutoff: datetime) -> list:
+def _event_rows(session: Session, customer_ids: list[int], cutoff: datetime) -> Sequence[Row]:
     # Rows surely aged out are left in the database; `keeps` decides on the times shown.
     return session.execute(
         select(
@@ -111,18 +111,19 @@ class _Builder:
     ) -> None:
         self.states, self.impacts, self.settings, self.cutoff, self.owned = states, impacts, settings, cutoff, owned
 
-    def build(self, customers: dict[int, Customer], rows: list) -> Iterable[tuple[int, Block]]:
+    def build(self, customers: dict[int, Customer], rows: Sequence[Row]) -> Iterable[tuple[int, Block]]:
         self.states.load((r.gcr_id, r.sequence) for r in rows)
         facts: dict[tuple[int, int, int], EventFacts | None] = {}
         for row in rows:
             key = (row.customer_id, row.gcr_id, row.sequence)
             if key not in facts:
                 facts[key] = self._facts(row, customers[row.customer_id])
-            if facts[key] is None:
+            event_facts = facts[key]
+            if event_facts is None:
                 continue
             block = block_of(
                 build_event(
-                    facts[key], self._window(row), provider_domain=self.settings.provider_domain, stamp=row.modified_at
+                    event_facts, self._window(row), provider_domain=self.settings.provider_domain, stamp=row.modified_at
                 )
             )
             if keeps(block, self.cutoff):

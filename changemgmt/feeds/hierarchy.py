@@ -25,6 +25,7 @@ def enterprise_ancestors(session: Session, customer_ids: Collection[int]) -> set
             for parent in session.scalars(
                 select(Customer.parent_id).where(among(Customer.id, chunk), Customer.parent_id.is_not(None))
             )
+            if parent is not None  # as the WHERE has it; for the type
         }
         frontier = parents - found
         found |= parents
@@ -37,6 +38,7 @@ def enterprises_among(session: Session, customer_ids: Collection[int]) -> set[in
         parent
         for chunk in chunks(customer_ids)
         for parent in session.scalars(select(Customer.parent_id).where(among(Customer.parent_id, chunk)))
+        if parent is not None  # as the WHERE has it; for the type
     }
 
 
@@ -52,7 +54,8 @@ def members(session: Session, enterprise_ids: Collection[int]) -> dict[int, set[
             for row in session.execute(select(Customer.id, Customer.parent_id).where(among(Customer.parent_id, chunk)))
         ]
         for child, parent in rows:
-            children[parent].add(child)
+            if parent is not None:  # as the WHERE has it; for the type
+                children[parent].add(child)
         frontier = {child for child, _ in rows} - seen
         seen |= frontier
     return {eid: _below(eid, children) for eid in enterprise_ids}

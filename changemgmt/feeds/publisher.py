@@ -86,12 +86,12 @@ def _publish_accounts(
     writer: files.Writer,
     written: Written,
 ) -> None:
-    ids = {f.feed.customer_id for f in feeds}
-    groups = members(session, [f.feed.customer_id for f in feeds if f.scope is Scope.ENTERPRISE])
+    ids = {f.customer_id for f in feeds}
+    groups = members(session, [f.customer_id for f in feeds if f.scope is Scope.ENTERPRISE])
     customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
     blocks = customer_blocks(session, ids.union(*groups.values()), settings, now, states)
     for feed in feeds:
-        customer = customers[feed.feed.customer_id]
+        customer = customers[feed.customer_id]
         shown = groups[customer.id] if feed.scope is Scope.ENTERPRISE else {customer.id}
         events = [b for cid in shown for b in blocks[cid]] if customer.active else []
         _submit(writer, feed, assemble(header(feed, customer, settings), events), written)
@@ -105,7 +105,7 @@ def _internal_events(
         kept_blocks = split_feed(old) if old is not None else None
     except ValueError:  # a damaged file (one an older version wrote, say): build it whole
         kept_blocks = None
-    if kept_blocks is None:
+    if changed_gcrs is None or kept_blocks is None:  # (kept_blocks is None without changed_gcrs)
         built = internal_blocks(session, published_gcr_ids(session), settings, now)
         return [b for blocks in built.values() for b in blocks]
     numbers = {

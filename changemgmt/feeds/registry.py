@@ -55,6 +55,13 @@ class FeedToken:
     def file_name(self) -> str:
         return f"{self.token}.ics"
 
+    @property
+    def customer_id(self) -> int:
+        """The customer of an account or enterprise feed; the internal feed has none."""
+        if self.feed.customer_id is None:
+            raise ValueError(f"feed {self.feed.key} belongs to no customer")
+        return self.feed.customer_id
+
 
 def token_of(feed: Feed, settings: Settings) -> str:
     """The feed's token; SealError, naming the feed, when it does not open with this key."""

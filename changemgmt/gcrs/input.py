@@ -185,7 +185,8 @@ def _window(item: Any, field: str) -> WindowInput:
         item = {"start": start, "end": end}
     if not isinstance(item, dict) or item.get("start") is None or item.get("end") is None:
         raise DomainError(field, "needs a start and an end")
-    problems, values = Problems(), {"field": field}
+    problems = Problems()
+    values: dict[str, Any] = {"field": field}  # WindowInput's arguments
     _unknown_keys(item, _WINDOW_KEYS, field, problems)
     readers = {"number": _window_number, "start": _wall_or_instant, "end": _wall_or_instant, "time_zone": _zone_name}
     for name, read in readers.items():
@@ -252,7 +253,8 @@ def _impact(item: Any, field: str) -> ServiceImpact:
         item = {"service": item}
     if not isinstance(item, dict):
         raise DomainError(field, "must be {service, impact, max_outage_minutes} or a service ID")
-    problems, values = Problems(), {}
+    problems = Problems()
+    values: dict[str, Any] = {}  # ServiceImpact's arguments
     _unknown_keys(item, _IMPACT_KEYS, field, problems)
     with problems.checking():
         values["service_id"] = one_line(

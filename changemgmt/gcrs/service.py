@@ -69,11 +69,12 @@ def create_gcr(session: Session, patch: GcrPatch, who: Who) -> GcrChange:
         if getattr(patch, name) is None and not patch.failed(name):
             problems.add(name, "is required for a new GCR")
     state = None
-    if not problems:
+    if not problems and patch.title is not None and patch.description is not None:  # (required: both are set)
         empty = GcrState(number=number, title=patch.title, description=patch.description)
         with problems.checking():
             state = _checked_state(empty, apply_patch(empty, patch, next_window_number=1), who)
     _refuse(session, problems, patch)
+    assert state is not None  # _refuse raised the problems that left it unset
     gcr = models.Gcr(number=number, revision=0, created_at=who.now, updated_at=who.now, created_by=who.actor)
     session.add(gcr)
     write_state(session, gcr, state, who.now)
@@ -110,6 +111,7 @@ def update_gcr(
                     override_reason=override_reason,
                 )
     _refuse(session, problems, patch)
+    assert after is not None  # _refuse raised the problems that left it unset
     write_state(session, gcr, after, who.now, before)
     return _record(session, gcr, before, after, "update", who, override_reason)
 
@@ -215,7 +217,7 @@ def _record(
         )
     if changes:
         gcr.updated_at = who.now
-        details = {"changes": sorted(changes), "revision": revision}
+        details: dict[str, object] = {"changes": sorted(changes), "revision": revision}
         if override_reason:
             details["override_reason"] = override_reason
         session.add(
@@ -224,7 +226,7 @@ def _record(
             )
         )
     session.flush()
-    if before is None or "impacts" in changes:
+    if revision is not None and (before is None or "impacts" in changes):  # (both make a revision)
         record_impacts(session, gcr.id, revision)
     plan = None
     if revision is not None:

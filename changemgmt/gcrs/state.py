@@ -136,9 +136,9 @@ def unknown_references(session: Session, patch: GcrPatch) -> list[DomainError]:
 def _write_windows(gcr: models.Gcr, windows: tuple[Window, ...], now: datetime) -> None:
     by_number = {w.number: w for w in gcr.windows}
     wanted = {w.number for w in windows}
-    for row in gcr.windows:
-        if row.number not in wanted and row.dropped_at is None:
-            row.dropped_at = now
+    for stored in gcr.windows:
+        if stored.number not in wanted and stored.dropped_at is None:
+            stored.dropped_at = now
     for window in windows:
         row = by_number.get(window.number)
         if row is None:
@@ -160,9 +160,9 @@ def _write_impacts(
     services = _services(session, [i.service_id for i in impacts])
     existing = {row.service_pk: row for row in gcr.impacts}
     wanted = {services[i.service_id].id: i for i in impacts}
-    for pk, row in existing.items():
+    for pk, unwanted in existing.items():
         if pk not in wanted:
-            gcr.impacts.remove(row)
+            gcr.impacts.remove(unwanted)
     for pk, item in wanted.items():
         row = existing.get(pk)
         if row is None:

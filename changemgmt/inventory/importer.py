@@ -175,7 +175,7 @@ class _Run:
         """Names the rows of this file that close a cycle of parents. The file is read
         again for their lines, which only a rejected file costs."""
         for position, raw in self.source.rows("customers"):
-            if raw.__class__ is RowProblem:
+            if isinstance(raw, RowProblem):
                 continue
             account = str(raw.get("account") or "").strip()
             parent = str(raw.get("parent_account") or "").strip()
@@ -198,14 +198,14 @@ class _Rows:
 
     def parse(self, position: int, raw: dict | RowProblem) -> Entry | None:
         """The row as (position, row, good), or None when it could not be read at all."""
-        if raw.__class__ is RowProblem:
+        if isinstance(raw, RowProblem):
             self.run.errors.add(self.where(position), raw.field, raw.message)
             return None
         problems: list[tuple[str, str]] = []
         formulas: list[str] = []
         row = self.kind.parse(raw, problems, formulas)
         if self.fields is not None and raw.keys() - self.fields:
-            problems.extend(self._unknown_fields(raw))
+            problems.extend(self._unknown_fields(raw, self.fields))
         key = self.kind.key_in(row) if problems else self.kind.key_of(row)
         if key is not None and self.first_seen.setdefault(key, position) != position:
             problems.append(self._repeated(key, position))
@@ -223,9 +223,9 @@ class _Rows:
     def where(self, position: int) -> str:
         return self.run.source.where(self.kind.name, position)
 
-    def _unknown_fields(self, raw: dict) -> list[tuple[str, str]]:
-        known = ", ".join(sorted(self.fields))
-        return [(name, f"is not a field of {self.kind.name} ({known})") for name in sorted(raw.keys() - self.fields)]
+    def _unknown_fields(self, raw: dict, fields: frozenset[str]) -> list[tuple[str, str]]:
+        known = ", ".join(sorted(fields))
+        return [(name, f"is not a field of {self.kind.name} ({known})") for name in sorted(raw.keys() - fields)]
 
     def _repeated(self, key: object, position: int) -> tuple[str, str]:
         shown = f"{key[1]!r} of account {key[0]!r}" if isinstance(key, tuple) else repr(key)

@@ -49,6 +49,13 @@ _NUMBER_RUN = re.compile(rb"[-+.0-9eE]*")
 Report = Callable[[str, str], None]
 
 
+def _run_end(pattern: re.Pattern[bytes], data: bytes, position: int = 0) -> int:
+    """Where the run of `pattern` from `position` ends: these patterns match the empty string too."""
+    run = pattern.match(data, position)
+    assert run is not None
+    return run.end()
+
+
 def check(binary: BinaryIO, report: Report) -> None:
     """Reads `binary` to its end and calls `report(where, message)` for every number too
     long, lone surrogate escape and string too long in it; `where` is "line L, column C"
@@ -94,11 +101,11 @@ class _Scan:
         a token that the next block completes."""
         position = 0
         if self.in_long_number:  # the rest of a number reported in the block before
-            position = _NUMBER_RUN.match(data).end()
+            position = _run_end(_NUMBER_RUN, data)
             self.in_long_number = position == len(data)
         try:
             while True:
-                position = _TOKENS.match(data, position).end()
+                position = _run_end(_TOKENS, data, position)
                 if position == len(data):
                     return position if final or self.in_long_number else self.checked_before_cut(data)
                 position = self.stopped_at(data, position, final)
@@ -147,7 +154,7 @@ class _Scan:
 
     def number_at(self, data: bytes, position: int) -> int:
         """Reports a number too long (the expression takes any shorter one)."""
-        end = _NUMBER_RUN.match(data, position).end()
+        end = _run_end(_NUMBER_RUN, data, position)
         self.error(data, position, f"a number of more than {MAX_NUMBER} characters; no inventory field is that long")
         # It may go on in the next block: skipped there, never held whole.
         self.in_long_number = end == len(data)

@@ -20,6 +20,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from os import PathLike
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -74,9 +75,11 @@ class Source:
     scaled over every pass so that `done` ends at `total`, the file's size."""
 
     def __init__(self, file: str | Path | BinaryIO, progress: Progress | None = None) -> None:
-        self._path = None if hasattr(file, "read") else Path(file)
-        self._stream = file if self._path is None else None
-        self.name = self._path.name if self._path else Path(getattr(file, "name", "") or "upload").name
+        # a file to open at each pass, or a stream open already (an upload)
+        self._file: Path | BinaryIO = Path(file) if isinstance(file, (str, PathLike)) else file
+        self.name = (
+            self._file.name if isinstance(self._file, Path) else Path(getattr(file, "name", "") or "upload").name
+        )
         self.progress = progress
         self.format = "csv"
         self.kinds: list[str] = []
@@ -90,14 +93,14 @@ class Source:
 
     @contextmanager
     def binary(self) -> Iterator[BinaryIO]:
-        if self._path is None:
-            self._stream.seek(self._start)
-            yield self._stream
+        if not isinstance(self._file, Path):
+            self._file.seek(self._start)
+            yield self._file
             return
         try:
-            handle = open(self._path, "rb")
+            handle = open(self._file, "rb")
         except OSError as exc:
-            raise fail("file", "", f"cannot read {self._path}: {exc.strerror}") from None
+            raise fail("file", "", f"cannot read {self._file}: {exc.strerror}") from None
         with handle:
             handle.seek(self._start)
             yield handle

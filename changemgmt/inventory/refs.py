@@ -45,6 +45,11 @@ class KnownIds:
         return self.known
 
 
+def _id(ids: dict[str, int], key: str | None) -> int | None:
+    """The id of `key` among `ids`; None for a key unknown, or a row without it."""
+    return ids.get(key) if key is not None else None
+
+
 class References:
     """Resolves references for one import. Rows with problems of their own are looked up
     too, so that what they refer to is checked, but never written. Keys of rejected rows
@@ -93,7 +98,7 @@ class References:
         customers = self.customers.of({row["account"] for _, row, _ in chunk if "account" in row})
         rows = []
         for position, row, good in chunk:
-            customer_id = customers.get(row.get("account"))
+            customer_id = _id(customers, row.get("account"))
             if not self._found(("contacts", position), "account", row.get("account"), customer_id) or not good:
                 continue
             rows.append(
@@ -111,12 +116,14 @@ class References:
 
     def _services(self, chunk: Chunk) -> list[dict]:
         customers = self.customers.of({row["account"] for _, row, _ in chunk if "account" in row})
-        locations = self.locations.of({row.get(end) for _, row, _ in chunk for end in ("a_end", "z_end")} - {None})
+        locations = self.locations.of(
+            {row[end] for _, row, _ in chunk for end in ("a_end", "z_end") if row.get(end) is not None}
+        )
         rows = []
         for position, row, good in chunk:
-            customer_id = customers.get(row.get("account"))
+            customer_id = _id(customers, row.get("account"))
             a_end, z_end = row.get("a_end"), row.get("z_end")
-            a_end_id, z_end_id = locations.get(a_end), locations.get(z_end)
+            a_end_id, z_end_id = _id(locations, a_end), _id(locations, z_end)
             row_at = ("services", position)
             found = self._found(row_at, "account", row.get("account"), customer_id)
             found &= self._found(row_at, "a_end", a_end, a_end_id)

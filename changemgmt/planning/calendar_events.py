@@ -5,6 +5,7 @@ alone, and a change to another customer's services leaves this one's event untou
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,7 +35,7 @@ def sync_events(
         (row.customer_id, row.window_number): row
         for row in session.scalars(select(Event).where(Event.gcr_id == gcr.id, among(Event.customer_id, services)))
     }
-    values = []
+    values: list[dict[str, Any]] = []
     for customer_id, own in services.items():
         content = contents[customer_id] if contents is not None else customer_digest(state, own).content
         for row in gcr.windows:

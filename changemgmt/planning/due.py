@@ -61,7 +61,7 @@ def _reminders_owed(session: Session, gcr: Gcr, settings: Settings, now: datetim
             moment = window.start - offset
             if not set_at[window.number] <= moment <= now < window.start:
                 continue
-            owed = session.scalar(
+            owed = session.execute(
                 select(func.count())
                 .select_from(Audience)
                 .where(
@@ -70,8 +70,8 @@ def _reminders_owed(session: Session, gcr: Gcr, settings: Settings, now: datetim
                     Audience.notified.is_(True),
                     Audience.notified_at < moment,
                 )
-            )
-            have = session.scalar(
+            ).scalar_one()
+            have = session.execute(
                 select(func.count())
                 .select_from(Notice)
                 .where(
@@ -79,7 +79,7 @@ def _reminders_owed(session: Session, gcr: Gcr, settings: Settings, now: datetim
                     Notice.kind == NoticeKind.REMINDER.value,
                     Notice.key.endswith(":" + reminder_key(window, offset, moment)),
                 )
-            )
+            ).scalar_one()
             if owed > have:
                 return True
     return False

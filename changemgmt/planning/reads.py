@@ -106,7 +106,8 @@ def standings(
 def standing_of(row: Audience | None, delivered: bool = False, pending: tuple[PendingNotice, ...] = ()) -> Standing:
     """A customer's standing from its audience row. Without `delivered` and `pending`, it
     is enough for reminders, which depend only on whether and when it was notified."""
-    shown = Digest(row.shown_windows, row.shown_content) if row and row.shown_windows else None
+    # the two digests are written together
+    shown = Digest(row.shown_windows, row.shown_content) if row and row.shown_windows and row.shown_content else None
     return Standing(
         in_scope=bool(row and row.in_scope),
         notified=bool(row and row.notified),

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -113,7 +113,8 @@ def _sqlite_engine(url: str, database: str | None, **kwargs) -> Engine:
     return engine
 
 
-def is_postgres(engine: Engine) -> bool:
+def is_postgres(engine: Engine | Connection) -> bool:
+    """True for a PostgreSQL engine, or a connection of one."""
     return engine.dialect.name == "postgresql"
 
 

@@ -70,4 +70,7 @@ def impact_rows(gcr: models.Gcr):
 
 
 def _session(gcr: models.Gcr) -> Session:
-    return inspect(gcr).session
+    session = inspect(gcr).session
+    if session is None:
+        raise ValueError(f"GCR {gcr.number} is not attached to a session")
+    return session

@@ -81,7 +81,10 @@ def _scripts() -> ScriptDirectory:
 
 def head_revision() -> str:
     """The revision this code's models match."""
-    return _scripts().get_current_head()
+    head = _scripts().get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration in {MIGRATIONS}")
+    return head
 
 
 def check_schema(engine: Engine) -> None:

@@ -6,7 +6,7 @@ Times are stored in UTC and always come back timezone-aware, on SQLite as on Pos
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -58,6 +59,10 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+
+    if TYPE_CHECKING:
+        # Each model here maps to one Table; SQLAlchemy types `__table__` as any FromClause.
+        __table__: ClassVar[Table]
 
 
 class Customer(Base):

@@ -58,7 +58,7 @@ def record_impacts(session: Session, gcr_id: int, revision: int) -> None:
 def revision_states(session: Session, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], GcrState]:
     """The states of the given (gcr id, revision number)s, without their impacts."""
     wanted = sorted(set(pairs))
-    states = {}
+    states: dict[tuple[int, int], GcrState] = {}
     for start in range(0, len(wanted), CHUNK):
         query = select(Revision.gcr_id, Revision.number, Revision.state).where(
             tuple_(Revision.gcr_id, Revision.number).in_(wanted[start : start + CHUNK])

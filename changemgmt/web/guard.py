@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import resource
 from dataclasses import dataclass
+from typing import cast
 
 HEAD, REQUEST, ANSWERED, CLOSED = "head", "request", "answered", "closed"
 _CLOSE = b"\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
@@ -122,24 +123,25 @@ class GuardedProtocol(asyncio.Protocol):
     limits: Limits
     inner_class: type[asyncio.Protocol]
     connections: set[GuardedProtocol]
+    transport: asyncio.Transport  # from connection_made, before anything else is called
 
     def __init__(self, **uvicorn_arguments) -> None:
         self.inner = self.inner_class(**uvicorn_arguments)
         self.attached = False  # the inner protocol has the connection
-        self.transport: asyncio.Transport | None = None
         self.phase = HEAD
         self.scanner = HeadScanner(self.limits)
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
+        # A stream protocol is given a stream Transport; typeshed types every protocol's as the base.
+        self.transport = cast(asyncio.Transport, transport)
         if len(self.connections) >= self.limits.max_connections:
             self._close_with(BUSY)
             return
         self.connections.add(self)
         self._start_timer()  # the first head is due from the start
         self.attached = True
-        self.inner.connection_made(_WatchedTransport(transport, self))
+        self.inner.connection_made(_WatchedTransport(self.transport, self))
 
     def data_received(self, data: bytes) -> None:
         if self.phase is CLOSED:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import time
 from collections.abc import Callable
+from email.message import Message
 from urllib.error import URLError
 
 from python_http_client.exceptions import HTTPError
@@ -64,7 +65,7 @@ def _retry_after(exc: HTTPError, now: float) -> float | None:
         return None
 
 
-def _header(headers: object, name: str) -> str | None:
+def _header(headers: Message | None, name: str) -> str | None:
     if headers is None:
         return None
     value = headers.get(name)  # HTTPMessage: case-insensitive
