@@ -18,6 +18,7 @@ from changemgmt.domain.text import NAME_MAX, PHONE_MAX, display_name, email_addr
 
 SECRET_KEY_MIN_BYTES = 32
 MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -130,6 +131,7 @@ class Settings:
     max_attempts: int = 8
     auto_complete_after: timedelta | None = None  # complete GCRs this long after their last window
     secret_key: str = ""  # signs links in emails; embedded mode keeps one in var/secret_key
+    log_format: str = "text"  # LOG_FORMAT: text (for people) or json (one object a line)
 
     @property
     def gcr_number_regex(self) -> re.Pattern[str]:
@@ -149,6 +151,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         re.compile(pattern)
     except re.error as exc:
         raise ConfigError(f"GCR_NUMBER_PATTERN: not a regular expression ({exc})") from None
+    log_format = env.get("LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT: {env['LOG_FORMAT']!r} is not one of {', '.join(LOG_FORMATS)}")
     backend = env.get("EMAIL_BACKEND", "file")
     if backend not in ("file", "sendgrid", "smtp"):
         raise ConfigError(f"EMAIL_BACKEND: {backend!r} is not one of file, sendgrid, smtp")
@@ -185,4 +190,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_attempts=max(1, _positive_int("MAX_DELIVERY_ATTEMPTS", env.get("MAX_DELIVERY_ATTEMPTS", "8"))),
         secret_key=_secret_key(env, home),
         auto_complete_after=_optional_minutes("AUTO_COMPLETE_GRACE_MINUTES", env.get("AUTO_COMPLETE_GRACE_MINUTES")),
+        log_format=log_format,
     )

@@ -27,6 +27,7 @@ from changemgmt.cli.gcr import gcr_group
 from changemgmt.cli.inventory import export_command, import_command
 from changemgmt.cli.notices import plan_command, preview_command, worker_command
 from changemgmt.cli.serve import serve_command
+from changemgmt.logs import configure_logging
 from changemgmt.store.migrate import current_revision, upgrade
 
 
@@ -51,6 +52,7 @@ def cli(ctx: click.Context, actor: str | None) -> None:
         ctx.obj = make_context(actor)
     elif actor:
         ctx.obj.actor = actor
+    configure_logging(ctx.obj.settings.log_format)
 
 
 @cli.group("db")

@@ -4,16 +4,22 @@ its size: each statement runs once with the rows of every delivery it concerns.
 
 Each outcome makes the transitions of domain.states named below: a claimed delivery
 leaves `sending`, its notice and recipients leave `pending` (a statement changes only
-the rows still in the source state), and its open attempt gets its outcome."""
+the rows still in the source state), and its open attempt gets its outcome.
+
+A failed attempt, and a delivery failed for good, are each logged as one line with the
+delivery, its GCR and customer account, the error and the next try (as `extra` fields:
+keys of their own in JSON logs). The GCR numbers and accounts are looked up only for the
+failures, in one query per batch: a batch that sends without fault costs nothing more."""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from changemgmt.delivery.claim import Claim
@@ -39,8 +45,10 @@ from changemgmt.domain.states import (
     RecipientState,
     Transition,
 )
-from changemgmt.store.bulk import update_rows
-from changemgmt.store.models import Delivery, DeliveryAttempt, Notice, Recipient
+from changemgmt.store.bulk import among, update_rows
+from changemgmt.store.models import Customer, Delivery, DeliveryAttempt, Gcr, Notice, Recipient
+
+log = logging.getLogger(__name__)
 
 ATTEMPTS, DELIVERIES = DeliveryAttempt.__table__, Delivery.__table__
 NOTICES, RECIPIENTS = Notice.__table__, Recipient.__table__
@@ -67,6 +75,55 @@ def record_outcomes(
         else:
             rows.failed_attempt(outcome.claim, outcome.error, now, max_attempts, rng)
     rows.write(session, now)
+    if rows.failures:
+        log_failures(session, rows.failures)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed attempt, as logged: `next_try` is None when the delivery failed for good."""
+
+    claim: Claim
+    error: str
+    next_try: datetime | None
+    permanent: bool
+
+
+def log_failures(session: Session, failures: list[Failure]) -> None:
+    """One line per failure, naming its GCR and customer account (looked up together)."""
+    notices, gcrs, customers = NOTICES.c, Gcr.__table__.c, Customer.__table__.c
+    found = session.execute(
+        select(notices.id, gcrs.number, customers.account)
+        .join_from(Notice.__table__, Gcr.__table__, gcrs.id == notices.gcr_id)
+        .join(Customer.__table__, customers.id == notices.customer_id)
+        .where(among(notices.id, {f.claim.notice_id for f in failures}))
+    )
+    about = {notice_id: (number, account) for notice_id, number, account in found}
+    for failure in failures:
+        _log_failure(failure, *about.get(failure.claim.notice_id, ("?", "?")))
+
+
+def _log_failure(failure: Failure, gcr: str, account: str) -> None:
+    claim = failure.claim
+    fields = {
+        "delivery_id": claim.delivery_id,
+        "notice_id": claim.notice_id,
+        "gcr": gcr,
+        "account": account,
+        "attempt": claim.attempt,
+        "error": failure.error,
+    }
+    said = f"delivery {claim.delivery_id} ({gcr} to {account})"
+    if failure.next_try is None:
+        why = "a permanent error" if failure.permanent else "its last attempt"
+        extra = {"event": "delivery_failed", **fields, "permanent": failure.permanent}
+        log.error("%s failed for good after %s (attempt %s): %s", said, why, claim.attempt, failure.error, extra=extra)
+    else:
+        next_try = failure.next_try.isoformat()
+        extra = {"event": "delivery_attempt_failed", **fields, "next_try": next_try}
+        log.warning(
+            "%s attempt %s failed: %s; next try at %s", said, claim.attempt, failure.error, next_try, extra=extra
+        )
 
 
 @dataclass
@@ -81,6 +138,7 @@ class _Rows:
     sent_recipients: list[dict] = field(default_factory=list)
     other_recipients: list[dict] = field(default_factory=list)  # those still pending, after sent_recipients
     notices: list[dict] = field(default_factory=list)  # in outcome order: deliveries may share a notice
+    failures: list[Failure] = field(default_factory=list)  # to be logged
 
     def sent(self, outcome: Outcome) -> None:
         claim, message_id = outcome.claim, outcome.provider_message_id
@@ -115,10 +173,12 @@ class _Rows:
             )
             self.other_recipients.append({"delivery_id": claim.delivery_id, "state": RECIPIENT_FAILED.target})
             self._notice(claim, NOTICE_FAILED, message)
+            self.failures.append(Failure(claim, message, None, error.permanent))
             return
         delay = retry_delay(claim.attempt, rng.random(), error.retry_after)
         self._attempt(claim, ATTEMPT_RETRY, message)
         self.retried_deliveries.append({"id": claim.delivery_id, "next_attempt_at": now + delay, "last_error": message})
+        self.failures.append(Failure(claim, message, now + delay, error.permanent))
 
     def _attempt(self, claim: Claim, ended: Transition[AttemptOutcome], error: str | None) -> None:
         self.other_attempts.append(

@@ -1,5 +1,6 @@
 """Running the web app under uvicorn (`changemgmt web`), with feed tokens kept out of
-the access log (STANDARDS F5, F17) and limits on what a client may hold: a time to send
+the access log (STANDARDS F5, F17; in either LOG_FORMAT: the filter rewrites the record
+before any formatter reads it) and limits on what a client may hold: a time to send
 each request's head, its size and number of lines, and the number of open connections
 (changemgmt/web/guard.py says why uvicorn's own settings do not suffice)."""
 
@@ -11,6 +12,7 @@ from changemgmt.config import Settings
 from changemgmt.feeds.files import ensure_folder
 from changemgmt.web.app import create_app
 from changemgmt.web.guard import Limits, default_max_connections, protocol_class
+from changemgmt.web.health import Problems
 from changemgmt.web.paths import redact
 
 
@@ -25,17 +27,29 @@ class RedactFeedTokens(logging.Filter):
         return True
 
 
-def serve(settings: Settings, host: str, port: int, access_log: bool = True, limits: Limits | None = None) -> None:
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    readiness: Problems | None = None,
+    access_log: bool = True,
+    limits: Limits | None = None,
+) -> None:
+    """Serves the app until SIGINT or SIGTERM. `readiness` (see web/health.py) reports
+    the process's own problems to /readyz. uvicorn's records go to the process's logging
+    set-up (changemgmt/logs.py, made by the CLI): uvicorn configures none of its own."""
     import uvicorn
 
     ensure_folder(settings.calendars_dir)  # its mode is set right on every start
     limits = limits or Limits(max_connections=default_max_connections())
     # ws="none": nothing here speaks WebSocket, so an upgrade request is a plain request.
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, readiness=readiness),
         host=host,
         port=port,
         access_log=access_log,
+        log_config=None,
         server_header=False,
         lifespan="on",
         ws="none",
