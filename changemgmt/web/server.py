@@ -6,6 +6,7 @@ each request's head, its size and number of lines, and the number of open connec
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from changemgmt.config import Settings
 from changemgmt.feeds.files import ensure_folder
@@ -25,7 +26,15 @@ class RedactFeedTokens(logging.Filter):
         return True
 
 
-def serve(settings: Settings, host: str, port: int, access_log: bool = True, limits: Limits | None = None) -> None:
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    access_log: bool = True,
+    limits: Limits | None = None,
+    *,
+    readiness: Callable[[], list[str]] | None = None,  # what keeps the process from working (for /readyz)
+) -> None:
     import uvicorn
 
     ensure_folder(settings.calendars_dir)  # its mode is set right on every start
