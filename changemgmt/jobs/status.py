@@ -73,7 +73,9 @@ def _processes(session: Session, now: datetime, timeout: float) -> list[ProcessL
 
 
 def _deliveries(session: Session) -> dict[str, int]:
-    counts = dict(session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).tuples().all())
+    counts: dict[str, int] = {
+        state: count for state, count in session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
+    }
     return {state.value: counts.get(state.value, 0) for state in DeliveryState}
 
 
