@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from changemgmt.domain.status import Status
 from changemgmt.jobs.tick import tick, tick_gcr
@@ -129,3 +130,24 @@ def test_a_gcr_read_before_another_tick_started_it_is_judged_as_it_stands_under_
         assert result.advanced == [] and seen.status == Status.IN_PROGRESS.value
     with db() as session:
         assert session.scalar(select(models.Gcr.revision).where(models.Gcr.number == "GCR-9602")) == 3
+
+
+def test_on_sqlite_a_gcr_change_waits_its_turn_behind_a_writer_rather_than_failing(run, desk, engine, clock):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only: one writer at a time")
+    desk.publish(gcr("GCR-9603", clock() + timedelta(days=8)))
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:  # the clock's tick, say: it holds the write lock a moment
+        with engine.execution_options(sqlite_begin="BEGIN IMMEDIATE").begin() as connection:
+            connection.execute(text("UPDATE customers SET name = name"))
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    holding.wait(10)
+    threading.Timer(0.5, release.set).start()  # it commits while the change is under way
+    out = run("gcr", "update", "GCR-9603", "--description", "Planned work, in two steps.")
+    thread.join()
+    assert "GCR-9603: confirmed, revision 3" in out

@@ -92,7 +92,6 @@ def worker_command(app: AppContext, once: bool, at: str | None, batch: int, idle
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             heartbeat.start()
-            click.echo(f"changemgmt worker {heartbeat.id}: delivering")
             run_rounds(worker, stop, idle, report, heartbeat)
     except KeyboardInterrupt:
         pass
