@@ -215,6 +215,7 @@ class Clock:
         self.election.resign()
         if self.own_heartbeat:
             self.heartbeat.stop()
+        log.info("clock %s: stopped", self.heartbeat.id)
 
     @property
     def running(self) -> bool:

@@ -62,7 +62,9 @@ class AdvisoryLock:
         # seconds rather than hang the check.
         keepalives = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
         self.engine = make_engine(
-            url, poolclass=NullPool, connect_args={"application_name": "changemgmt clock", **keepalives}
+            url,
+            poolclass=NullPool,
+            connect_args={"application_name": "changemgmt clock", "connect_timeout": 5, **keepalives},
         )
         self._connection: Connection | None = None
         self._key: int | None = None

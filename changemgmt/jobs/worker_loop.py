@@ -31,6 +31,8 @@ def run_rounds(
 ) -> None:
     """Sends what is due until `stop` is set, waiting `idle` seconds after a round that
     found nothing (or failed)."""
+    name = heartbeat.id if heartbeat is not None else worker.name
+    log.info("worker %s: started", name)
     while not stop.is_set():
         if heartbeat is not None:
             heartbeat.doing(DELIVERING)
@@ -45,6 +47,7 @@ def run_rounds(
             report(handled)
         else:
             stop.wait(idle)
+    log.info("worker %s: stopped", name)
 
 
 def work_round(sessions: sessionmaker[Session], worker: Worker, settings: Settings, now: datetime) -> int:
