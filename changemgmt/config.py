@@ -46,6 +46,17 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _seconds(name: str, raw: str) -> float:
+    """A number of seconds, more than zero (fractions allowed: tests tick fast)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name}: must be a number of seconds above zero")
+    return value
+
+
 def _optional_minutes(name: str, raw: str | None) -> timedelta | None:
     if raw in (None, ""):
         return None
@@ -132,6 +143,16 @@ class Settings:
     auto_complete_after: timedelta | None = None  # complete GCRs this long after their last window
     secret_key: str = ""  # signs links in emails; embedded mode keeps one in var/secret_key
     log_format: str = "text"  # LOG_FORMAT: text (for people) or json (one object a line)
+    # The clock (changemgmt clock, or serve): how often its frequent jobs run, and how
+    # long delivery attempts and provider events are kept.
+    tick_seconds: float = 5.0  # reminders, automatic start and completion, late first notices
+    feeds_seconds: float = 5.0  # rewriting the feeds GCR changes marked for rebuilding
+    attempt_retention_days: int = 180  # a delivery's latest attempt is always kept
+    event_retention_days: int = 180
+    # Every clock, worker and serve process writes a heartbeat row this often; one silent
+    # for longer than the timeout is shown as not beating.
+    heartbeat_seconds: float = 5.0
+    heartbeat_timeout_seconds: float = 20.0
 
     @property
     def gcr_number_regex(self) -> re.Pattern[str]:
@@ -191,4 +212,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         secret_key=_secret_key(env, home),
         auto_complete_after=_optional_minutes("AUTO_COMPLETE_GRACE_MINUTES", env.get("AUTO_COMPLETE_GRACE_MINUTES")),
         log_format=log_format,
+        tick_seconds=_seconds("CLOCK_TICK_SECONDS", env.get("CLOCK_TICK_SECONDS", "5")),
+        feeds_seconds=_seconds("CLOCK_FEEDS_SECONDS", env.get("CLOCK_FEEDS_SECONDS", "5")),
+        attempt_retention_days=_positive_int("ATTEMPT_RETENTION_DAYS", env.get("ATTEMPT_RETENTION_DAYS", "180")),
+        event_retention_days=_positive_int("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS", "180")),
+        heartbeat_seconds=_seconds("HEARTBEAT_SECONDS", env.get("HEARTBEAT_SECONDS", "5")),
+        heartbeat_timeout_seconds=_seconds("HEARTBEAT_TIMEOUT_SECONDS", env.get("HEARTBEAT_TIMEOUT_SECONDS", "20")),
     )

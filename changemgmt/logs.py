@@ -31,7 +31,10 @@ JSON_NAMES = {"levelname": "level", "name": "logger"}
 NOT_FIELDS = [*RESERVED_ATTRS, "color_message"]
 # Loggers whose INFO lines are chatter in our processes: alembic narrates each migration
 # step, and `changemgmt db upgrade` already prints the revision it reached.
-QUIETER = {"alembic": logging.WARNING}
+# Libraries whose INFO lines say nothing an operator acts on: alembic's per-migration
+# notes, and APScheduler's line for every job added, run and finished (one every few
+# seconds); their warnings and errors still show.
+QUIETER = {"alembic": logging.WARNING, "apscheduler": logging.WARNING}
 
 
 class StderrHandler(logging.StreamHandler):

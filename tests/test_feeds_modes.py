@@ -62,7 +62,7 @@ def test_an_unchanged_feed_gets_its_mode_set_right_without_being_rewritten(db, s
     assert (mode(path), path.stat().st_ino) == (0o644, inode)
 
 
-def test_the_web_server_sets_the_feed_folder_mode_on_start(env, settings):
+def test_the_web_server_sets_the_feed_folder_mode_on_start(env, settings, engine):
     settings.calendars_dir.mkdir()
     settings.calendars_dir.chmod(0o755)
     with web_process(env):

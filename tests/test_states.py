@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from changemgmt.delivery.claim import claim_due
+from changemgmt.delivery.claim import claim_due, rescue_expired
 from changemgmt.delivery.outcomes import Outcome, record_outcomes
 from changemgmt.delivery.transports.base import SendError
 from changemgmt.delivery.webhook import apply_sendgrid_events
@@ -252,7 +252,7 @@ def test_every_state_change_of_planning_claims_outcomes_and_events_is_a_named_tr
     )
     step(lambda: _claims(engine, clock), states.DELIVERY_CLAIMED)
     clock.advance(minutes=6)
-    step(lambda: _claims(engine, clock, limit=0), states.DELIVERY_LEASE_EXPIRED, states.ATTEMPT_ABANDONED)
+    step(lambda: rescue_expired(engine, now=clock()), states.DELIVERY_LEASE_EXPIRED, states.ATTEMPT_ABANDONED)
     claims.clear()
     step(lambda: claims.extend(_claims(engine, clock)), states.DELIVERY_CLAIMED)
     step(

@@ -23,7 +23,7 @@ WHOLE = HALF + b"\r\n"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, database_url):
+def server(tmp_path_factory, database_url, engine):  # engine: the schema migrated, which `web` checks
     env = {"CHANGEMGMT_HOME": str(tmp_path_factory.mktemp("web")), "DATABASE_URL": database_url}
     with web_process(env, "--header-timeout", str(TIMEOUT), "--max-connections", str(MAX)) as (url, _):
         host, port = url.removeprefix("http://").split(":")

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from changemgmt.delivery.claim import claim_due
+from changemgmt.delivery.claim import claim_due, rescue_expired
 from changemgmt.delivery.transports import InMemoryTransport, SendError, SendGridTransport, SmtpTransport
 from changemgmt.delivery.worker import Worker
 from changemgmt.store import models
@@ -184,6 +184,8 @@ def test_a_dead_workers_claim_returns_after_its_lease(desk, engine, settings, cl
     clock.advance(minutes=6)
     transport = InMemoryTransport()
     worker = make_worker(engine, settings, clock, transport)
+    assert worker.drain() == 0  # the claim leaves rescuing to the clock: the rows stay `sending`
+    assert rescue_expired(engine, now=clock()) == 2
     assert worker.drain() == 2
     worker.close()
     assert len(transport.sent) == 2

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from changemgmt.config import ConfigError, Settings, load_settings
 from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.feeds.feed_tokens import SealError
+from changemgmt.jobs.leadership import ClockAlreadyRunning
 from changemgmt.store.db import make_engine, session_factory
 from changemgmt.store.migrate import SchemaNotCurrent, check_schema
 
@@ -119,6 +120,8 @@ def explain(exc: Exception, app: AppContext | None) -> str | None:
         return f"SECRET_KEY: {exc}; restore the key the feeds were made with, or rotate them"
     if isinstance(exc, SchemaNotCurrent):
         return _schema_line(exc, app)
+    if isinstance(exc, ClockAlreadyRunning):
+        return str(exc)
     if isinstance(exc, sa.ArgumentError):
         return (
             f"DATABASE_URL: {_shown_url(app)} is not a database URL changemgmt can use ({_first_line(exc)}); "

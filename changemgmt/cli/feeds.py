@@ -135,5 +135,7 @@ def web_command(
     """Run the web server: feeds at /calendars/<token>.ics, and /healthz."""
     from changemgmt.web.server import serve
 
+    app.session_factory()  # the schema must be current: else one line, and exit 1
+
     limits = Limits(header_timeout=header_timeout, max_connections=max_connections or default_max_connections())
     serve(app.settings, host, port, access_log=access_log, limits=limits)

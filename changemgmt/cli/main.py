@@ -20,6 +20,7 @@ _ON_INTERRUPT = signal.signal(signal.SIGINT, _quiet_exit) if _LOADING else None
 import click
 
 from changemgmt import __version__
+from changemgmt.cli.clock import clock_command, release_command
 from changemgmt.cli.context import AppContext, make_context, user_fixable_errors
 from changemgmt.cli.demo import demo_command
 from changemgmt.cli.feeds import feeds_group, web_command
@@ -27,6 +28,7 @@ from changemgmt.cli.gcr import gcr_group
 from changemgmt.cli.inventory import export_command, import_command
 from changemgmt.cli.notices import plan_command, preview_command, worker_command
 from changemgmt.cli.serve import serve_command
+from changemgmt.cli.status import status_command
 from changemgmt.logs import configure_logging
 from changemgmt.store.migrate import current_revision, upgrade
 
@@ -68,13 +70,6 @@ def db_upgrade(app: AppContext) -> None:
     click.echo(f"database at revision {current_revision(app.engine)}")
 
 
-@cli.command("clock")
-def clock_command() -> None:
-    """Run the scheduler (not yet available: `changemgmt worker` plans what falls due)."""
-    click.echo("changemgmt clock: not yet available in this version; the worker plans reminders meanwhile", err=True)
-    sys.exit(1)
-
-
 for command in (
     gcr_group,
     feeds_group,
@@ -86,6 +81,9 @@ for command in (
     preview_command,
     web_command,
     serve_command,
+    clock_command,
+    release_command,
+    status_command,
 ):
     cli.add_command(command)
 

@@ -25,9 +25,11 @@ from changemgmt.domain.policy import needs_emergency_notice
 from changemgmt.domain.states import NoticeState
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import Window, parse_instant
+from changemgmt.jobs.heartbeat import Heartbeat
 from changemgmt.jobs.tick import tick_in
-from changemgmt.jobs.worker_loop import run_rounds, work_round
+from changemgmt.jobs.worker_loop import run_rounds
 from changemgmt.signing import unsubscribe_token
+from changemgmt.store.db import write_transaction
 from changemgmt.store.models import Audience, Customer, Delivery, Gcr, Notice
 from changemgmt.store.queries import get_gcr, impacted_customers
 
@@ -42,14 +44,16 @@ def _at(app: AppContext, raw: str | None) -> datetime:
 @click.pass_obj
 @user_errors
 def plan_command(app: AppContext, at: str | None, dry_run: bool) -> None:
-    """Plan what falls due by TIME (reminders, status changes) and list the queue."""
+    """Plan what falls due by TIME (reminders, status changes) and list the queue: one
+    tick of the clock, by hand. Safe beside a running clock: each GCR is handled under its
+    lock, and one the clock is handling right now is left to it."""
     now = _at(app, at)
-    session = app.session_factory()()
-    with session:
-        session.begin()
+    with write_transaction(app.session_factory()) as session:
         result = tick_in(session, app.settings, now)
         for line in result.advanced:
             click.echo(line)
+        for number in result.busy:
+            click.echo(f"{number}: being changed right now; left to the clock")
         rows = session.execute(
             select(Notice, Gcr.number, Customer.account)
             .join(Gcr, Gcr.id == Notice.gcr_id)
@@ -61,7 +65,8 @@ def plan_command(app: AppContext, at: str | None, dry_run: bool) -> None:
         click.echo(f"{len(rows)} notice(s) {verb} as of {now.isoformat()}:")
         for notice, number, account in rows:
             click.echo(f"  {notice.due_at:%Y-%m-%dT%H:%MZ}  {number}  {account}  {notice.kind}")
-        session.rollback() if dry_run else session.commit()
+        if dry_run:
+            session.rollback()
 
 
 @click.command("worker")
@@ -72,23 +77,28 @@ def plan_command(app: AppContext, at: str | None, dry_run: bool) -> None:
 @click.pass_obj
 @user_errors
 def worker_command(app: AppContext, once: bool, at: str | None, batch: int, idle: float) -> None:
-    """Send due notices, retrying failures with backoff; plan reminders; refresh feeds."""
+    """Send due notices, retrying failures with backoff (the clock plans what falls due
+    and rewrites the feeds). Run as many as needed on PostgreSQL."""
     clock = (lambda: _at(app, at)) if at else app.now
-    worker = Worker(app.engine, make_transport(app.settings), app.settings, clock, batch_size=batch)
-    sessions = app.session_factory()
+    sessions = app.session_factory()  # the schema must be current: else one line, and exit 1
+    heartbeat = Heartbeat(app.engine, "worker", clock, app.settings.heartbeat_seconds)
+    worker = Worker(app.engine, make_transport(app.settings), app.settings, clock, name=heartbeat.id, batch_size=batch)
     report = lambda handled: click.echo(f"sent or settled {handled} deliveries")  # noqa: E731
     try:
         if once:
-            report(work_round(sessions, worker, app.settings, clock()))
+            report(worker.drain())
             _report_queue(sessions)
         else:
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            run_rounds(sessions, worker, app.settings, clock, stop, idle, report)
+            heartbeat.start()
+            run_rounds(worker, stop, idle, report, heartbeat)
     except KeyboardInterrupt:
         pass
     finally:
         worker.close()
+        if heartbeat.alive:
+            heartbeat.stop()
 
 
 def _report_queue(sessions) -> None:

@@ -1,15 +1,19 @@
 """`changemgmt serve`: the embedded mode, everything in one process: the web server in
-the foreground and the worker's rounds in a thread beside it."""
+the foreground, the clock (a background scheduler) and one worker in threads beside it,
+one heartbeat row for the whole process."""
 
 from __future__ import annotations
 
 import threading
 
 import click
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.delivery.transports import make_transport
 from changemgmt.delivery.worker import Worker
+from changemgmt.jobs.clock import Clock
+from changemgmt.jobs.heartbeat import Heartbeat
 from changemgmt.jobs.worker_loop import run_rounds
 from changemgmt.store.migrate import upgrade
 from changemgmt.web.server import serve
@@ -22,29 +26,41 @@ from changemgmt.web.server import serve
 @click.pass_obj
 @user_errors
 def serve_command(app: AppContext, host: str, port: int, idle: float) -> None:
-    """Run the web server and the worker together (migrating the database first)."""
+    """Run the web server, the clock and a worker together (migrating the database first)."""
     upgrade(app.engine)
-    worker = Worker(app.engine, make_transport(app.settings), app.settings, app.now)
+    app.session_factory()
+    heartbeat = Heartbeat(app.engine, "serve", app.now, app.settings.heartbeat_seconds)
+    clock = Clock(app.engine, app.settings, app.now, BackgroundScheduler, heartbeat=heartbeat)
+    worker = Worker(app.engine, make_transport(app.settings), app.settings, app.now, name=heartbeat.id)
     stop = threading.Event()
+    report = lambda handled: click.echo(f"worker: sent or settled {handled} deliveries")  # noqa: E731
     rounds = threading.Thread(
-        target=run_rounds,
-        name="worker",
-        daemon=True,
-        args=(
-            app.session_factory(),
-            worker,
-            app.settings,
-            app.now,
-            stop,
-            idle,
-            lambda handled: click.echo(f"worker: sent or settled {handled} deliveries"),
-        ),
+        target=run_rounds, name="worker", daemon=True, args=(worker, stop, idle, report, heartbeat)
     )
+    clock.begin()  # on SQLite, refused (one line) while another clock holds the database
+    heartbeat.start()
+    clock.run()
     rounds.start()
-    click.echo(f"changemgmt: web on http://{host}:{port}, worker running, mail to {app.settings.email_backend}")
+    click.echo(
+        f"changemgmt: web on http://{host}:{port}, clock and worker running, mail to {app.settings.email_backend}"
+    )
     try:
-        serve(app.settings, host, port)
+        serve(app.settings, host, port, readiness=lambda: not_ready(clock, rounds, heartbeat))
     finally:
         stop.set()
+        clock.stop()
         rounds.join(timeout=30)
         worker.close()
+        heartbeat.stop()
+
+
+def not_ready(clock: Clock, worker: threading.Thread, heartbeat: Heartbeat) -> list[str]:
+    """What keeps this process from doing its work: empty when all is running."""
+    problems = []
+    if not clock.running:
+        problems.append("clock is not running")
+    if not worker.is_alive():
+        problems.append("worker thread is not running")
+    if not heartbeat.alive:
+        problems.append("heartbeat is not beating")
+    return problems

@@ -4,7 +4,9 @@ PostgreSQL: `FOR UPDATE SKIP LOCKED` in a MATERIALIZED CTE, so any number of wor
 any number of machines share the work. SQLite: one writer at a time, by BEGIN IMMEDIATE.
 A delivery waits while an earlier one of the same GCR and customer is unsettled, so
 `cancelled` never overtakes `rescheduled` (E6). A claim is a lease: a worker that dies
-mid-send gives its rows back when the lease runs out (E10).
+mid-send gives its rows back when the lease runs out (E10), through `rescue_expired`,
+which the clock runs as a job of its own. A claim never needs it to be right: a row
+whose lease ran out stays `sending` (neither claimable nor settled) until rescued.
 """
 
 from __future__ import annotations
@@ -112,8 +114,6 @@ def claim_due(engine: Engine, *, now: datetime, limit: int, lease: timedelta, wo
     params = {"now": now, "until": now + lease, "limit": limit, "worker": worker}
     claim = _CLAIM_POSTGRES if is_postgres(engine) else _CLAIM_SQLITE
     with engine.execution_options(sqlite_begin="BEGIN IMMEDIATE").begin() as connection:
-        connection.execute(_sql(_ABANDON_ATTEMPTS), params)
-        connection.execute(_sql(_RESCUE), params)
         if is_postgres(engine):
             connection.exec_driver_sql(_NESTED_LOOPS)
         claims = [Claim(*row) for row in connection.execute(_sql(claim), params)]
@@ -123,3 +123,12 @@ def claim_due(engine: Engine, *, now: datetime, limit: int, lease: timedelta, wo
                 [{"delivery_id": c.delivery_id, "number": c.attempt, "started_at": now} for c in claims],
             )
     return sorted(claims, key=lambda c: c.delivery_id)
+
+
+def rescue_expired(engine: Engine, *, now: datetime) -> int:
+    """Gives back the deliveries whose worker's lease ran out before `now` (the worker
+    died or stalled mid-send): they are due again, and their open attempts are recorded
+    as abandoned. Returns how many deliveries were given back."""
+    with engine.execution_options(sqlite_begin="BEGIN IMMEDIATE").begin() as connection:
+        connection.execute(_sql(_ABANDON_ATTEMPTS), {"now": now})
+        return connection.execute(_sql(_RESCUE), {"now": now}).rowcount

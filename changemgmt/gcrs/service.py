@@ -1,7 +1,8 @@
 """Creating and changing GCRs. Each call is one step inside the caller's transaction:
 it validates, writes the new state, records a revision for a customer-visible change
 and an audit entry for every change. Bad input raises DomainError and writes nothing
-(the caller's transaction rolls back)."""
+(the caller's transaction rolls back). A change first locks the GCR (store.queries.lock_gcr)
+and judges it as it stands under the lock, so concurrent changes to one GCR take turns."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from changemgmt.gcrs.state import apply_patch, next_window_number, unknown_refer
 from changemgmt.planning.outbox import PlanSummary, plan_for_change
 from changemgmt.store import models
 from changemgmt.store.gcr_state import details_of, has_impacts, state_of
-from changemgmt.store.queries import get_gcr
+from changemgmt.store.queries import lock_gcr
 from changemgmt.store.revisions import record_impacts, revision_json
 
 REQUIRED = ("title", "description", "windows")
@@ -87,7 +88,7 @@ def update_gcr(
     """Changes the fields the patch gives. Status changes go through change_status. A
     patch that does not leave a valid GCR is refused with every problem found at once."""
     override_reason = check_override_reason(override_reason)
-    gcr = get_gcr(session, number)
+    gcr = lock_gcr(session, number)
     before = state_of(gcr)
     if before.status.is_final:
         raise DomainError("status", f"{number} is {before.status.value}; it can no longer be changed")
@@ -167,7 +168,7 @@ def change_status(
     """Publishes, confirms, starts, completes or cancels, as the status machine allows.
     The impacts stay as they are, in the database: `before` and `after` have none."""
     override_reason = check_override_reason(override_reason)
-    gcr = get_gcr(session, number)
+    gcr = lock_gcr(session, number)
     before = details_of(gcr)
     check_transition(before.status, target)
     after = replace(before, status=target)

@@ -1,9 +1,10 @@
-"""The worker's round, shared by `changemgmt worker` and `changemgmt serve`: plan what
-fell due, send what is due, rewrite the feeds that changed. Until the clock process
-exists, every worker does the clock's planning too; each step is idempotent."""
+"""The worker's loop, shared by `changemgmt worker` and `changemgmt serve`: it only
+delivers (the clock plans what falls due and rewrites the feeds). A round that fails (the
+database away a moment) is logged, and the loop goes on after a pause."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -13,30 +14,47 @@ from sqlalchemy.orm import Session, sessionmaker
 from changemgmt.config import Settings
 from changemgmt.delivery.worker import Worker
 from changemgmt.feeds.publisher import rebuild_dirty
+from changemgmt.jobs.heartbeat import Heartbeat
 from changemgmt.jobs.tick import tick
 
+log = logging.getLogger(__name__)
 
-def work_round(sessions: sessionmaker[Session], worker: Worker, settings: Settings, now: datetime) -> int:
-    """One round; returns how many deliveries it handled."""
-    tick(sessions, settings, now)
-    handled = worker.drain()
-    rebuild_dirty(sessions, settings, now)
-    return handled
+DELIVERING = "deliver"
 
 
 def run_rounds(
-    sessions: sessionmaker[Session],
     worker: Worker,
-    settings: Settings,
-    clock: Callable[[], datetime],
     stop: threading.Event,
     idle: float,
     report: Callable[[int], None],
+    heartbeat: Heartbeat | None = None,
 ) -> None:
-    """Rounds until `stop` is set, waiting `idle` seconds after a round that found nothing."""
+    """Sends what is due until `stop` is set, waiting `idle` seconds after a round that
+    found nothing (or failed)."""
+    name = heartbeat.id if heartbeat is not None else worker.name
+    log.info("worker %s: started", name)
     while not stop.is_set():
-        handled = work_round(sessions, worker, settings, clock())
+        if heartbeat is not None:
+            heartbeat.doing(DELIVERING)
+        try:
+            handled = worker.drain()
+        except Exception as exc:  # noqa: BLE001 - one failed round must not end the worker
+            log.error("worker: a round failed (trying again in %s s): %s", idle, exc, exc_info=True)
+            handled = 0
+        if heartbeat is not None:
+            heartbeat.doing(None)
         if handled:
             report(handled)
         else:
             stop.wait(idle)
+    log.info("worker %s: stopped", name)
+
+
+def work_round(sessions: sessionmaker[Session], worker: Worker, settings: Settings, now: datetime) -> int:
+    """The clock's and a worker's work at `now`, one after the other in this thread: the
+    tick, the sends, the feeds. For replays that step through time (`demo`), where no
+    clock process runs. Returns how many deliveries were handled."""
+    tick(sessions, settings, now)
+    handled = worker.drain()
+    rebuild_dirty(sessions, settings, now)
+    return handled

@@ -1,6 +1,7 @@
 """Notices that fall due as time passes: reminders, and `new` for a customer that had no
 eligible contact when the GCR was published and has one now (SPEC §3.1). One function
-of `now`, idempotent: calling it twice plans nothing twice."""
+of the GCR and `now`, idempotent: calling it twice, or in two processes at once (each
+under the GCR's lock, one after the other), plans nothing twice."""
 
 from __future__ import annotations
 
@@ -31,13 +32,16 @@ from changemgmt.store.gcr_state import details_of
 from changemgmt.store.models import Audience, Contact, Customer, Gcr, Notice
 
 
-def plan_due(session: Session, settings: Settings, now: datetime) -> PlanSummary:
-    summary = PlanSummary()
-    statuses = [s.value for s in REMINDER_STATUSES]
-    for gcr in session.scalars(select(Gcr).where(Gcr.status.in_(statuses)).order_by(Gcr.id)):
-        if any(w.dropped_at is None and w.starts_at > now for w in gcr.windows):
-            summary.add(_plan_gcr(session, gcr, settings, now))
-    return summary
+def plan_due(session: Session, gcr: Gcr, settings: Settings, now: datetime) -> PlanSummary:
+    """Plans what fell due for `gcr` by `now`. The caller holds the GCR's lock
+    (store.queries.lock_gcr or try_lock_gcr) and has read it under that lock; everything
+    here is read under it too, so a notice another tick (or `plan`) just planned is seen
+    and not planned again, even one whose key holds that tick's time (a late `new`)."""
+    if Status(gcr.status) not in REMINDER_STATUSES:
+        return PlanSummary()
+    if not any(w.dropped_at is None and w.starts_at > now for w in gcr.windows):
+        return PlanSummary()
+    return _plan_gcr(session, gcr, settings, now)
 
 
 def _plan_gcr(session: Session, gcr: Gcr, settings: Settings, now: datetime) -> PlanSummary:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.errors import NotFound
@@ -18,6 +18,40 @@ def get_gcr(session: Session, number: str) -> Gcr:
     if gcr is None:
         raise NotFound(f"no GCR {number}")
     return gcr
+
+
+# Whatever writes a GCR's revision or its notices first locks the GCR, then decides from
+# what it reads under the lock, so two writers (a change manager and the clock, two clocks
+# during a takeover, a `plan --at` run by hand) take turns and the second one sees what
+# the first one wrote. On PostgreSQL the lock is the GCR's row (SELECT ... FOR NO KEY
+# UPDATE, held until the transaction ends: the lock an UPDATE of the row takes, which
+# rows merely referring to the GCR do not wait for). SQLite has one writer at a time: a transaction that
+# will write takes the database's write lock at its start (store.db.write_transaction,
+# BEGIN IMMEDIATE), so there the row is simply read again.
+
+
+def lock_gcr(session: Session, number: str) -> Gcr:
+    """GCR `number`, locked for the rest of the transaction and read afresh (waiting
+    while another transaction holds it)."""
+    gcr = session.scalar(_fresh(select(Gcr).where(Gcr.number == number).with_for_update(of=Gcr, key_share=True)))
+    if gcr is None:
+        raise NotFound(f"no GCR {number}")
+    return gcr
+
+
+def try_lock_gcr(session: Session, gcr_id: int) -> Gcr | None:
+    """The GCR, locked for the rest of the transaction and read afresh; None when another
+    transaction holds it (PostgreSQL: SKIP LOCKED; that one is deciding, so this caller
+    leaves it to its next round) or it no longer exists."""
+    return session.scalar(
+        _fresh(select(Gcr).where(Gcr.id == gcr_id).with_for_update(of=Gcr, key_share=True, skip_locked=True))
+    )
+
+
+def _fresh(statement: Select) -> Select:
+    """The statement, overwriting what the session already holds of the rows it reads:
+    what another transaction committed before the lock was taken must be seen."""
+    return statement.execution_options(populate_existing=True)
 
 
 @dataclass(frozen=True)
