@@ -138,6 +138,9 @@ class Settings:
     gcr_number_pattern: str = r"GCR-\d+"
     reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=72), timedelta(hours=24))
     minimum_notice: timedelta = timedelta(days=7)
+    # Reminders are planned this long before their moment, due at it (a big GCR's take
+    # seconds to plan): REMINDER_LOOKAHEAD_SECONDS.
+    reminder_lookahead: timedelta = timedelta(seconds=60)
     feed_retention_days: int = 30
     max_attempts: int = 8
     auto_complete_after: timedelta | None = None  # complete GCRs this long after their last window
@@ -207,6 +210,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         gcr_number_pattern=pattern,
         reminder_offsets=_duration_list("REMINDER_OFFSETS_HOURS", env.get("REMINDER_OFFSETS_HOURS", "72,24")),
         minimum_notice=timedelta(days=_positive_int("MINIMUM_NOTICE_DAYS", env.get("MINIMUM_NOTICE_DAYS", "7"))),
+        reminder_lookahead=timedelta(
+            seconds=_positive_int("REMINDER_LOOKAHEAD_SECONDS", env.get("REMINDER_LOOKAHEAD_SECONDS", "60"))
+        ),
         feed_retention_days=_positive_int("FEED_RETENTION_DAYS", env.get("FEED_RETENTION_DAYS", "30")),
         max_attempts=max(1, _positive_int("MAX_DELIVERY_ATTEMPTS", env.get("MAX_DELIVERY_ATTEMPTS", "8"))),
         secret_key=_secret_key(env, home),

@@ -17,7 +17,7 @@ from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.listing import GcrQuery, GcrSummary, list_gcrs
 from changemgmt.gcrs.present import gcr_document, gcr_text
 from changemgmt.gcrs.service import GcrChange, Who, change_status, create_gcr, update_gcr
-from changemgmt.store.db import write_transaction
+from changemgmt.store.db import transaction
 from changemgmt.store.queries import get_gcr
 
 
@@ -109,7 +109,7 @@ def create_command(app: AppContext, file, number, publish, override_reason, **fl
     if number:
         data["number"] = number
     data.pop("status", None)
-    with write_transaction(app.session_factory()) as session:
+    with transaction(app.session_factory()) as session:
         change = create_gcr(session, parse_patch(data), _who(app))
         if publish:
             change = change_status(session, change.gcr.number, Status(publish), _who(app), override_reason)
@@ -125,7 +125,7 @@ def create_command(app: AppContext, file, number, publish, override_reason, **fl
 def update_command(app: AppContext, number, file, override_reason, **flags) -> None:
     """GcrChange GCR NUMBER. Windows given replace the current ones (keep a window's
     `number` to move it); impacts given replace the impacted services."""
-    with write_transaction(app.session_factory()) as session:
+    with transaction(app.session_factory()) as session:
         _report(update_gcr(session, number, parse_patch(_document(file, flags)), _who(app), override_reason))
 
 
@@ -138,7 +138,7 @@ def _status_command(name: str, target: Status | None, help_text: str):
     @user_errors
     def command(app: AppContext, number, override_reason, tentative) -> None:
         status = target or (Status.TENTATIVE if tentative else Status.CONFIRMED)
-        with write_transaction(app.session_factory()) as session:
+        with transaction(app.session_factory()) as session:
             _report(change_status(session, number, status, _who(app), override_reason))
 
     return command

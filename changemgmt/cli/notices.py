@@ -29,7 +29,7 @@ from changemgmt.jobs.heartbeat import Heartbeat
 from changemgmt.jobs.tick import tick_in
 from changemgmt.jobs.worker_loop import run_rounds
 from changemgmt.signing import unsubscribe_token
-from changemgmt.store.db import write_transaction
+from changemgmt.store.db import transaction
 from changemgmt.store.models import Audience, Customer, Delivery, Gcr, Notice
 from changemgmt.store.queries import get_gcr, impacted_customers
 
@@ -48,7 +48,7 @@ def plan_command(app: AppContext, at: str | None, dry_run: bool) -> None:
     tick of the clock, by hand. Safe beside a running clock: each GCR is handled under its
     lock, and one the clock is handling right now is left to it."""
     now = _at(app, at)
-    with write_transaction(app.session_factory()) as session:
+    with transaction(app.session_factory()) as session:
         result = tick_in(session, app.settings, now)
         for line in result.advanced:
             click.echo(line)

@@ -2,8 +2,10 @@
 
 PostgreSQL: `FOR UPDATE SKIP LOCKED` in a MATERIALIZED CTE, so any number of workers on
 any number of machines share the work. SQLite: one writer at a time, by BEGIN IMMEDIATE.
-A delivery waits while an earlier one of the same GCR and customer is unsettled, so
-`cancelled` never overtakes `rescheduled` (E6). A claim is a lease: a worker that dies
+Due deliveries go by priority (NoticeKind.priority: a reminder before the `new` notices
+of a big publication), then by due time. A delivery waits while an earlier one of the
+same GCR and customer is unsettled, so `cancelled` never overtakes `rescheduled` (E6).
+A claim is a lease: a worker that dies
 mid-send gives its rows back when the lease runs out (E10), through `rescue_expired`,
 which the clock runs as a job of its own. A claim never needs it to be right: a row
 whose lease ran out stays `sending` (neither claimable nor settled) until rescued.
@@ -44,7 +46,7 @@ _DUE = f"""
         SELECT 1 FROM deliveries d2 JOIN notices n2 ON n2.id = d2.notice_id
         WHERE n2.gcr_id = n.gcr_id AND n2.customer_id = n.customer_id AND d2.id < d.id
           AND d2.state IN {_UNSETTLED})
-    ORDER BY d.next_attempt_at, d.id
+    ORDER BY d.priority, d.next_attempt_at, d.id
     LIMIT :limit
 """
 
@@ -57,7 +59,7 @@ _DUE_POSTGRES = f"""
     SELECT c.id FROM (
         SELECT d.id, d.notice_id FROM deliveries d
         WHERE d.state = {_CLAIMABLE} AND d.next_attempt_at <= :now
-        ORDER BY d.next_attempt_at, d.id
+        ORDER BY d.priority, d.next_attempt_at, d.id
         FOR UPDATE OF d SKIP LOCKED) c
     WHERE NOT EXISTS (
         SELECT 1 FROM notices n JOIN notices n2 ON n2.gcr_id = n.gcr_id AND n2.customer_id = n.customer_id

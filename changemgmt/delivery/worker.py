@@ -25,7 +25,7 @@ from changemgmt.delivery.render import Renderer
 from changemgmt.delivery.transports.base import SendError, Transport
 from changemgmt.domain.states import NoticeState
 from changemgmt.store.bulk import among
-from changemgmt.store.db import session_factory, write_transaction
+from changemgmt.store.db import session_factory, transaction
 from changemgmt.store.models import Notice, Window
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class Worker:
         return outcomes + [self._outcome(claim, message, future) for claim, message, future in sends]
 
     def _record(self, outcomes: list[Outcome]) -> None:
-        with write_transaction(self.sessions) as session:
+        with transaction(self.sessions) as session:
             record_outcomes(session, outcomes, self.clock(), self.settings.max_attempts, self.rng)
 
     def _outcome(self, claim: Claim, message: OutgoingMessage, future) -> Outcome:

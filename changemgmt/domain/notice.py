@@ -19,6 +19,14 @@ class NoticeKind(str, enum.Enum):
     EMERGENCY = "emergency"
 
     @property
+    def priority(self) -> int:
+        """Which due deliveries a worker takes first (0 before 1): a notice bound to a
+        moment (a reminder, a start, a reschedule, an emergency...) goes before the `new`
+        notices of a big publication, which may wait a minute; an earlier notice to the
+        same customer about the same GCR still goes first (delivery.claim)."""
+        return 1 if self is NoticeKind.NEW else 0
+
+    @property
     def subject_word(self) -> str:
         return "EMERGENCY" if self is NoticeKind.EMERGENCY else self.value.capitalize()
 

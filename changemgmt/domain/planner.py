@@ -23,6 +23,9 @@ REMINDER_STATUSES = frozenset({Status.TENTATIVE, Status.CONFIRMED, Status.IN_PRO
 class Policy:
     reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=72), timedelta(hours=24))
     minimum_notice: timedelta = timedelta(days=7)
+    # Reminders are planned this long before their moment, so that they are in the outbox,
+    # due at their moment, when it comes: planning a big GCR's reminders takes seconds.
+    reminder_lookahead: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -228,11 +231,13 @@ def plan_reminders(
     policy: Policy,
     now: datetime,
 ) -> list[PlannedNotice]:
-    """Reminders due by `now` for one customer (the outbox drops keys it already has).
+    """Reminders due by `now` plus the policy's lookahead for one customer, each due at
+    its moment (the outbox drops keys it already has).
 
     A reminder whose moment came before its window's times were last set was superseded
     by that reschedule; one whose window has started is no longer sent.
     """
+    horizon = now + policy.reminder_lookahead
     if status not in REMINDER_STATUSES or not (standing.in_scope and standing.notified):
         return []
     due = []
@@ -241,7 +246,7 @@ def plan_reminders(
             continue
         for offset in policy.reminder_offsets:
             moment = window.start - offset
-            if moment > now or moment < times_set_at.get(window.number, moment):
+            if moment > horizon or moment < times_set_at.get(window.number, moment):
                 continue
             if standing.notified_at is None or standing.notified_at >= moment:
                 continue  # only customers notified before the moment: the first notice itself is news enough

@@ -23,7 +23,7 @@ from changemgmt.feeds.registry import (
     rotate,
     with_token,
 )
-from changemgmt.store.db import write_transaction
+from changemgmt.store.db import transaction
 
 
 def key_for(session: Session, account: str | None, scope: Scope) -> str:
@@ -45,7 +45,7 @@ def open_feed(
 ) -> FeedToken:
     """The feed, created on first use, with its file written and current. SealError
     (a DomainError) when its token does not open with this SECRET_KEY."""
-    with write_transaction(sessions) as session:
+    with transaction(sessions) as session:
         feed = ensure_feed(session, key_for(session, account, scope), settings, now)
         try:
             opened = with_token(feed, settings)
@@ -67,7 +67,7 @@ def rotate_feed(
     sessions: sessionmaker[Session], settings: Settings, now: datetime, account: str | None, scope: Scope, actor: str
 ) -> FeedToken:
     """Gives the feed a new token: the old URL answers 404 at once, the new one serves."""
-    with write_transaction(sessions) as session:
+    with transaction(sessions) as session:
         feed = ensure_feed(session, key_for(session, account, scope), settings, now)
         old, _ = rotate(session, feed, settings, now, actor)
         fresh = with_token(feed, settings)

@@ -21,7 +21,7 @@ from changemgmt.feeds.hierarchy import enterprises, members
 from changemgmt.feeds.internal import internal_blocks, published_gcr_ids
 from changemgmt.feeds.registry import INTERNAL_KEY, FeedToken, Scope, ensure_feeds, feed_key, with_token
 from changemgmt.store.chunks import chunks
-from changemgmt.store.db import write_transaction
+from changemgmt.store.db import transaction
 from changemgmt.store.models import Customer, Feed, FeedRebuild, Gcr
 
 BATCH = 500  # account feeds built together (their events are loaded in a few queries)
@@ -161,7 +161,7 @@ def rebuild_all(sessions: sessionmaker[Session], settings: Settings, now: dateti
     """Creates any missing feed (every customer, every enterprise, the internal one),
     rewrites every feed whose bytes changed, deletes files no feed owns, and clears the
     requests it has covered."""
-    with write_transaction(sessions) as session:
+    with transaction(sessions) as session:
         customers = list(session.scalars(select(Customer.id).order_by(Customer.id)))
         keys = [feed_key(Scope.CUSTOMER, cid) for cid in customers]
         keys += [feed_key(Scope.ENTERPRISE, cid) for cid in enterprises(session)] + [INTERNAL_KEY]

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.store.bulk import insert_rows
-from changemgmt.store.db import write_transaction
+from changemgmt.store.db import transaction
 from changemgmt.store.models import ClockJob
 
 ERROR_MAX = 2000  # characters of an error kept
@@ -25,7 +25,7 @@ class Outcome:
 
 
 def record_start(sessions: sessionmaker[Session], job_id: str, process_id: str, now: datetime) -> None:
-    with write_transaction(sessions) as session:
+    with transaction(sessions) as session:
         _ensure(session, job_id)
         session.execute(
             update(ClockJob).where(ClockJob.id == job_id).values(last_started_at=now, last_process_id=process_id)
@@ -33,7 +33,7 @@ def record_start(sessions: sessionmaker[Session], job_id: str, process_id: str, 
 
 
 def record_finish(sessions: sessionmaker[Session], job_id: str, now: datetime, outcome: Outcome) -> None:
-    with write_transaction(sessions) as session:
+    with transaction(sessions) as session:
         _ensure(session, job_id)
         session.execute(
             update(ClockJob)

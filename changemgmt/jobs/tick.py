@@ -20,7 +20,7 @@ from changemgmt.domain.status import Status
 from changemgmt.jobs.advance import advance_gcr, flag_overdue
 from changemgmt.planning.due import plan_due
 from changemgmt.planning.outbox import PlanSummary
-from changemgmt.store.db import write_transaction
+from changemgmt.store.db import transaction
 from changemgmt.store.models import Gcr
 from changemgmt.store.queries import try_lock_gcr
 
@@ -72,7 +72,7 @@ def tick_gcr(session: Session, settings: Settings, gcr_id: int, number: str, now
 
 def tick_in(session: Session, settings: Settings, now: datetime) -> TickResult:
     """One tick inside the caller's transaction (`plan`; opened with BEGIN IMMEDIATE on
-    SQLite, as store.db.write_transaction does): all of it is kept, or none."""
+    SQLite, as store.db.transaction does): all of it is kept, or none."""
     result = TickResult()
     for gcr_id, number in active_gcrs(session):
         result.add(tick_gcr(session, settings, gcr_id, number, now))
@@ -104,7 +104,7 @@ def _each_gcr(sessions: sessionmaker[Session], statuses, step) -> TickResult:
     result, failures = TickResult(), {}
     for gcr_id, number in gcrs:
         try:
-            with write_transaction(sessions) as session:
+            with transaction(sessions) as session:
                 result.add(step(session, gcr_id, number))
         except Exception as exc:  # noqa: BLE001 - one GCR fails alone; the job reports it
             log.error("clock: %s could not be handled: %s", number, exc, exc_info=True)

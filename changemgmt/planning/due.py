@@ -63,7 +63,7 @@ def _reminders_owed(session: Session, gcr: Gcr, settings: Settings, now: datetim
     for window in _active_windows(gcr):
         for offset in settings.reminder_offsets:
             moment = window.start - offset
-            if not set_at[window.number] <= moment <= now < window.start:
+            if not (set_at[window.number] <= moment <= now + settings.reminder_lookahead and now < window.start):
                 continue
             owed = session.execute(
                 select(func.count())

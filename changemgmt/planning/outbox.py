@@ -29,7 +29,11 @@ CHUNK = 1000
 
 
 def policy_of(settings: Settings) -> Policy:
-    return Policy(reminder_offsets=settings.reminder_offsets, minimum_notice=settings.minimum_notice)
+    return Policy(
+        reminder_offsets=settings.reminder_offsets,
+        minimum_notice=settings.minimum_notice,
+        reminder_lookahead=settings.reminder_lookahead,
+    )
 
 
 @dataclass

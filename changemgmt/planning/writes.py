@@ -82,7 +82,13 @@ def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, li
     if not groups:
         return
     values = [
-        {"notice_id": notice_id, "state": DELIVERY_PLANNED.target, "attempts": 0, "next_attempt_at": n.due_at}
+        {
+            "notice_id": notice_id,
+            "state": DELIVERY_PLANNED.target,
+            "attempts": 0,
+            "next_attempt_at": n.due_at,
+            "priority": n.kind.priority,
+        }
         for notice_id, n, _ in groups
     ]
     created: dict[int, list[int]] = defaultdict(list)

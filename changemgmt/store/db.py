@@ -124,17 +124,11 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work commits together at the end, or not at all."""
-    with factory() as session, session.begin():
-        yield session
-
-
-@contextmanager
-def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A transaction that reads what it then writes (a GCR change, a tick): on SQLite it
-    takes the database's write lock at its start (BEGIN IMMEDIATE), so it waits its turn
-    there rather than failing midway when another writer committed since it first read
-    (STANDARDS E11, E12). On PostgreSQL, the same as `transaction`; row locks do the rest."""
+    """A session whose work commits together at the end, or not at all. On SQLite it takes
+    the database's write lock at its start (BEGIN IMMEDIATE): a transaction that reads
+    what it then writes waits its turn there, where a deferred one fails midway ("database
+    is locked", at once) when another writer committed since it first read (STANDARDS
+    E11, E12). On PostgreSQL, a plain transaction; row locks do the rest."""
     with factory() as session, session.begin():
         session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
         yield session

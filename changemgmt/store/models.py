@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -322,7 +323,7 @@ class Delivery(Base):
     """Sending one notice to its recipients (one SendGrid request); retried until settled."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_deliveries_due", "state", "priority", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
@@ -330,6 +331,7 @@ class Delivery(Base):
     state: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1)  # NoticeKind.priority: 0 first
     claimed_until: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)

@@ -25,9 +25,9 @@ def get_gcr(session: Session, number: str) -> Gcr:
 # during a takeover, a `plan --at` run by hand) take turns and the second one sees what
 # the first one wrote. On PostgreSQL the lock is the GCR's row (SELECT ... FOR NO KEY
 # UPDATE, held until the transaction ends: the lock an UPDATE of the row takes, which
-# rows merely referring to the GCR do not wait for). SQLite has one writer at a time: a transaction that
-# will write takes the database's write lock at its start (store.db.write_transaction,
-# BEGIN IMMEDIATE), so there the row is simply read again.
+# rows merely referring to the GCR do not wait for). SQLite has one writer at a time:
+# a transaction that will write takes the database's write lock at its start
+# (store.db.transaction, BEGIN IMMEDIATE), so there the row is simply read again.
 
 
 def lock_gcr(session: Session, number: str) -> Gcr:
