@@ -5,13 +5,14 @@ issue) plug in as `fallback`, which gets every other request."""
 from __future__ import annotations
 
 from changemgmt.config import Settings
-from changemgmt.web.feedfiles import FeedFiles
+from changemgmt.web.feeddocs import feed_route
 from changemgmt.web.paths import is_feed_path
 
 
 def create_app(settings: Settings, fallback=None, max_age: int = 300):
-    """An ASGI app serving settings.calendars_dir; `fallback` (an ASGI app) answers the rest."""
-    feeds = FeedFiles(settings.calendars_dir, max_age=max_age)
+    """An ASGI app serving the feeds (from calendars/ or the database, as FEED_STORE says);
+    `fallback` (an ASGI app) answers the rest."""
+    feeds = feed_route(settings, max_age=max_age)
 
     async def app(scope, receive, send) -> None:
         kind = scope["type"]
