@@ -39,12 +39,13 @@ class FeedMarks:
         self.renamed: set[int] = set()  # customers named in the internal feed's service lines
         self.services: set[int] = set()  # services whose line changed
         self.locations: set[int] = set()  # locations whose place changed
+        self.existing = 1  # rows the kind being imported had before: with none, all are new
 
     def note(self, kind: str, rows: list[dict]) -> None:
         """Compares these rows, shaped for their table, with the stored ones. A customer
         whose parent comes later in the file has no parent_id yet: its parent is new, so
         no feed of it exists, and the customer is marked only if it left another."""
-        if kind not in SHOWN:
+        if kind not in SHOWN or not self.existing:  # a file's keys are unique: no row meets itself
             return
         key, shown = CONFLICT_KEYS[kind][0], itemgetter(*SHOWN[kind])
         before = shown_before(self.connection, kind, [row[key] for row in rows])

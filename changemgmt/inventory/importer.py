@@ -119,6 +119,7 @@ class _Run:
         try:
             for name in self.source.kinds:
                 before = count(self.connection, name)
+                self.marks.existing = before  # none: every row is new, nothing to compare
                 rows[name] = self._import_kind(self.known[name])
                 if name == "customers":
                     self._finish_customers()

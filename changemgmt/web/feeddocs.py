@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -147,7 +148,7 @@ class FeedDocuments:
         self.failed_at = 0.0
 
     def _validators(self, hashes: Sequence[str]) -> dict[str, Validators]:
-        return self.connections.run(lambda connection: current_validators(connection, hashes))
+        return self.connections.run(partial(current_validators, hashes=hashes))
 
     async def __call__(self, scope, receive, send) -> None:
         method = scope["method"]
@@ -189,7 +190,7 @@ class FeedDocuments:
 
     async def _load(self, token: str, key: str) -> Entry | None:
         loop = asyncio.get_running_loop()
-        read = lambda connection: current_document(connection, token)  # noqa: E731
+        read = partial(current_document, token=token)
         document = await loop.run_in_executor(self.pool, self.connections.run, read)
         if document is None:  # rotated since its ETag was read
             return None
