@@ -10,9 +10,8 @@ from changemgmt.web.paths import is_feed_path
 
 
 def create_app(settings: Settings, fallback=None, max_age: int = 300):
-    """An ASGI app serving the feeds (from calendars/ or the database, as FEED_STORE says);
-    `fallback` (an ASGI app) answers the rest."""
-    feeds = feed_route(settings, max_age=max_age)
+    """An ASGI app serving settings.calendars_dir; `fallback` (an ASGI app) answers the rest."""
+    feeds = feed_route(settings, max_age=max_age)  # calendars/ or the database (FEED_STORE)
 
     async def app(scope, receive, send) -> None:
         kind = scope["type"]
