@@ -1,8 +1,11 @@
-"""Requests/second of our feed route and of nginx serving the same file, for bench/feeds.py.
+"""Requests/second of our feed routes (FEED_STORE=files: the file in calendars/;
+FEED_STORE=database: the feed_documents row) and of nginx serving the same file, in the
+same run, for bench/feeds.py.
 
 Each server gets one process (nginx: one worker) pinned to core 0; the load generator
 runs on core 1: wrk when installed, else a small asyncio client (which then, not the
-servers, may be the limit for nginx)."""
+servers, may be the limit for nginx). PostgreSQL, when it is the database, is not
+pinned: its backend answering the database route runs wherever the kernel puts it."""
 
 from __future__ import annotations
 
@@ -64,7 +67,12 @@ def wait_for(url: str, process: subprocess.Popen) -> None:
 
 def start_app(settings, pin: list[str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "CHANGEMGMT_HOME": str(settings.home), "DATABASE_URL": settings.database_url}
+    env = {
+        **os.environ,
+        "CHANGEMGMT_HOME": str(settings.home),
+        "DATABASE_URL": settings.database_url,
+        "FEED_STORE": settings.feed_store,
+    }
     process = subprocess.Popen(
         [
             *pin,
@@ -185,7 +193,12 @@ def rates(servers: dict[str, str], name: str, pin: list[str], seconds: float) ->
     return found
 
 
-def measure_serving(settings, feed: Path, seconds: float) -> None:
+FILES, DATABASE, NGINX = "file route", "database route", "nginx"
+
+
+def measure_serving(settings, feed: Path, seconds: float, database_settings=None) -> None:
+    """Loads each server with the same feed: our route on `settings` (files), on
+    `database_settings` (FEED_STORE=database) when given, and nginx on the folder."""
     server_pin, client_pin = cores()
     print(
         f"serving {feed.stat().st_size} bytes ({feed.name[:6]}...), load by "
@@ -193,25 +206,37 @@ def measure_serving(settings, feed: Path, seconds: float) -> None:
     )
     processes = []
     try:
-        app, app_url = start_app(settings, server_pin)
-        processes.append(app)
-        servers = {"our route (uvicorn)": app_url}
+        servers = {}
+        for name, variant in ((FILES, settings), (DATABASE, database_settings)):
+            if variant is not None:
+                process, servers[name] = start_app(variant, server_pin)
+                processes.append(process)
         nginx = start_nginx(settings, server_pin)
         if nginx:
             processes.append(nginx[0])
-            servers["nginx"] = nginx[1]
+            servers[NGINX] = nginx[1]
         found = rates(servers, feed.name, client_pin, seconds)
     finally:
         for process in processes:
             process.terminate()
             process.wait(10)
     for status in (200, 304):
-        ours = found[("our route (uvicorn)", status)]
-        line = f"  {status}: our route {ours:,.0f} req/s"
-        if ("nginx", status) in found:
-            ratio = ours / found[("nginx", status)]
-            line += (
-                f", nginx {found[('nginx', status)]:,.0f} req/s: {ratio:.0%} of nginx "
-                f"(target >= 12%: {'met' if ratio >= 0.12 else 'NOT met'})"
-            )
-        print(line)
+        print(f"  {status}: " + "; ".join(_figures(found, status)))
+
+
+def _figures(found: dict[tuple[str, int], float], status: int) -> list[str]:
+    files = found[(FILES, status)]
+    figures = [f"file route {files:,.0f} req/s"]
+    if (DATABASE, status) in found:
+        ratio = found[(DATABASE, status)] / files
+        figures.append(
+            f"database route {found[(DATABASE, status)]:,.0f} req/s = {ratio:.0%} of the file route "
+            f"(target >= 50%: {'met' if ratio >= 0.5 else 'NOT met'})"
+        )
+    if (NGINX, status) in found:
+        ratio = files / found[(NGINX, status)]
+        figures.append(
+            f"nginx {found[(NGINX, status)]:,.0f} req/s (file route {ratio:.0%} of it, "
+            f"target >= 12%: {'met' if ratio >= 0.12 else 'NOT met'})"
+        )
+    return figures

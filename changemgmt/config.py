@@ -1,7 +1,8 @@
 """Settings from the environment, in one place (SPEC §9).
 
 Every setting has a safe default for the embedded mode: SQLite under `var/`, mail
-written as files to `var/outbox/`, feeds in `calendars/`.
+written as files to `var/outbox/`, feeds in `calendars/` (`FEED_STORE=database` keeps
+them in the database instead, for web processes on several machines).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from changemgmt.domain.errors import DomainError
 from changemgmt.domain.text import NAME_MAX, PHONE_MAX, display_name, email_address, one_line
 
 SECRET_KEY_MIN_BYTES = 32
+FEED_STORES = ("files", "database")
 MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 LOG_FORMATS = ("text", "json")
 
@@ -118,6 +120,7 @@ class Settings:
     email_backend: str = "file"
     outbox_dir: Path = Path("var/outbox")
     calendars_dir: Path = Path("calendars")
+    feed_store: str = "files"  # files (calendars_dir) | database (the feed_documents table)
     templates_dir: Path | None = None  # operator's templates, searched before the shipped ones
     sendgrid_api_key: str = ""
     sendgrid_api_host: str = "https://api.sendgrid.com"
@@ -181,6 +184,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     backend = env.get("EMAIL_BACKEND", "file")
     if backend not in ("file", "sendgrid", "smtp"):
         raise ConfigError(f"EMAIL_BACKEND: {backend!r} is not one of file, sendgrid, smtp")
+    feed_store = env.get("FEED_STORE") or "files"
+    if feed_store not in FEED_STORES:
+        raise ConfigError(f"FEED_STORE: {feed_store!r} is not one of {', '.join(FEED_STORES)}")
     provider_domain = env.get("PROVIDER_DOMAIN", Settings.provider_domain)
     cm_email = _checked(email_address, env.get("CM_EMAIL", f"change-management@{provider_domain}"), "CM_EMAIL")
     provider_name = _checked(display_name, env.get("PROVIDER_NAME", Settings.provider_name), "PROVIDER_NAME")
@@ -190,6 +196,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         email_backend=backend,
         outbox_dir=home / env.get("OUTBOX_DIR", "var/outbox"),
         calendars_dir=home / env.get("CALENDARS_DIR", "calendars"),
+        feed_store=feed_store,
         templates_dir=home / env["TEMPLATES_DIR"] if env.get("TEMPLATES_DIR") else None,
         sendgrid_api_key=env.get("SENDGRID_API_KEY", ""),
         sendgrid_api_host=env.get("SENDGRID_API_HOST", Settings.sendgrid_api_host),

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
 from changemgmt.domain.errors import DomainError, NotFound
-from changemgmt.feeds import files
 from changemgmt.feeds.feed_tokens import SealError
 from changemgmt.feeds.publisher import Written, publish
 from changemgmt.feeds.registry import (
@@ -23,6 +22,7 @@ from changemgmt.feeds.registry import (
     rotate,
     with_token,
 )
+from changemgmt.feeds.stores import store_of
 from changemgmt.store.db import transaction
 
 
@@ -43,7 +43,7 @@ def key_for(session: Session, account: str | None, scope: Scope) -> str:
 def open_feed(
     sessions: sessionmaker[Session], settings: Settings, now: datetime, account: str | None, scope: Scope
 ) -> FeedToken:
-    """The feed, created on first use, with its file written and current. SealError
+    """The feed, created on first use, written and current. SealError
     (a DomainError) when its token does not open with this SECRET_KEY."""
     with transaction(sessions) as session:
         feed = ensure_feed(session, key_for(session, account, scope), settings, now)
@@ -71,8 +71,9 @@ def rotate_feed(
         feed = ensure_feed(session, key_for(session, account, scope), settings, now)
         old, _ = rotate(session, feed, settings, now, actor)
         fresh = with_token(feed, settings)
+    store = store_of(settings, sessions)
     if old is not None:
-        files.remove(settings.calendars_dir, f"{old}.ics")
+        store.remove(old)
     _write(sessions, settings, now, fresh)
     return fresh
 

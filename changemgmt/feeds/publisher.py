@@ -1,6 +1,7 @@
-"""Writing feed files: the ones GCR changes asked for (`rebuild_dirty`), or all of them
-(`rebuild_all`). A file is rewritten only when its bytes change, atomically. Retention
-depends on `now`, which callers pass in (STYLE 3)."""
+"""Writing feeds: the ones GCR changes asked for (`rebuild_dirty`), or all of them
+(`rebuild_all`), to the store FEED_STORE names (files in calendars/, or the database). A
+feed is rewritten only when its bytes change, atomically. Retention depends on `now`,
+which callers pass in (STYLE 3)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
 from changemgmt.domain.retention import retention_cutoff
-from changemgmt.feeds import files
 from changemgmt.feeds.blocks import Block, assemble, internal_gcr_number, keeps, split_feed
 from changemgmt.feeds.customer import States, customer_blocks
-from changemgmt.feeds.feed_tokens import SealError, is_token, token_hash
+from changemgmt.feeds.feed_tokens import SealError
 from changemgmt.feeds.headers import header
 from changemgmt.feeds.hierarchy import enterprises, members
 from changemgmt.feeds.internal import internal_blocks, published_gcr_ids
 from changemgmt.feeds.registry import INTERNAL_KEY, FeedToken, Scope, ensure_feeds, feed_key, with_token
+from changemgmt.feeds.stores import FeedStore, FeedWriter, store_of
 from changemgmt.store.chunks import chunks
 from changemgmt.store.db import transaction
 from changemgmt.store.models import Customer, Feed, FeedRebuild, Gcr
@@ -30,15 +31,15 @@ MAX_REQUESTS = 50_000  # rebuild requests taken per round
 
 @dataclass
 class Written:
-    """What a rebuild did: files written per scope, files left as they were."""
+    """What a rebuild did: feeds written per scope, feeds left as they were."""
 
     customer: int = 0
     enterprise: int = 0
     internal: int = 0
     unchanged: int = 0
-    removed: int = 0  # files of rotated tokens or unknown feeds deleted
+    removed: int = 0  # feeds stored under rotated or unknown tokens deleted
     unreadable: list[str] = field(default_factory=list)  # feeds whose token SECRET_KEY cannot open
-    files: list[tuple[int, str, str]] = field(default_factory=list, repr=False)  # feed id, token hash, name
+    stored: list[tuple[int, str, str]] = field(default_factory=list, repr=False)  # feed id, token hash, token
 
     @property
     def total(self) -> int:
@@ -50,32 +51,36 @@ class Written:
             return
         scope = feed.scope.value
         setattr(self, scope, getattr(self, scope) + 1)
-        self.files.append((feed.feed.id, feed.feed.token_hash, feed.file_name))
+        self.stored.append((feed.feed.id, feed.feed.token_hash, feed.token))
 
 
 def publish(
-    session: Session, settings: Settings, now: datetime, feeds: list[FeedToken], changed_gcrs: set[int] | None = None
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    feeds: list[FeedToken],
+    changed_gcrs: set[int] | None = None,
+    store: FeedStore | None = None,
 ) -> Written:
-    """Writes these feeds' files. The internal feed is updated for `changed_gcrs` only,
-    reusing its other events from its file, when given; else built whole."""
+    """Writes these feeds to `store` (default: the configured one). The internal feed is
+    updated for `changed_gcrs` only, reusing its other events from its stored bytes, when
+    given; else built whole."""
     written = Written()
-    mode = files.ensure_folder(settings.calendars_dir)
+    store = store or store_of(settings, session)
     accounts = [f for f in feeds if f.scope is not Scope.INTERNAL]
     states = States(session)
-    with files.Writer(settings.calendars_dir, mode=mode) as writer:
+    with store.writer() as writer:
         for start in range(0, len(accounts), BATCH):
             _publish_accounts(session, settings, now, accounts[start : start + BATCH], states, writer, written)
         for feed in feeds:
             if feed.scope is Scope.INTERNAL:
-                events = _internal_events(session, settings, now, feed, changed_gcrs)
+                events = _internal_events(session, settings, now, feed, changed_gcrs, store)
                 _submit(writer, feed, assemble(header(feed, None, settings), events), written)
-    if written.files:
-        files.sync_folder(settings.calendars_dir)
     return written
 
 
-def _submit(writer: files.Writer, feed: FeedToken, data: bytes, written: Written) -> None:
-    writer.submit(feed.file_name, data, lambda changed: written.add(feed, changed))
+def _submit(writer: FeedWriter, feed: FeedToken, data: bytes, written: Written) -> None:
+    writer.submit(feed, data, lambda changed: written.add(feed, changed))
 
 
 def _publish_accounts(
@@ -84,7 +89,7 @@ def _publish_accounts(
     now: datetime,
     feeds: list[FeedToken],
     states: States,
-    writer: files.Writer,
+    writer: FeedWriter,
     written: Written,
 ) -> None:
     ids = {f.customer_id for f in feeds}
@@ -99,12 +104,17 @@ def _publish_accounts(
 
 
 def _internal_events(
-    session: Session, settings: Settings, now: datetime, feed: FeedToken, changed_gcrs: set[int] | None
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    feed: FeedToken,
+    changed_gcrs: set[int] | None,
+    store: FeedStore,
 ) -> list[Block]:
-    old = files.read(settings.calendars_dir, feed.file_name) if changed_gcrs is not None else None
+    old = store.read(feed) if changed_gcrs is not None else None
     try:
         kept_blocks = split_feed(old) if old is not None else None
-    except ValueError:  # a damaged file (one an older version wrote, say): build it whole
+    except ValueError:  # damaged bytes (an older version wrote them, say): build it whole
         kept_blocks = None
     if changed_gcrs is None or kept_blocks is None:  # (kept_blocks is None without changed_gcrs)
         built = internal_blocks(session, published_gcr_ids(session), settings, now)
@@ -135,6 +145,7 @@ def tokens_of(feeds: list[Feed], settings: Settings, written: Written) -> list[F
 def rebuild_dirty(sessions: sessionmaker[Session], settings: Settings, now: datetime) -> Written:
     """Rewrites the feeds that GCR changes asked for, then clears those requests."""
     total = Written()
+    store = store_of(settings, sessions)
     while True:
         with sessions() as session:
             requests = session.execute(
@@ -149,9 +160,9 @@ def rebuild_dirty(sessions: sessionmaker[Session], settings: Settings, now: date
             feeds = tokens_of(rows, settings, total)
             internal = [r.gcr_id for r in requests if r.feed_key == INTERNAL_KEY]
             changed = None if None in internal else set(internal)
-            written = publish(session, settings, now, feeds, changed)
+            written = publish(session, settings, now, feeds, changed, store)
         _merge(total, written)
-        total.removed += drop_rotated(sessions, settings, written)
+        total.removed += drop_rotated(sessions, settings, written, store)
         _clear(sessions, [r.id for r in requests])
         if len(requests) < MAX_REQUESTS:
             return total
@@ -159,8 +170,9 @@ def rebuild_dirty(sessions: sessionmaker[Session], settings: Settings, now: date
 
 def rebuild_all(sessions: sessionmaker[Session], settings: Settings, now: datetime) -> Written:
     """Creates any missing feed (every customer, every enterprise, the internal one),
-    rewrites every feed whose bytes changed, deletes files no feed owns, and clears the
-    requests it has covered."""
+    rewrites every feed whose bytes changed, deletes stored feeds no feed's token names,
+    and clears the requests it has covered."""
+    store = store_of(settings, sessions)
     with transaction(sessions) as session:
         customers = list(session.scalars(select(Customer.id).order_by(Customer.id)))
         keys = [feed_key(Scope.CUSTOMER, cid) for cid in customers]
@@ -170,11 +182,10 @@ def rebuild_all(sessions: sessionmaker[Session], settings: Settings, now: dateti
         covered = list(session.scalars(select(FeedRebuild.id)))
         unreadable = Written()
         feeds = by_tree(session, tokens_of(list(session.scalars(select(Feed).order_by(Feed.id))), settings, unreadable))
-        written = publish(session, settings, now, feeds)
+        written = publish(session, settings, now, feeds, store=store)
         written.unreadable = unreadable.unreadable
-    written.removed += drop_rotated(sessions, settings, written)
-    written.removed += remove_unknown_files(sessions, settings)
-    files.remove_stale_temporaries(settings.calendars_dir)
+    written.removed += drop_rotated(sessions, settings, written, store)
+    written.removed += store.remove_unknown(lambda: _token_hashes(sessions))
     _clear(sessions, covered)
     return written
 
@@ -194,32 +205,31 @@ def by_tree(session: Session, feeds: list[FeedToken]) -> list[FeedToken]:
     return sorted(feeds, key=lambda f: (root(f.feed.customer_id), f.feed.id))
 
 
-def drop_rotated(sessions: sessionmaker[Session], settings: Settings, written: Written) -> int:
-    """Deletes files just written under a token rotated meanwhile, so an old URL stays
+def drop_rotated(
+    sessions: sessionmaker[Session], settings: Settings, written: Written, store: FeedStore | None = None
+) -> int:
+    """Deletes feeds just written under a token rotated meanwhile, so an old URL stays
     dead however a rebuild and a rotation interleave."""
+    store = store or store_of(settings, sessions)
     removed = 0
-    for chunk in chunks(written.files, 1000):
+    for chunk in chunks(written.stored, 1000):
         with sessions() as session:
             current = dict(
                 session.execute(
                     select(Feed.id, Feed.token_hash).where(Feed.id.in_([feed_id for feed_id, _, _ in chunk]))
                 ).all()
             )
-        for feed_id, written_hash, name in chunk:
+        for feed_id, written_hash, token in chunk:
             if current.get(feed_id) != written_hash:
-                removed += files.remove(settings.calendars_dir, name)
+                removed += store.remove(token)
     return removed
 
 
-def remove_unknown_files(sessions: sessionmaker[Session], settings: Settings) -> int:
-    """Deletes token-named files that no feed owns (left by a crash mid-rotation)."""
-    names = [p.name for p in settings.calendars_dir.glob("*.ics") if is_token(p.name[: -len(".ics")])]
-    # Read the tokens after listing the files: a feed is committed before its file exists.
+def _token_hashes(sessions: sessionmaker[Session]) -> set[str]:
+    """Every feed's current token hash: what is stored under any other is left over (from
+    a crash mid-rotation, say) and removed."""
     with sessions() as session:
-        known = set(session.scalars(select(Feed.token_hash)))
-    return sum(
-        files.remove(settings.calendars_dir, name) for name in names if token_hash(name[: -len(".ics")]) not in known
-    )
+        return set(session.scalars(select(Feed.token_hash)))
 
 
 def _clear(sessions: sessionmaker[Session], ids: list[int]) -> None:

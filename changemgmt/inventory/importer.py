@@ -6,6 +6,9 @@ them. A bad row does not stop the reading: every problem of the file is collecte
 cells, unknown references, keys repeated within the file), and at the end any problem
 rolls the whole file back. Memory holds one chunk and the keys of one kind seen so far
 (with the position of each), never the rows of the file.
+
+Rows that change what a calendar feed shows mark those feeds for rebuilding, in the same
+transaction (`feedmarks`: one more query per chunk).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
 from changemgmt.inventory.errors import Collector, ImportFailed, RowError
+from changemgmt.inventory.feedmarks import FeedMarks
 from changemgmt.inventory.fields import Kind, check_kind_name, kinds
 from changemgmt.inventory.readers import Progress, RowProblem, Source, open_source
 from changemgmt.inventory.refs import Chunk, Entry, References
@@ -63,19 +67,23 @@ def import_inventory(
     progress: Progress | None = None,
     now: datetime | None = None,
 ) -> ImportResult:
-    """Upserts every row of `file` (CSV or JSON; see `readers`) in one transaction and
-    records who did it. Raises ImportFailed, having written nothing, if any row is bad;
-    a dry run checks and counts everything, then rolls back."""
+    """Upserts every row of `file` (CSV or JSON; see `readers`) in one transaction, marks
+    the feeds its changes make stale, and records who did it. Raises ImportFailed, having
+    written nothing, if any row is bad; a dry run checks and counts everything, then
+    rolls back."""
     source = open_source(file, check_kind_name(kind) if kind else None, fmt, progress)
+    now = now or datetime.now(UTC)
     with factory() as session:
         transaction = session.begin()
         try:
             connection = session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
-            result = _Run(connection, source, kinds(settings.default_time_zone), dry_run).run()
+            run = _Run(connection, source, kinds(settings.default_time_zone), dry_run)
+            result = run.run()
             if dry_run:
                 transaction.rollback()
             else:
-                session.add(_audit_entry(result, actor, now or datetime.now(UTC)))
+                run.marks.request(session, now)
+                session.add(_audit_entry(result, actor, now))
                 transaction.commit()
         except BaseException:
             transaction.rollback()
@@ -104,12 +112,14 @@ class _Run:
         self.errors = Collector()
         self.warnings = Collector(MAX_WARNINGS)
         self.refs = References(connection, self.errors, source.where)
+        self.marks = FeedMarks(connection)
 
     def run(self) -> ImportResult:
         rows, new = {}, {}
         try:
             for name in self.source.kinds:
                 before = count(self.connection, name)
+                self.marks.existing = before  # none: every row is new, nothing to compare
                 rows[name] = self._import_kind(self.known[name])
                 if name == "customers":
                     self._finish_customers()
@@ -161,7 +171,10 @@ class _Run:
         return frozenset(missing)
 
     def _write(self, kind: Kind, chunk: Chunk) -> None:
-        upsert(self.connection, kind.name, self.refs.rows_for(kind.name, chunk))
+        rows = self.refs.rows_for(kind.name, chunk)
+        if not self.dry_run and not self.errors:  # a file with problems is rolled back
+            self.marks.note(kind.name, rows)
+        upsert(self.connection, kind.name, rows)
 
     def _finish_customers(self) -> None:
         self.refs.finish_parents()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -402,6 +403,25 @@ class Feed(Base):
     token_sealed: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
     rotated_at: Mapped[datetime | None]
+
+
+class FeedDocument(Base):
+    """A feed's bytes when FEED_STORE=database (calendars/<token>.ics otherwise), written
+    only when they change. Found by the SHA-256 of the URL's token, and served only while
+    that is still the feed's token. The token itself is not kept: its characters in the
+    feed's SOURCE line are masked, at the `token_at` offsets, and put back by the web
+    process from the URL, so a copy of the database still reveals no feed URL. `body` is
+    the last column: reading the others (ETag first) never reads it."""
+
+    __tablename__ = "feed_documents"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)
+    etag: Mapped[str] = mapped_column(String(64))  # strong, quoted, of the bytes served
+    modified_at: Mapped[datetime]  # when the bytes last changed: Last-Modified
+    size: Mapped[int] = mapped_column(Integer)
+    token_at: Mapped[list[int]] = mapped_column(JSON)  # [offset, length, ...] of the masked token
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class FeedRebuild(Base):

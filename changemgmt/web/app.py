@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from changemgmt.config import Settings
 from changemgmt.web.database import EngineOnDemand
-from changemgmt.web.feedfiles import FeedFiles
+from changemgmt.web.feeddocs import feed_route
 from changemgmt.web.health import Problems, Readiness, healthz
 from changemgmt.web.metrics import Metrics
 from changemgmt.web.paths import is_feed_path
@@ -39,7 +39,7 @@ def create_app(
     /readyz and /metrics read the database through `engine`, else through an engine of
     their own made at their first request; `readiness` returns the process's own
     problems (empty when it is ready); `clock` is the time the metrics' ages count to."""
-    feeds = FeedFiles(settings.calendars_dir, max_age=max_age)
+    feeds = feed_route(settings, max_age=max_age)  # calendars/ or the database (FEED_STORE)
     database = EngineOnDemand(settings.database_url, engine)
     operations: dict[str, Endpoint] = {
         "/healthz": healthz,

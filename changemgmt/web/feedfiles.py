@@ -30,9 +30,10 @@ _MISSING = (-1, -1, -1)
 
 @dataclass(frozen=True)
 class Entry:
-    """One file's bytes and ready-made headers, valid while its (inode, mtime, size) holds."""
+    """One feed's bytes and ready-made headers, valid while its key holds: (inode, mtime,
+    size) for a file, the ETag for a feed in the database."""
 
-    key: tuple[int, int, int]
+    key: object
     body: bytes
     etag: bytes
     last_modified: bytes
@@ -72,15 +73,21 @@ def load_entry(path: str, cache_control: bytes) -> Entry | None:
     except OSError:  # ELOOP for a symbolic link, ENOENT for a file removed meanwhile
         return None
     etag = b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"'
-    last_modified = formatdate(int(status.st_mtime), usegmt=True).encode()
+    return make_entry(_stat_key(status), body, len(body), etag, int(status.st_mtime), cache_control)
+
+
+def make_entry(key: object, body: bytes, size: int, etag: bytes, mtime: int, cache_control: bytes) -> Entry:
+    """An entry with its headers; `size` is the body's (a HEAD or 304 may be answered
+    from an entry made without the body)."""
+    last_modified = formatdate(mtime, usegmt=True).encode()
     shared = [(b"etag", etag), (b"last-modified", last_modified), (b"cache-control", cache_control)]
     ok = [
         (b"content-type", b"text/calendar; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
+        (b"content-length", str(size).encode()),
         (b"x-content-type-options", b"nosniff"),
         *shared,
     ]
-    return Entry(_stat_key(status), body, etag, last_modified, int(status.st_mtime), ok, shared)
+    return Entry(key, body, etag, last_modified, mtime, ok, shared)
 
 
 def etag_matches(header: bytes, etag: bytes) -> bool:
@@ -140,18 +147,30 @@ class FeedFiles:
         method = scope["method"]
         entry = self.lookup(feed_token(scope))  # "" for any path not sent as /calendars/<token>.ics
         if method != "GET" and method != "HEAD":
-            await _plain(send, 405, b"Method Not Allowed\n", [(b"allow", b"GET, HEAD")])
+            await plain(send, 405, b"Method Not Allowed\n", [(b"allow", b"GET, HEAD")])
         elif entry is None:
-            await _plain(send, 404, b"Not Found\n", [(b"cache-control", b"no-store")], method == "HEAD")
-        elif _fresh(scope["headers"], entry):
-            await send({"type": "http.response.start", "status": 304, "headers": entry.not_modified_headers})
-            await send({"type": "http.response.body", "body": b""})
+            await not_found(send, method)
+        elif is_fresh(scope["headers"], entry):
+            await not_modified(send, entry)
         else:
-            await send({"type": "http.response.start", "status": 200, "headers": entry.ok_headers})
-            await send({"type": "http.response.body", "body": b"" if method == "HEAD" else entry.body})
+            await ok(send, entry, method)
 
 
-def _fresh(headers, entry: Entry) -> bool:
+async def not_found(send, method: str) -> None:
+    await plain(send, 404, b"Not Found\n", [(b"cache-control", b"no-store")], method == "HEAD")
+
+
+async def not_modified(send, entry: Entry) -> None:
+    await send({"type": "http.response.start", "status": 304, "headers": entry.not_modified_headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def ok(send, entry: Entry, method: str) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": entry.ok_headers})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else entry.body})
+
+
+def is_fresh(headers, entry: Entry) -> bool:
     """True when the client's copy is current: If-None-Match, else If-Modified-Since."""
     if_none_match = if_modified_since = None
     for name, value in headers:
@@ -164,7 +183,7 @@ def _fresh(headers, entry: Entry) -> bool:
     return if_modified_since is not None and not_modified_since(if_modified_since, entry)
 
 
-async def _plain(send, status: int, body: bytes, extra: list[tuple[bytes, bytes]], head: bool = False) -> None:
+async def plain(send, status: int, body: bytes, extra: list[tuple[bytes, bytes]], head: bool = False) -> None:
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})

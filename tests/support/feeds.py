@@ -15,6 +15,7 @@ import pytest
 
 from changemgmt.feeds.manage import key_for, open_feed
 from changemgmt.feeds.registry import FeedToken, Scope, get_feed, with_token
+from changemgmt.feeds.stores import store_of
 
 UTC = UTC
 ICALJS = Path(__file__).parent / "icaljs"
@@ -85,7 +86,8 @@ def events(data: bytes) -> dict[str, icalendar.Event]:
 
 
 class Feeds:
-    """The world's feeds as a subscriber sees them: the file behind each URL."""
+    """The world's feeds as a subscriber sees them: what the configured store (FEED_STORE)
+    holds behind each URL."""
 
     def __init__(self, db, settings, clock) -> None:
         self.db, self.settings, self.clock = db, settings, clock
@@ -99,10 +101,13 @@ class Feeds:
         return with_token(feed, self.settings)
 
     def path(self, account: str | None, scope: Scope = Scope.CUSTOMER):
+        """The feed's file (FEED_STORE=files)."""
         return self.settings.calendars_dir / self.token(account, scope).file_name
 
     def read(self, account: str | None, scope: Scope = Scope.CUSTOMER) -> bytes:
-        return self.path(account, scope).read_bytes()
+        data = store_of(self.settings, self.db).read(self.token(account, scope))
+        assert data is not None, f"no feed stored for {account} ({scope.value})"
+        return data
 
     def events(self, account: str | None, scope: Scope = Scope.CUSTOMER) -> dict[str, icalendar.Event]:
         return events(self.read(account, scope))

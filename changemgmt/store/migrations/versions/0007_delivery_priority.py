@@ -1,16 +1,16 @@
 """delivery priority: a worker takes due deliveries bound to a moment (reminders, starts,
 reschedules...) before the `new` notices of a big publication (NoticeKind.priority)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 03:30:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
