@@ -37,15 +37,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support.servers import LoopbackSendGrid, databases  # noqa: E402
 from bench.support.world import Size  # noqa: E402
 from changemgmt.delivery.worker import BATCH_SIZE  # noqa: E402
 
@@ -64,25 +61,6 @@ def phase(name: str, cpu: int, **arguments) -> dict:
     if done.returncode:
         sys.exit(f"phase {name} failed:\n{done.stderr[-5000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-class LoopbackSendGrid:
-    """The fake SendGrid process (bench/support/fake_sendgrid.py), pinned to its own core."""
-
-    def __init__(self, cpu: int) -> None:
-        script = ROOT / "bench" / "support" / "fake_sendgrid.py"
-        self.process = subprocess.Popen(
-            [sys.executable, str(script), "--cpu", str(cpu)], stdout=subprocess.PIPE, text=True
-        )
-        self.url = f"http://127.0.0.1:{self.process.stdout.readline().split()[1]}"
-
-    def stats(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/stats", timeout=10) as response:
-            return json.loads(response.read())
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 def measure(url: str, size: Size, server: LoopbackSendGrid, args, home: str) -> dict:
@@ -181,27 +159,6 @@ def _mib(kib: int) -> str:
     return f"{kib / 1024:.0f} MiB"
 
 
-def databases(url: str, keep: bool):
-    """The database URL to use, and a function that cleans up after the run."""
-    parsed = make_url(url)
-    if parsed.database:
-        return url, lambda: None
-    name = f"cm_fanout_{os.getpid()}"
-    admin = create_engine(
-        parsed.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        if not keep:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return parsed.set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -234,7 +191,7 @@ def main() -> None:
     ) + [full]
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
-    url, cleanup = databases(args.pg_url, args.keep)
+    url, cleanup = databases(args.pg_url, args.keep, "cm_fanout")
     server = LoopbackSendGrid(SERVER_CPU if len(os.sched_getaffinity(0)) > 1 else WORKER_CPU)
     try:
         with tempfile.TemporaryDirectory(prefix="cm-fanout-") as home:

@@ -14,6 +14,7 @@ from changemgmt.delivery.transports import InMemoryTransport
 from changemgmt.delivery.worker import Worker
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.jobs.tick import tick
+from changemgmt.jobs.worker_loop import idle_pause
 from changemgmt.store import models
 
 START = datetime(2026, 12, 1, 7, tzinfo=UTC)
@@ -84,3 +85,18 @@ def test_a_due_reminder_goes_before_the_new_notices_of_a_later_publication(desk,
     with db() as session:
         kind = session.scalar(select(models.Notice.kind).where(models.Notice.id == first.notice_id))
     assert kind == NoticeKind.REMINDER.value
+
+
+def test_an_idle_worker_pauses_only_until_the_next_delivery_falls_due(desk, worker, clock, db, settings):
+    desk.publish(gcr("GCR-7104", "GLBX-WAVE-1"))
+    worker.drain()
+    assert worker.seconds_to_next_due() is None  # nothing waits: the whole idle pause
+    clock.now = MOMENT - timedelta(seconds=30)
+    tick(db, settings, clock())  # the reminder, due at MOMENT
+    assert worker.seconds_to_next_due() == 30.0
+    assert idle_pause(worker, idle=2.0) == 2.0
+    clock.now = MOMENT - timedelta(seconds=0.25)
+    assert idle_pause(worker, idle=2.0) == 0.25  # wakes at the reminder's moment, not 1.75 s late
+    clock.now = MOMENT
+    assert worker.seconds_to_next_due() is None  # due now: the worker's round takes it, no pause
+    assert worker.drain() == 1

@@ -1,6 +1,8 @@
 """A loopback SendGrid for benchmarks, run as its own process so its CPU is not the
 worker's: POST /v3/mail/send answers 202 with an X-Message-Id, counting requests and
-personalizations; GET /stats returns the counts and this process's CPU seconds.
+personalizations; GET /stats returns the counts and this process's CPU seconds. With
+`--record`, it also keeps when it accepted each personalization, by the `notice_id` and
+`contact_id` of its custom_args: GET /accepted returns [[notice_id, contact_id, unix time], ...].
 
     python bench/support/fake_sendgrid.py [--cpu N]     prints "port <n>" once listening
 
@@ -21,7 +23,9 @@ RESPONSE = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nX-Message-Id: bench-%
 
 
 class Counts:
-    def __init__(self) -> None:
+    def __init__(self, record: bool = False) -> None:
+        self.record = record
+        self.accepted: list[tuple[int, int, float]] = []
         self.requests = 0
         self.personalizations = 0
         self.bytes = 0
@@ -53,7 +57,12 @@ def _headers(head: bytes) -> tuple[bytes, bytes, dict[bytes, bytes]]:
 
 def _mail(counts: Counts, body: bytes) -> int:
     try:
-        personalizations = len(json.loads(body)["personalizations"])
+        sent = json.loads(body)["personalizations"]
+        personalizations = len(sent)
+        if counts.record:
+            now = time.time()
+            ids = [p["custom_args"] for p in sent]
+            counts.accepted += [(int(i["notice_id"]), int(i["contact_id"]), now) for i in ids]
     except (ValueError, KeyError, TypeError):
         counts.bad += 1
         return 400
@@ -72,8 +81,8 @@ async def _serve(counts: Counts, reader: asyncio.StreamReader, writer: asyncio.S
             keep = b"close" if close else b"keep-alive"
             if method == b"POST" and path == b"/v3/mail/send" and _mail(counts, body) == 202:
                 writer.write(RESPONSE % (counts.requests, keep))
-            elif method == b"GET" and path == b"/stats":
-                stats = counts.as_json()
+            elif method == b"GET" and path in (b"/stats", b"/accepted"):
+                stats = counts.as_json() if path == b"/stats" else json.dumps(counts.accepted).encode()
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
                     b"Connection: %s\r\n\r\n%s" % (len(stats), keep, stats)
@@ -89,8 +98,8 @@ async def _serve(counts: Counts, reader: asyncio.StreamReader, writer: asyncio.S
         writer.close()
 
 
-async def main(port: int) -> None:
-    counts = Counts()
+async def main(port: int, record: bool = False) -> None:
+    counts = Counts(record)
     server = await asyncio.start_server(lambda r, w: _serve(counts, r, w), "127.0.0.1", port, backlog=512)
     print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
@@ -101,10 +110,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--cpu", type=int, help="Pin this process to this core.")
+    parser.add_argument("--record", action="store_true", help="Keep when each personalization was accepted.")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     try:
-        asyncio.run(main(args.port))
+        asyncio.run(main(args.port, args.record))
     except KeyboardInterrupt:
         sys.exit(0)

@@ -127,6 +127,18 @@ def claim_due(engine: Engine, *, now: datetime, limit: int, lease: timedelta, wo
     return sorted(claims, key=lambda c: c.delivery_id)
 
 
+_NEXT_DUE = f"SELECT min(next_attempt_at) AS due FROM deliveries WHERE state = {_CLAIMABLE} AND next_attempt_at > :now"
+
+
+def next_due_at(engine: Engine, now: datetime) -> datetime | None:
+    """When the next delivery not yet due falls due (None: none waits), so that an idle
+    worker wakes for a reminder at its moment rather than at the end of its pause. (One
+    due now but held back behind an unsettled one is not counted: waiting for it would
+    spin.)"""
+    with engine.connect() as connection:
+        return connection.execute(_sql(_NEXT_DUE).columns(due=UtcDateTime()), {"now": now}).scalar()
+
+
 def rescue_expired(engine: Engine, *, now: datetime) -> int:
     """Gives back the deliveries whose worker's lease ran out before `now` (the worker
     died or stalled mid-send): they are due again, and their open attempts are recorded

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
 from changemgmt.content.view import NoticeView, Recipient
-from changemgmt.delivery.claim import Claim, claim_due
+from changemgmt.delivery.claim import Claim, claim_due, next_due_at
 from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_views, recipients_of
 from changemgmt.delivery.message import OutgoingMessage, build_email
 from changemgmt.delivery.outcomes import Outcome, record_outcomes
@@ -123,6 +123,12 @@ class Worker:
                 recording.result()
             recording = self.database.submit(self._record, outcomes)
             total += len(batch.claims)
+
+    def seconds_to_next_due(self) -> float | None:
+        """Seconds until the next delivery not yet due falls due (None: none waits)."""
+        now = self.clock()
+        due = next_due_at(self.engine, now)
+        return None if due is None else max(0.0, (due - now).total_seconds())
 
     def close(self) -> None:
         self.database.shutdown(wait=True)

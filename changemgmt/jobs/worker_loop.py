@@ -29,8 +29,8 @@ def run_rounds(
     report: Callable[[int], None],
     heartbeat: Heartbeat | None = None,
 ) -> None:
-    """Sends what is due until `stop` is set, waiting `idle` seconds after a round that
-    found nothing (or failed)."""
+    """Sends what is due until `stop` is set, waiting after a round that found nothing
+    (or failed) `idle` seconds, or less when a delivery falls due sooner."""
     name = heartbeat.id if heartbeat is not None else worker.name
     log.info("worker %s: started", name)
     while not stop.is_set():
@@ -46,8 +46,18 @@ def run_rounds(
         if handled:
             report(handled)
         else:
-            stop.wait(idle)
+            stop.wait(idle_pause(worker, idle))
     log.info("worker %s: stopped", name)
+
+
+def idle_pause(worker: Worker, idle: float) -> float:
+    """`idle` seconds, or until the next delivery falls due if that is sooner."""
+    try:
+        due = worker.seconds_to_next_due()
+    except Exception as exc:  # noqa: BLE001 - the next round will say what is wrong
+        log.debug("worker: could not read the next due moment: %s", exc)
+        return idle
+    return idle if due is None else min(idle, due)
 
 
 def work_round(sessions: sessionmaker[Session], worker: Worker, settings: Settings, now: datetime) -> int:

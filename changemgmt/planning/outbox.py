@@ -23,6 +23,7 @@ from changemgmt.planning import reads
 from changemgmt.planning.calendar_events import sync_events
 from changemgmt.planning.writes import insert_notices, save_audiences, skip_notices
 from changemgmt.store.chunks import chunks
+from changemgmt.store.db import replan_cached_statements
 from changemgmt.store.models import Gcr
 
 CHUNK = 1000
@@ -157,6 +158,7 @@ def write_plans(
     contacts = reads.contacts_by_customer(session, {cid for cid, _ in wanted})
     heard = reads.heard_contacts(session, gcr_id, {c.id for cs in contacts.values() for c in cs}, heard_until)
     rows = [(cid, n, choose_recipients(contacts.get(cid, []), n.kind, owned.get(cid, ()), heard)) for cid, n in wanted]
+    replan_cached_statements(session)  # the outbox tables grow by a chunk each time
     inserted = insert_notices(session, gcr_id, revision, rows, now)
     for customer_id, notice, chosen in inserted:
         summary.planned[notice.kind.value] = summary.planned.get(notice.kind.value, 0) + 1
