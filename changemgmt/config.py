@@ -158,7 +158,13 @@ class Settings:
     # Every clock, worker and serve process writes a heartbeat row this often; one silent
     # for longer than the timeout is shown as not beating.
     heartbeat_seconds: float = 5.0
-    heartbeat_timeout_seconds: float = 20.0
+    heartbeat_timeout_seconds: float = 20.0  # also: a silent worker's deliveries are taken back
+    # A worker sends this many deliveries at once (its send threads); a worker killed
+    # mid-send re-sends at most this many after the restart.
+    send_concurrency: int = 8
+    # On SIGTERM a worker stops claiming, lets its sends in flight finish for up to this
+    # long, records them, puts back what it claimed and never sent, and exits.
+    worker_grace_seconds: float = 10.0
 
     @property
     def gcr_number_regex(self) -> re.Pattern[str]:
@@ -231,4 +237,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         event_retention_days=_positive_int("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS", "180")),
         heartbeat_seconds=_seconds("HEARTBEAT_SECONDS", env.get("HEARTBEAT_SECONDS", "5")),
         heartbeat_timeout_seconds=_seconds("HEARTBEAT_TIMEOUT_SECONDS", env.get("HEARTBEAT_TIMEOUT_SECONDS", "20")),
+        send_concurrency=max(1, _positive_int("SEND_CONCURRENCY", env.get("SEND_CONCURRENCY", "8"))),
+        worker_grace_seconds=_seconds("WORKER_GRACE_SECONDS", env.get("WORKER_GRACE_SECONDS", "10")),
     )
