@@ -18,10 +18,9 @@ settled) until rescued. A worker that stops puts back what it claimed and never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, text, update
 
@@ -118,6 +117,7 @@ _ABANDON_ATTEMPTS = f"""
     WHERE outcome IS NULL AND delivery_id IN (SELECT id FROM deliveries WHERE {_ORPHANED})
 """
 
+
 @dataclass(frozen=True)
 class Claim:
     delivery_id: int
@@ -195,9 +195,7 @@ def put_back(connection: Connection, delivery_ids: Sequence[int], worker: str) -
         )
     ]
     if back:
-        connection.execute(
-            delete(ATTEMPTS).where(among(ATTEMPTS.c.delivery_id, back), ATTEMPTS.c.outcome.is_(None))
-        )
+        connection.execute(delete(ATTEMPTS).where(among(ATTEMPTS.c.delivery_id, back), ATTEMPTS.c.outcome.is_(None)))
     return len(back)
 
 

@@ -16,9 +16,7 @@ T = TypeVar("T")
 class SendThreads:
     def __init__(self, count: int) -> None:
         self._calls: queue.SimpleQueue[tuple[Future, Callable[..., Any], tuple] | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"send-{n}", daemon=True) for n in range(count)
-        ]
+        self._threads = [threading.Thread(target=self._run, name=f"send-{n}", daemon=True) for n in range(count)]
         for thread in self._threads:
             thread.start()
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -235,7 +235,9 @@ class Worker:
     def _render(self, batch: _Batch, claim: Claim, notice_id: int) -> OutgoingMessage | Outcome:
         """The message, or the outcome of a delivery that cannot be rendered."""
         try:
-            return build_email(batch.views[notice_id], batch.recipients[claim.delivery_id], self.settings, self.renderer)
+            return build_email(
+                batch.views[notice_id], batch.recipients[claim.delivery_id], self.settings, self.renderer
+            )
         except Exception as exc:  # a template bug must fail this delivery, not the batch
             log.exception("rendering notice %s failed", notice_id)
             return Outcome(claim, error=SendError(f"rendering failed: {exc}", permanent=True))
@@ -245,6 +247,9 @@ class Worker:
         while not self._permits.acquire(timeout=0.05):
             if stop.is_set():
                 return False
+        if stop.is_set():
+            self._permits.release()
+            return False
         return True
 
     def _send_and_record(self, claim: Claim, message: OutgoingMessage) -> None:
@@ -297,10 +302,10 @@ class Worker:
         everything before the grace period ends."""
         assert self.grace is not None
         started = time.monotonic()
-        reserve = min(2.0, self.grace / 2)  # for the writing, after the sends
+        sends_until = started + self.grace - min(2.0, self.grace / 2)  # the rest is for the writing
         if batch is not None:
             self.recorder.give_back([c.delivery_id for c in batch.claims])
-        self._wait_sent(lambda: time.monotonic() >= started + self.grace - reserve)
+        self._wait_sent(lambda: time.monotonic() >= sends_until)
         with self._mutex:
             left = list(self._in_flight)
             self._in_flight.clear()

@@ -50,7 +50,10 @@ class Server:
 
     def accept(self, body: bytes) -> bytes:
         try:
-            lines = [f"{p['custom_args']['delivery_id']} {p['to'][0]['email']}\n" for p in json.loads(body)["personalizations"]]
+            lines = [
+                f"{p['custom_args']['delivery_id']} {p['to'][0]['email']}\n"
+                for p in json.loads(body)["personalizations"]
+            ]
         except (ValueError, KeyError, TypeError, IndexError):
             return BAD
         self.out.write("".join(lines))
