@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
+import sys
 import threading
 from dataclasses import replace
 from datetime import datetime
@@ -110,6 +113,12 @@ def worker_command(
     finally:
         worker.close()
         heartbeat.stop()
+    if worker.sends.busy:
+        # A send still hangs on the network (abandoned, recorded): the interpreter's
+        # teardown would wait on it for seconds past the grace period. All is written.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def _report_queue(sessions) -> None:

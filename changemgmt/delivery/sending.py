@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -26,11 +27,18 @@ class SendThreads:
         return future
 
     def close(self, timeout: float) -> None:
-        """Ends the threads once the calls queued are done, waiting `timeout` at most."""
+        """Ends the threads once the calls queued are done, waiting `timeout` at most in
+        all (a thread still in a send is left to end with the process)."""
         for _ in self._threads:
             self._calls.put(None)
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=timeout / len(self._threads))
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    @property
+    def busy(self) -> bool:
+        """True while a thread is still in a call (after `close`: one that hangs)."""
+        return any(thread.is_alive() for thread in self._threads)
 
     def _run(self) -> None:
         while (item := self._calls.get()) is not None:

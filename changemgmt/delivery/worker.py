@@ -164,7 +164,7 @@ class Worker:
         the grace period is left to die with the process)."""
         self.database.shutdown(wait=True)
         self.recorder.close(timeout=max(1.0, self.grace or 0.0))
-        self.sends.close(timeout=1.0)
+        self.sends.close(timeout=0.2)
 
     def _claim(self) -> _Batch | None:
         now = self.clock()
