@@ -29,6 +29,7 @@ from changemgmt.cli.inventory import export_command, import_command
 from changemgmt.cli.notices import plan_command, preview_command, worker_command
 from changemgmt.cli.serve import serve_command
 from changemgmt.cli.status import status_command
+from changemgmt.cli.users import users_group
 from changemgmt.logs import configure_logging
 from changemgmt.store.migrate import current_revision, upgrade
 
@@ -84,6 +85,7 @@ for command in (
     clock_command,
     release_command,
     status_command,
+    users_group,
 ):
     cli.add_command(command)
 
