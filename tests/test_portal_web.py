@@ -31,7 +31,9 @@ INITECH_ONLY = {
 def world(desk, db, clock):
     for document in (GCR, GLOBEX_ONLY, INITECH_ONLY):
         desk.publish(document)
-    acme = customer_user(db, clock, "ops@acme.example", [("ENT-100", ENTERPRISE), ("ACC-3003", ACCOUNT)], default="ENT-100")
+    acme = customer_user(
+        db, clock, "ops@acme.example", [("ENT-100", ENTERPRISE), ("ACC-3003", ACCOUNT)], default="ENT-100"
+    )
     globex = customer_user(db, clock, "noc@globex.example", [("ACC-2002", ACCOUNT)])
     return {"acme": acme, "globex": globex}
 
@@ -120,7 +122,9 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(url):
     form = client.get("/signin")
     cookie = form.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie  # BASE_URL is http
-    reply = client.post("/signin", data={"email": "ops@acme.example", "password": "correct horse battery", "csrf": csrf_of(form.text)})
+    reply = client.post(
+        "/signin", data={"email": "ops@acme.example", "password": "correct horse battery", "csrf": csrf_of(form.text)}
+    )
     assert reply.status_code == 303 and reply.headers["location"] == "/portal/"
 
 
@@ -134,6 +138,8 @@ def test_signing_out_ends_the_session(url):
 def test_a_wrong_password_is_refused_with_one_message_and_no_session(url):
     client = httpx.Client(base_url=url)
     form = client.get("/signin")
-    reply = client.post("/signin", data={"email": "ops@acme.example", "password": "wrong password!", "csrf": csrf_of(form.text)})
+    reply = client.post(
+        "/signin", data={"email": "ops@acme.example", "password": "wrong password!", "csrf": csrf_of(form.text)}
+    )
     assert reply.status_code == 401 and "do not match an active user" in reply.text
     assert client.get("/portal/ENT-100/").status_code == 303

@@ -64,7 +64,8 @@ def _children(session: Session) -> dict[int, list[int]]:
     for child, parent in session.execute(
         select(Customer.id, Customer.parent_id).where(Customer.parent_id.is_not(None))
     ):
-        children[parent].append(child)
+        if parent is not None:  # as the WHERE has it; for the type
+            children[parent].append(child)
     return children
 
 

@@ -16,6 +16,7 @@ from changemgmt.store.models import SignInAttempt, User
 from changemgmt.users.accounts import find_user
 from changemgmt.users.passwords import hash_password, needs_rehash, spend_verify_time, verify_password
 
+LIMITS = SignInLimits()
 WRONG = "That email address and password do not match an active user."
 
 
@@ -25,7 +26,7 @@ class SignInRefused(DomainError):
 
 
 def sign_in(
-    session: Session, email: str, password: str, address: str, now: datetime, limits: SignInLimits = SignInLimits()
+    session: Session, email: str, password: str, address: str, now: datetime, limits: SignInLimits = LIMITS
 ) -> User:
     """The user whose address and password these are; SignInRefused otherwise, with one
     message for an unknown address, a wrong password and a disabled user alike."""
@@ -64,7 +65,7 @@ def _failures(session: Session, column, value: str, now: datetime, limits: SignI
     )
 
 
-def prune_attempts(session: Session, now: datetime, limits: SignInLimits = SignInLimits()) -> int:
+def prune_attempts(session: Session, now: datetime, limits: SignInLimits = LIMITS) -> int:
     """Forgets attempts too old to count; returns how many."""
     result = session.execute(delete(SignInAttempt).where(SignInAttempt.at <= now - limits.window))
-    return result.rowcount or 0
+    return getattr(result, "rowcount", 0) or 0

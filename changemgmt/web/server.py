@@ -16,6 +16,15 @@ from changemgmt.web.health import Problems
 from changemgmt.web.paths import redact
 
 
+def _app(settings: Settings, readiness: Problems | None):
+    """Feeds and operations paths first; the sign-in and portal pages for the rest."""
+    from changemgmt.store.db import make_engine
+    from changemgmt.web.ui.app import build_ui
+
+    engine = make_engine(settings.database_url)
+    return create_app(settings, fallback=build_ui(settings, engine), readiness=readiness, engine=engine)
+
+
 class RedactFeedTokens(logging.Filter):
     """Logs every request target that mentions calendars, in any spelling, as
     /calendars/<redacted>. Uvicorn's access log prints the target as it was sent (the
@@ -45,7 +54,7 @@ def serve(
     limits = limits or Limits(max_connections=default_max_connections())
     # ws="none": nothing here speaks WebSocket, so an upgrade request is a plain request.
     config = uvicorn.Config(
-        create_app(settings, readiness=readiness),
+        _app(settings, readiness),
         host=host,
         port=port,
         access_log=access_log,
