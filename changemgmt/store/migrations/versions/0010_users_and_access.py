@@ -72,6 +72,7 @@ def downgrade() -> None:
     op.drop_table("sign_in_attempts")
     op.drop_table("access_grants")
     op.drop_table("users")
-    with op.batch_alter_table("customers") as batch_op:  # SQLite drops a column by copying the table
-        for name in ("lead_phone", "lead_email", "lead_name"):
-            batch_op.drop_column(name)
+    # ALTER TABLE ... DROP COLUMN in place (SQLite 3.35 and later have it): a batch
+    # operation would copy and drop `customers`, which the other tables' foreign keys refuse.
+    for name in ("lead_phone", "lead_email", "lead_name"):
+        op.execute(f"ALTER TABLE customers DROP COLUMN {name}")
