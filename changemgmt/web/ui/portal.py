@@ -156,7 +156,7 @@ def portal_subscribe(request: Request, root: str) -> Response:
             context, customer = _context(session, user, root)
         except _Denied:
             return not_found(request)
-        wanted = [(a.account, a.name, FeedScope.CUSTOMER) for a in accounts_of(session, context)]
+        wanted = [(a.account, f"{a.account} · {a.name}", FeedScope.CUSTOMER) for a in accounts_of(session, context)]
         if context.scope is Scope.ENTERPRISE and has_accounts(session, customer.id):
             wanted.insert(0, (customer.account, f"{customer.name} (all accounts)", FeedScope.ENTERPRISE))
     feeds = []
