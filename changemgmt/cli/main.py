@@ -22,6 +22,7 @@ import click
 from changemgmt import __version__
 from changemgmt.cli.clock import clock_command, release_command
 from changemgmt.cli.context import AppContext, make_context, user_fixable_errors
+from changemgmt.cli.deliveries import deliveries_group
 from changemgmt.cli.demo import demo_command
 from changemgmt.cli.feeds import feeds_group, web_command
 from changemgmt.cli.gcr import gcr_group
@@ -72,6 +73,7 @@ def db_upgrade(app: AppContext) -> None:
 
 for command in (
     gcr_group,
+    deliveries_group,
     feeds_group,
     import_command,
     export_command,

@@ -338,6 +338,10 @@ class Delivery(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    # An operator's retry of a failed delivery: when, and the attempts made before it
+    # (the give-up budget counts the attempts since; attempt numbers go on).
+    retried_at: Mapped[datetime | None]
+    attempts_before_retry: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Recipient(Base):
