@@ -134,7 +134,9 @@ class Bench:
 
     def workers(self, count: int) -> list[subprocess.Popen]:
         started = [self.processes.start("worker") for _ in range(count)]
-        wait_for("the workers' heartbeats", 120, lambda: self._alive(started) and all(self.heartbeat(p) for p in started))
+        wait_for(
+            "the workers' heartbeats", 120, lambda: self._alive(started) and all(self.heartbeat(p) for p in started)
+        )
         return started
 
     def heartbeat(self, process: subprocess.Popen) -> str | None:
@@ -206,7 +208,9 @@ class Bench:
             server, started = self.server.stats(), time.time()
             committed = self.publish(number)
             machine = MachineCpu.read()
-            wait_for("the fan-out", self.args.settle_timeout, lambda: self._alive(workers) and self.settled(number), 0.2)
+            wait_for(
+                "the fan-out", self.args.settle_timeout, lambda: self._alive(workers) and self.settled(number), 0.2
+            )
             machine = MachineCpu.busy_share(machine, MachineCpu.read())
             used_workers = sum(process_cpu(p.pid) - cpu[p.pid] for p in workers)
             used_backends, used_server = self.sampler.used(), self.server.stats()["cpu_seconds"] - server["cpu_seconds"]
@@ -239,7 +243,7 @@ class Bench:
             total = sum(self.counts(number).values())
             for n in range(self.args.kills):
                 share = (n + 1) / (self.args.kills + 2)
-                wait_for("progress", 600, lambda: self.counts(number).get("sent", 0) >= share * total, 0.05)
+                wait_for("progress", 600, lambda share=share: self.counts(number).get("sent", 0) >= share * total, 0.05)
                 victim = workers.pop(0)
                 worker_id = self.heartbeat(victim)
                 victim.send_signal(signal.SIGKILL)
@@ -269,9 +273,7 @@ class Bench:
 
 def report(runs: list[dict]) -> bool:
     print(f"\n== worker processes on PostgreSQL, {runs[0]['notices']:,} notices a run, {os.cpu_count()} cores ==")
-    print(
-        "workers  notices/s  CPU ms/notice: workers  postgres  server  total   machine busy  ours  duplicates  lost"
-    )
+    print("workers  notices/s  CPU ms/notice: workers  postgres  server  total   machine busy  ours  duplicates  lost")
     for run in runs:
         cpu, n = run["cpu"], run["notices"]
         total = sum(cpu.values())
