@@ -23,10 +23,10 @@ KEYS = {
 # Filters a page may take, by kind: each a column that must equal the value given;
 # `location` matches either end of a service.
 FILTERS = {
-    "locations": ("country", "region", "city", "time_zone"),
-    "customers": ("parent_account", "time_zone", "active"),
+    "locations": ("code", "country", "region", "city", "time_zone"),
+    "customers": ("account", "parent_account", "time_zone", "active"),
     "contacts": ("account", "email"),
-    "services": ("account", "product", "location"),
+    "services": ("service_id", "account", "product", "location"),
 }
 
 
