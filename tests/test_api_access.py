@@ -45,7 +45,10 @@ def test_every_endpoint_is_in_the_matrix(api):
     with api.client(None) as client:
         paths = client.get("/openapi.json").json()["paths"]
     listed = {(m.upper(), p) for p, operations in paths.items() for m in operations}
-    tested = {(m, p.split("?")[0].replace("GCR-1001", "{number}").replace("ACC-1001", "{account}")) for m, p, _, _ in ENDPOINTS}
+    tested = {
+        (m, p.split("?")[0].replace("GCR-1001", "{number}").replace("ACC-1001", "{account}"))
+        for m, p, _, _ in ENDPOINTS
+    }
     assert listed == tested
 
 

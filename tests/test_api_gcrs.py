@@ -118,7 +118,9 @@ def test_two_clients_racing_one_wins_the_other_gets_412(api):
     def edit(title: str) -> None:
         with api.client("change_manager") as own:
             start.wait()
-            answers.append(own.patch("/api/v1/gcrs/GCR-1001", json={"title": title}, headers={"If-Match": etag}).status_code)
+            answers.append(
+                own.patch("/api/v1/gcrs/GCR-1001", json={"title": title}, headers={"If-Match": etag}).status_code
+            )
 
     threads = [threading.Thread(target=edit, args=(t,)) for t in ("One", "Two")]
     for thread in threads:

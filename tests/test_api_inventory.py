@@ -68,7 +68,9 @@ def test_lists_page_by_key_with_filters(api):
         assert (contacts["items"][0]["account"], second["items"][0]["account"]) == ("ACC-1001", "ACC-2002")
         services = client.get("/api/v1/services", params={"location": "HSTNTX02"}).json()["items"]
         assert [s["service_id"] for s in services] == ["ACME-ETH-1", "GLBX-WAVE-1", "INIT-ETH-9"]
-        assert [s["service_id"] for s in client.get("/api/v1/services", params={"account": "ACC-2002"}).json()["items"]] == ["GLBX-WAVE-1"]
+        assert [
+            s["service_id"] for s in client.get("/api/v1/services", params={"account": "ACC-2002"}).json()["items"]
+        ] == ["GLBX-WAVE-1"]
         bad = client.get("/api/v1/customers", params={"active": "maybe"})
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "active"
         bad = client.get("/api/v1/services", params={"cursor": "WyJ4Il0"})  # ["x"]: a cursor of one key: fine

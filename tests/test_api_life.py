@@ -52,13 +52,23 @@ def test_a_gcr_life_through_the_api(api, worker, settings, clock):
         assert published.json()["notices_planned"] == {"new": 2}
         worker.drain()
         sent = client.get("/api/v1/gcrs/GCR-1001/notices").json()["items"]
-        assert {(n["account"], n["kind"], n["state"]) for n in sent} == {("ACC-1001", "new", "sent"), ("ACC-2002", "new", "sent")}
+        assert {(n["account"], n["kind"], n["state"]) for n in sent} == {
+            ("ACC-1001", "new", "sent"),
+            ("ACC-2002", "new", "sent"),
+        }
         delivery = sent[0]["deliveries"][0]
-        assert delivery["state"] == "sent" and delivery["attempts"] == 1 and delivery["recipients"][0]["state"] == "sent"
+        assert (
+            delivery["state"] == "sent" and delivery["attempts"] == 1 and delivery["recipients"][0]["state"] == "sent"
+        )
         clock.advance(hours=1)
         moved = client.patch(
             "/api/v1/gcrs/GCR-1001",
-            json={"windows": [{"number": 1, "start": "2026-12-02T07:00Z", "end": "2026-12-02T11:00Z"}, {"number": 2, "start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"}]},
+            json={
+                "windows": [
+                    {"number": 1, "start": "2026-12-02T07:00Z", "end": "2026-12-02T11:00Z"},
+                    {"number": 2, "start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"},
+                ]
+            },
             headers={"If-Match": published.headers["etag"]},
         )
         assert moved.status_code == 200, moved.text

@@ -5,6 +5,7 @@ a 500: every error a client can cause has its status here."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -46,7 +47,7 @@ class ApiProblem(Exception):
 
 
 def problem(
-    status: int, errors: list[tuple[str, str]], detail: str | None = None, headers: dict[str, str] | None = None
+    status: int, errors: list[tuple[str, str]], detail: str | None = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -97,7 +98,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, [("", str(exc.detail))], headers=exc.headers)
+        return problem(exc.status_code, [("", str(exc.detail))], headers=dict(exc.headers or {}))
 
     @app.exception_handler(sa.OperationalError)
     async def database_down(_request: Request, exc: sa.OperationalError) -> JSONResponse:

@@ -56,9 +56,9 @@ class GcrFields(_Closed):
 
 class GcrCreate(GcrFields):
     number: str = Field(max_length=64, description="Matching GCR_NUMBER_PATTERN, e.g. GCR-1001.")
-    title: str = Field(max_length=200)  # type: ignore[assignment]
-    description: str = Field(max_length=10_000)  # type: ignore[assignment]
-    windows: list[WindowIn | str] = Field(min_length=1)  # type: ignore[assignment]
+    title: str = Field(max_length=200)
+    description: str = Field(max_length=10_000)
+    windows: list[WindowIn | str] = Field(min_length=1)
     publish: Literal["tentative", "confirmed"] | None = Field(
         None, description="Publish at once, in the same transaction (else the GCR is a draft)."
     )
