@@ -94,3 +94,19 @@ def test_a_revoked_key_is_refused_at_once(db, engine, settings, clock, desk, run
             assert client.get("/api/v1/gcrs").status_code == 200
             run("keys", "revoke", "viewer")
             assert client.get("/api/v1/gcrs").status_code == 401
+
+
+def test_changemgmt_web_serves_the_api_beside_the_feeds(db, env, run):
+    from support.web import web_process
+
+    secret = run("keys", "create", "--name", "nms", "--role", "viewer").splitlines()[0]
+    with web_process(env, "--access-log") as (url, stop):
+        import httpx
+
+        assert httpx.get(f"{url}/api/v1/gcrs").status_code == 401
+        answer = httpx.get(f"{url}/api/v1/gcrs", headers={"Authorization": f"Bearer {secret}"})
+        assert answer.status_code == 200 and answer.json() == {"items": [], "next_cursor": None}
+        assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "changemgmt"
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        logged = stop()
+    assert secret not in logged

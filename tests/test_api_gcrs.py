@@ -243,3 +243,30 @@ def test_openapi_and_docs_are_served(api):
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             assert operation["x-role"] in ("viewer", "change_manager", "admin"), (method, path)
+
+
+def test_kept_answers_are_pruned_after_a_day(api, engine, clock):
+    from changemgmt.jobs.prune import prune
+
+    with api.client("change_manager", **{"Idempotency-Key": "k"}) as client:
+        assert create(client).status_code == 201
+    assert prune(engine, clock.advance(hours=23), 30, 30).idempotent == 0
+    assert prune(engine, clock.advance(hours=2), 30, 30).idempotent == 1
+
+
+def test_two_creates_of_one_number_at_once_make_one_gcr_and_no_500(api):
+    answers = []
+    start = threading.Barrier(4)
+
+    def send() -> None:
+        with api.client("change_manager") as own:
+            start.wait()
+            answers.append(create(own).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers.count(201) == 1
+    assert set(answers) <= {201, 409, 422}

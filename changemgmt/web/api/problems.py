@@ -100,6 +100,13 @@ def install(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         return problem(exc.status_code, [("", str(exc.detail))], headers=dict(exc.headers or {}))
 
+    @app.exception_handler(sa.IntegrityError)
+    async def raced(_request: Request, exc: sa.IntegrityError) -> JSONResponse:
+        # Two requests made the same new row at the same moment (two creates of one GCR
+        # number): the second's transaction rolled back, and it may look again.
+        log.info("a request lost a race: %s", str(exc.orig or exc).splitlines()[0])
+        return problem(409, [("", "another request made the same change at the same moment; read again, then retry")])
+
     @app.exception_handler(sa.OperationalError)
     async def database_down(_request: Request, exc: sa.OperationalError) -> JSONResponse:
         log.warning("database unavailable: %s", str(exc.orig or exc).splitlines()[0])
