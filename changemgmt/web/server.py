@@ -12,7 +12,6 @@ import logging
 from changemgmt.config import Settings
 from changemgmt.feeds.files import ensure_folder
 from changemgmt.store.db import make_engine
-from changemgmt.web.api.app import build_api
 from changemgmt.web.app import create_app
 from changemgmt.web.guard import Limits, default_max_connections, protocol_class
 from changemgmt.web.health import Problems
@@ -43,6 +42,8 @@ def serve(
     the process's own problems to /readyz. uvicorn's records go to the process's logging
     set-up (changemgmt/logs.py, made by the CLI): uvicorn configures none of its own."""
     import uvicorn
+
+    from changemgmt.web.api.app import build_api  # FastAPI takes a while to load: only for the web
 
     ensure_folder(settings.calendars_dir)  # its mode is set right on every start
     limits = limits or Limits(max_connections=default_max_connections())
