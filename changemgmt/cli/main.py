@@ -27,6 +27,7 @@ from changemgmt.cli.demo import demo_command
 from changemgmt.cli.feeds import feeds_group, web_command
 from changemgmt.cli.gcr import gcr_group
 from changemgmt.cli.inventory import export_command, import_command
+from changemgmt.cli.keys import keys_group
 from changemgmt.cli.notices import plan_command, preview_command, worker_command
 from changemgmt.cli.serve import serve_command
 from changemgmt.cli.status import status_command
@@ -86,6 +87,7 @@ for command in (
     clock_command,
     release_command,
     status_command,
+    keys_group,
 ):
     cli.add_command(command)
 
