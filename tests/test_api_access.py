@@ -24,6 +24,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/gcrs/GCR-1001/preview?account=ACC-1001", None, "viewer"),
     ("GET", "/api/v1/gcrs/GCR-1001/audit", None, "viewer"),
     ("GET", "/api/v1/gcrs/GCR-1001/notices", None, "viewer"),
+    ("POST", "/api/v1/gcrs/GCR-1001/deliveries/retry", None, "change_manager"),
     ("POST", "/api/v1/inventory/import?dry_run=true", {"locations": []}, "admin"),
     ("GET", "/api/v1/customers", None, "viewer"),
     ("GET", "/api/v1/contacts", None, "viewer"),

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from changemgmt import __version__
 from changemgmt.config import Settings
 from changemgmt.store.db import session_factory
-from changemgmt.web.api import feeds, gcrs, inventory, notices, problems
+from changemgmt.web.api import deliveries, feeds, gcrs, inventory, notices, problems
 from changemgmt.web.api.context import Api
 from changemgmt.web.api.limits import BodyLimit
 from changemgmt.web.api.openapi import add_models
@@ -34,7 +34,7 @@ def build_api(settings: Settings, engine: Engine, clock: Callable[[], datetime] 
     app = FastAPI(title="changemgmt", version=__version__, description=DESCRIPTION)
     app.state.api = Api(settings, session_factory(engine), clock)
     problems.install(app)
-    for module in (gcrs, notices, inventory, feeds):
+    for module in (gcrs, notices, deliveries, inventory, feeds):
         app.include_router(module.router)
 
     def openapi():

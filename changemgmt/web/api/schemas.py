@@ -77,6 +77,25 @@ class Cancel(_Closed):
     reason: str = Field(min_length=1, max_length=500, description="Why the work is cancelled (recorded).")
 
 
+class Retry(_Closed):
+    ids: list[int] | None = Field(
+        None, max_length=1000, description="The deliveries to retry; none given: every failed one of the GCR."
+    )
+
+
+class RetriedOut(BaseModel):
+    id: int
+    notice_id: int
+    gcr: str
+    account: str
+    kind: str
+    recipients: int = Field(description="Recipients it goes to again (those that had not received it).")
+
+
+class RetriedList(BaseModel):
+    retried: list[RetriedOut]
+
+
 class WindowOut(BaseModel):
     number: int
     start: str
