@@ -23,8 +23,8 @@ from changemgmt.delivery.transports import (
 )
 from support.sendgrid_server import FakeSendGrid
 from support.smtp_server import SmtpServer, free_port
-from support.waiting import eventually
 from support.views import notice, recipients
+from support.waiting import eventually
 
 NOW = 1_790_000_000.0
 SETTINGS = load_settings({"PROVIDER_DOMAIN": "example.net", "BASE_URL": "https://cm.example.net"})

@@ -148,20 +148,6 @@ def test_a_refused_connection_is_retried(desk, engine, settings, clock, db, send
     assert {d.state for d in deliveries(db)} == {"sent"}
 
 
-def test_a_delivery_fails_for_good_after_the_last_attempt(desk, engine, settings, clock, db):
-    transport = InMemoryTransport()
-    worker = make_worker(engine, settings, clock, transport)
-    desk.publish({**GCR, "impacts": [{"service": "GLBX-WAVE-1"}]})
-    for _ in range(settings.max_attempts):
-        transport.fail_next(SendError("timed out", permanent=False))
-        assert worker.drain() == 1
-        clock.advance(hours=2)
-    worker.close()
-    (delivery,) = deliveries(db)
-    assert (delivery.state, delivery.attempts) == ("failed", settings.max_attempts)
-    assert [a[2] for a in attempts(db)] == ["retry"] * (settings.max_attempts - 1) + ["failed"]
-
-
 def test_a_later_notice_waits_while_an_earlier_one_to_the_same_customer_is_retrying(desk, engine, settings, clock, db):
     transport = InMemoryTransport()
     worker = make_worker(engine, settings, clock, transport)
