@@ -123,7 +123,7 @@ def create_command(app: AppContext, file, number, publish, override_reason, **fl
 @click.pass_obj
 @user_errors
 def update_command(app: AppContext, number, file, override_reason, **flags) -> None:
-    """GcrChange GCR NUMBER. Windows given replace the current ones (keep a window's
+    """Change GCR NUMBER. Windows given replace the current ones (keep a window's
     `number` to move it); impacts given replace the impacted services."""
     with transaction(app.session_factory()) as session:
         _report(update_gcr(session, number, parse_patch(_document(file, flags)), _who(app), override_reason))
