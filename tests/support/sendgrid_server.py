@@ -258,6 +258,8 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
             fake.connections.add(self.client_address)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             answer = fake._answer(fake.check(self.path, dict(self.headers.items()), raw))
+            # Decided before answering: a test sets the flag as soon as it has an answer.
+            hang_up, fake.hang_up_after_next = fake.hang_up_after_next, False
             if answer is None:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -270,9 +272,8 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
-            if fake.hang_up_after_next:
+            if hang_up:
                 # Close as an idle timeout would: no "Connection: close" warned the client.
-                fake.hang_up_after_next = False
                 self.close_connection = True
                 self.wfile.flush()
                 self.connection.shutdown(socket.SHUT_RDWR)
