@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, bindparam, delete, func, select
+from sqlalchemy import Table, and_, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from changemgmt.delivery.claim import Claim
@@ -100,16 +100,22 @@ def _retryable(error: SendError | None) -> bool:
 
 
 def _first_tries(session: Session, outcomes: list[Outcome]) -> dict[int, datetime]:
-    """When each of these deliveries was first tried (its budget runs from then)."""
+    """When each of these deliveries was first tried since an operator last retried it
+    (its budget runs from then)."""
     if not outcomes:
         return {}
     attempts = ATTEMPTS.c
+    counted_from = {o.claim.delivery_id: o.claim.attempt - o.claim.attempts_counted for o in outcomes}
     found = session.execute(
-        select(attempts.delivery_id, func.min(attempts.started_at))
-        .where(among(attempts.delivery_id, [o.claim.delivery_id for o in outcomes]))
-        .group_by(attempts.delivery_id)
+        select(attempts.delivery_id, attempts.number, attempts.started_at).where(
+            among(attempts.delivery_id, list(counted_from))
+        )
     )
-    return {delivery_id: started for delivery_id, started in found}
+    first: dict[int, datetime] = {}
+    for delivery_id, number, started in found:
+        if number > counted_from[delivery_id] and (delivery_id not in first or started < first[delivery_id]):
+            first[delivery_id] = started
+    return first
 
 
 @dataclass(frozen=True)
@@ -230,7 +236,7 @@ class _Rows:
             self._notice(claim, NOTICE_FAILED, message)
             self.failures.append(Failure(claim, message, None, error.permanent))
             return
-        delay = retry_delay(claim.attempt, rng.random(), error.retry_after, error.unknown)
+        delay = retry_delay(claim.attempts_counted, rng.random(), error.retry_after, error.unknown)
         self._attempt(claim, ATTEMPT_UNKNOWN if error.unknown else ATTEMPT_RETRY, message)
         self.retried_deliveries.append({"id": claim.delivery_id, "next_attempt_at": now + delay, "last_error": message})
         self.failures.append(Failure(claim, message, now + delay, error.permanent))

@@ -1,16 +1,16 @@
 """recipient errors: why a recipient failed alone (an address no message can carry, or
 one the provider or SMTP server refused), while the notice went to the others
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-09 10:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
