@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -46,6 +46,9 @@ class OutgoingMessage:
     recipients: tuple[Recipient, ...]
     account_name: str = ""  # the notice's customer: whom a recipient without an organisation is
     organisation_keys: OrganisationKeys | None = None
+    # Recipients left out because no message can be addressed to them (contact id ->
+    # why): they fail alone, the others' copies go.
+    refused: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -125,6 +128,21 @@ def unique_recipients(recipients: Iterable[Recipient]) -> tuple[Recipient, ...]:
     return tuple(kept)
 
 
+def addressable(recipients: Iterable[Recipient]) -> tuple[tuple[Recipient, ...], dict[int, str]]:
+    """The recipients a message can be addressed to, and why each other one cannot be
+    (contact id -> reason): its To header must be writable (an ASCII address, a name
+    that folds), or it would fail every transport on every try."""
+    kept, refused = [], {}
+    for recipient in recipients:
+        try:
+            headers.mailbox("To", recipient.name, recipient.email)
+        except ValueError as exc:
+            refused[recipient.contact_id] = f"cannot address {recipient.email.strip()!r}: {exc}"
+        else:
+            kept.append(recipient)
+    return tuple(kept), refused
+
+
 def change_management(settings: Settings) -> Contact:
     return Contact(settings.cm_name, settings.cm_email, settings.cm_phone)
 
@@ -148,6 +166,7 @@ def build_email(
     """Renders the notice and its attachment once for all of the customer's recipients.
     Pass `renderer` to use operator templates (Renderer.from_settings)."""
     rendered = (renderer or _default_renderer()).render(view, provider_name=settings.provider_name)
+    kept, refused = addressable(unique_recipients(recipients))
     return OutgoingMessage(
         notice_id=view.notice_id,
         subject=rendered.subject,
@@ -161,9 +180,10 @@ def build_email(
         thread_id=thread_id(view.gcr_number, view.customer.account, settings.provider_domain),
         provider_domain=settings.provider_domain,
         base_url=settings.base_url.rstrip("/"),
-        recipients=unique_recipients(recipients),
+        recipients=kept,
         account_name=view.customer.name,
         organisation_keys=rendered.keys,
+        refused=refused,
     )
 
 

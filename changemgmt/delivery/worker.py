@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
 from changemgmt.content.view import NoticeView, Recipient
+from changemgmt.delivery.breaker import Breaker, GuardedTransport
 from changemgmt.delivery.claim import Claim, claim_due, next_due_at
-from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_views, recipients_of
+from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_each, recipients_of
 from changemgmt.delivery.message import OutgoingMessage, build_email
 from changemgmt.delivery.outcomes import Outcome, record_outcomes
 from changemgmt.delivery.render import Renderer
@@ -80,8 +81,11 @@ class Worker:
     lease: timedelta = timedelta(minutes=5)
     rng: random.Random = field(default_factory=random.Random)
     renderer: Renderer | None = None
+    breaker: Breaker | None = None  # default: one from the settings
 
     def __post_init__(self) -> None:
+        self.breaker = self.breaker or Breaker(self.settings.breaker_failures, self.settings.breaker_max_pause)
+        self.sender = GuardedTransport(self.transport, self.breaker, self.clock)
         self.sessions = session_factory(self.engine)
         self.renderer = self.renderer or Renderer.from_settings(self.settings)
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send")
@@ -136,6 +140,8 @@ class Worker:
 
     def _claim(self) -> _Batch | None:
         now = self.clock()
+        if self.breaker is not None and self.breaker.paused(now):
+            return None  # the provider is failing: nothing would be sent
         claims = claim_due(self.engine, now=now, limit=self.batch_size, lease=self.lease, worker=self.name)
         return self._load(claims, now) if claims else None
 
@@ -149,12 +155,16 @@ class Worker:
                     select(*Notice.__table__.c).where(among(Notice.__table__.c.id, [c.notice_id for c in claims]))
                 )
             }
-            batch.views = compose_views(
+            batch.views, uncomposed = compose_each(
                 session, [NoticeFacts.of(n) for n in notices.values()], self.settings, now, self.revisions.bind(session)
             )
             batch.recipients = recipients_of(session, [c.delivery_id for c in claims], self.settings)
             for claim in claims:
                 notice = notices[claim.notice_id]
+                if notice.id in uncomposed:  # it fails alone, for good: composing it again gives the same
+                    failure = SendError(f"composing failed: {uncomposed[notice.id]}", permanent=True)
+                    batch.not_sent.append(Outcome(claim, error=failure))
+                    continue
                 reason = _pointless(session, notice, now)
                 if reason is None and not batch.recipients.get(claim.delivery_id):
                     reason = "no recipient is eligible any more (unsubscribed or suppressed)"
@@ -178,25 +188,32 @@ class Worker:
                 log.exception("rendering notice %s failed", notice_id)
                 outcomes.append(Outcome(claim, error=SendError(f"rendering failed: {exc}", permanent=True)))
                 continue
-            sends.append((claim, message, self.pool.submit(self.transport.send, message)))
+            if not message.recipients:  # every recipient refused: nobody to send it to
+                failure = SendError("; ".join(message.refused.values()), permanent=True)
+                outcomes.append(Outcome(claim, error=failure, refused=message.refused))
+                continue
+            sends.append((claim, message, self.pool.submit(self.sender.send, message)))
         return outcomes + [self._outcome(claim, message, future) for claim, message, future in sends]
 
     def _record(self, outcomes: list[Outcome]) -> None:
         with transaction(self.sessions) as session:
-            record_outcomes(session, outcomes, self.clock(), self.settings.max_attempts, self.rng)
+            record_outcomes(session, outcomes, self.clock(), self.settings.give_up_after, self.rng)
 
     def _outcome(self, claim: Claim, message: OutgoingMessage, future) -> Outcome:
         try:
             result = future.result()
         except SendError as error:
-            return Outcome(claim, error=error)
+            return Outcome(claim, error=error, refused=message.refused)
         except Exception as exc:  # an unexpected transport fault may pass: try again later
             log.exception("sending delivery %s failed", claim.delivery_id)
-            return Outcome(claim, error=SendError(f"{type(exc).__name__}: {exc}", permanent=False))
+            failure = SendError(f"{type(exc).__name__}: {exc}", permanent=False)
+            return Outcome(claim, error=failure, refused=message.refused)
+        refused = {**message.refused, **result.refused}
         return Outcome(
             claim,
             provider_message_id=result.provider_message_id,
-            contact_ids=tuple(r.contact_id for r in message.recipients),
+            contact_ids=tuple(r.contact_id for r in message.recipients if r.contact_id not in refused),
+            refused=refused,
         )
 
 

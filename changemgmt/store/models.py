@@ -362,6 +362,7 @@ class Recipient(Base):
     # a domain.states.RecipientState, stored as its string; its machine is the table there
     state: Mapped[str] = mapped_column(String(20))
     updated_at: Mapped[datetime]
+    error: Mapped[str | None] = mapped_column(Text)  # why it failed alone (refused, unaddressable)
 
 
 class DeliveryAttempt(Base):
