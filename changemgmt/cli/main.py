@@ -20,6 +20,7 @@ _ON_INTERRUPT = signal.signal(signal.SIGINT, _quiet_exit) if _LOADING else None
 import click
 
 from changemgmt import __version__
+from changemgmt.cli.changes import blackout_group, conflicts_command
 from changemgmt.cli.clock import clock_command, release_command
 from changemgmt.cli.context import AppContext, make_context, user_fixable_errors
 from changemgmt.cli.demo import demo_command
@@ -84,6 +85,8 @@ for command in (
     clock_command,
     release_command,
     status_command,
+    blackout_group,
+    conflicts_command,
 ):
     cli.add_command(command)
 
