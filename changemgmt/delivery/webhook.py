@@ -121,7 +121,8 @@ def apply_sendgrid_events(session: Session, events: Iterable[dict], now: datetim
     batch = _events(events, now, counts)
     known = _known_deliveries(session, {e.delivery_id for e in batch if e.delivery_id is not None})
     new = _store(session, batch, known, now)
-    counts["duplicate"] += len(batch) - len(new)
+    if len(new) < len(batch):
+        counts["duplicate"] += len(batch) - len(new)
     for event in batch:
         if event.id in new:
             counts[_apply(session, event, known, now)] += 1

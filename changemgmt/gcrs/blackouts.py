@@ -65,7 +65,8 @@ def remove_blackout(session: Session, blackout_id: int, actor: str, now: datetim
     if row is None or row.removed_at is not None:
         raise NotFound(f"no blackout {blackout_id}")
     row.removed_at, row.removed_by = now, actor
-    account = session.get(models.Customer, row.customer_id).account if row.customer_id else None
+    owner = session.get(models.Customer, row.customer_id) if row.customer_id else None
+    account = owner.account if owner else None
     blackout = _blackout(row, account)
     _audit(session, blackout, "remove", actor, now)
     session.flush()
