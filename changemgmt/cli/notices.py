@@ -13,6 +13,7 @@ from sqlalchemy import select
 from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.config import Settings
 from changemgmt.content.view import Recipient
+from changemgmt.delivery.links import feed_links, notice_links
 from changemgmt.delivery.message import OutgoingMessage, build_email
 from changemgmt.delivery.render import Renderer
 from changemgmt.delivery.shown import shown_now
@@ -127,8 +128,9 @@ def preview_command(
 ) -> None:
     """Print the email (and its .ics) that ACCOUNT would get about GCR NUMBER now; a draft
     as if published now, as `gcr publish` would (confirmed, or --tentative)."""
-    with app.session_factory()() as session:
-        message = _preview(session, app.settings, number, account, kind, tentative, app.now())
+    sessions = app.session_factory()
+    with sessions() as session:
+        message = _preview(session, app.settings, number, account, kind, tentative, app.now(), sessions)
     if only_ics:
         click.echo(message.ics.decode())
         return
@@ -138,10 +140,18 @@ def preview_command(
 
 
 def _preview(
-    session, settings: Settings, number: str, account: str, kind: str | None, tentative: bool, now: datetime
+    session,
+    settings: Settings,
+    number: str,
+    account: str,
+    kind: str | None,
+    tentative: bool,
+    now: datetime,
+    sessions=None,
 ) -> OutgoingMessage:
     """The message about GCR `number` to `account`'s contacts, rendered as the worker
-    renders one: what the account is shown now (delivery.shown), a draft as published."""
+    renders one: what the account is shown now (delivery.shown), a draft as published;
+    with the footer's feed links when `sessions` is given (a feed is made on first use)."""
     gcr = get_gcr(session, number)
     customer = session.scalar(select(Customer).where(Customer.account == account))
     if customer is None:
@@ -153,10 +163,11 @@ def _preview(
     shown_kind = NoticeKind(kind) if kind else _first_kind(gcr, settings, now)
     view = replace(shown_now(session, gcr, customer, shown_kind, settings, now), status=status)
     contacts = [
-        Recipient(c.id, c.email, c.name, unsubscribe_token(settings, c.id), organisation=customer.name)
+        Recipient(c.id, c.email, c.name, unsubscribe_token(settings, c.id), None, customer.name, customer.id)
         for c in customer.contacts
     ]
-    return build_email(view, contacts, settings, Renderer.from_settings(settings))
+    links = notice_links(feed_links(sessions, settings, [customer.id], [], now), customer.id, {}) if sessions else None
+    return build_email(view, contacts, settings, Renderer.from_settings(settings), links)
 
 
 def _previewed_status(gcr: Gcr, tentative: bool) -> Status:
