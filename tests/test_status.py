@@ -50,6 +50,7 @@ def test_status_shows_who_beats_the_queue_and_the_clock_jobs(run, desk, clocks, 
                     "clock", 11, now - timedelta(hours=1), now - timedelta(seconds=2), leader=True, current_job="tick"
                 ),
                 process("worker", 12, now - timedelta(hours=1), now - timedelta(seconds=timeout + 5)),
+                process("worker", 14, now - timedelta(hours=1), now - timedelta(seconds=8)),  # beats every 5 s
                 process("worker", 13, now - timedelta(hours=2), now - timedelta(hours=1), stopped_at=now),
             ]
         )
@@ -61,6 +62,8 @@ def test_status_shows_who_beats_the_queue_and_the_clock_jobs(run, desk, clocks, 
     assert "2 s ago" in clock_line and "tick" in clock_line and clock_line.rstrip().endswith("leader")
     worker_line = next(line for line in lines if line.split()[:3] == ["worker", "host", "12"])
     assert "25 s ago" in worker_line and worker_line.rstrip().endswith("NOT BEATING")
+    late_line = next(line for line in lines if line.split()[:3] == ["worker", "host", "14"])
+    assert "8 s ago" in late_line and late_line.rstrip().endswith("LATE (beating; missed a beat)")
     assert not any(line.split()[:3] == ["worker", "host", "13"] for line in lines)  # stopped: not shown
     assert "deliveries: pending 2, sending 0, sent 0, failed 0, skipped 0" in text
     assert "oldest due delivery: waiting 90 s" in text
@@ -68,8 +71,8 @@ def test_status_shows_who_beats_the_queue_and_the_clock_jobs(run, desk, clocks, 
     assert the_clock.heartbeat.id in tick_line and tick_line.rstrip().endswith("ok")
 
     shown = json.loads(run("status", "--json"))
-    beats = {p["pid"]: (p["beating"], p["leader"], p["beat_age"]) for p in shown["processes"]}
-    assert beats == {11: (True, True, 2.0), 12: (False, False, timeout + 5)}
+    beats = {p["pid"]: (p["beating"], p["late"], p["leader"], p["beat_age"]) for p in shown["processes"]}
+    assert beats == {11: (True, False, True, 2.0), 12: (False, True, False, timeout + 5), 14: (True, True, False, 8.0)}
     assert shown["deliveries"]["pending"] == 2 and shown["oldest_due_delivery_age_seconds"] == 90.0
     (tick,) = [j for j in shown["clock_jobs"] if j["id"] == "tick"]
     assert (tick["runs"], tick["failures"], tick["last_ok"]) == (1, 0, True)

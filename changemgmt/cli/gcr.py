@@ -129,7 +129,7 @@ def create_command(app: AppContext, file, number, publish, override_reason, blac
 @click.pass_obj
 @user_errors
 def update_command(app: AppContext, number, file, override_reason, blackout_override, **flags) -> None:
-    """GcrChange GCR NUMBER. Windows given replace the current ones (keep a window's
+    """Change GCR NUMBER. Windows given replace the current ones (keep a window's
     `number` to move it); impacts given replace the impacted services."""
     with transaction(app.session_factory()) as session:
         patch = parse_patch(_document(file, flags))

@@ -18,12 +18,13 @@ from changemgmt.jobs.status import JobLine, ProcessLine, Status, read_status
 @click.pass_obj
 @user_errors
 def status_command(app: AppContext, as_json: bool) -> None:
-    """Show the clock, worker and serve processes (a process whose heartbeat is older than
-    HEARTBEAT_TIMEOUT_SECONDS is NOT BEATING: dead or stalled), the deliveries by state,
-    the oldest due delivery's wait, and the last run of each clock job."""
+    """Show the clock, worker and serve processes (one that missed a heartbeat is LATE;
+    one silent for more than HEARTBEAT_TIMEOUT_SECONDS is NOT BEATING: dead or stalled,
+    and its claims are taken back), the deliveries by state, the oldest due delivery's
+    wait, and the last run of each clock job."""
     timeout = app.settings.heartbeat_timeout_seconds
     with app.session_factory()() as session:
-        status = read_status(session, app.now(), timeout)
+        status = read_status(session, app.now(), timeout, app.settings.heartbeat_seconds)
     click.echo(json.dumps(_document(status, timeout), indent=2) if as_json else _text(status, timeout))
 
 
@@ -71,6 +72,8 @@ def _text(status: Status, timeout: float) -> str:
 
 def _process_row(p: ProcessLine) -> list[str]:
     state = ("leader" if p.leader else "beating") if p.beating else "NOT BEATING"
+    if p.beating and p.late:
+        state = f"LATE ({state}; missed a beat)"
     return [p.kind, p.host, str(p.pid), _time(p.started_at), f"{_age(p.beat_age)} ago", p.current_job or "-", state]
 
 

@@ -23,6 +23,7 @@ class ProcessLine:
     beat_at: datetime
     beat_age: float  # seconds since its last beat
     beating: bool  # its last beat is within the timeout
+    late: bool  # it missed a beat: dead, stalled or slow, known within about one interval
     current_job: str | None
     leader: bool
 
@@ -49,15 +50,25 @@ class Status:
     jobs: list[JobLine]
 
 
-def read_status(session: Session, now: datetime, timeout: float) -> Status:
+# A beat is late once this many intervals have passed since the last one (a beat takes a
+# moment to write: exactly one interval would flag a process that is merely busy).
+LATE_AFTER_INTERVALS = 1.5
+
+
+def read_status(session: Session, now: datetime, timeout: float, interval: float) -> Status:
     """The processes not stopped (those silent for more than `timeout` seconds are shown
-    not beating), the deliveries by state, and the clock's jobs."""
+    not beating, those that missed a beat of `interval` seconds late), the deliveries by
+    state, and the clock's jobs."""
     return Status(
-        now, _processes(session, now, timeout), _deliveries(session), _oldest_due(session, now), _jobs(session)
+        now,
+        _processes(session, now, timeout, interval * LATE_AFTER_INTERVALS),
+        _deliveries(session),
+        _oldest_due(session, now),
+        _jobs(session),
     )
 
 
-def _processes(session: Session, now: datetime, timeout: float) -> list[ProcessLine]:
+def _processes(session: Session, now: datetime, timeout: float, late_after: float) -> list[ProcessLine]:
     rows = session.scalars(
         select(Process).where(Process.stopped_at.is_(None)).order_by(Process.kind, Process.started_at, Process.id)
     )
@@ -66,7 +77,17 @@ def _processes(session: Session, now: datetime, timeout: float) -> list[ProcessL
         age = max(0.0, (now - p.beat_at).total_seconds())
         lines.append(
             ProcessLine(
-                p.id, p.kind, p.host, p.pid, p.started_at, p.beat_at, age, age <= timeout, p.current_job, p.leader
+                p.id,
+                p.kind,
+                p.host,
+                p.pid,
+                p.started_at,
+                p.beat_at,
+                age,
+                age <= timeout,
+                age > late_after,
+                p.current_job,
+                p.leader,
             )
         )
     return lines
