@@ -39,6 +39,7 @@ from changemgmt.store.revisions import record_impacts, revision_json
 REQUIRED = ("title", "description", "windows")
 # A change to these may make or end a conflict (SPEC §8): the change reports them.
 CONFLICTING = frozenset({"windows", "impacts", "location_codes"})
+REASON_MAX = 500  # why a status changed (a cancellation's reason): one line
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,17 @@ def update_gcr(
         old = {w.number: (w.start, w.end) for w in before.windows}
         moved = [w for w in after.windows if old.get(w.number) != (w.start, w.end)]
         overridden = refuse_blackouts(session, gcr, moved, blackout_override)
-    change = _record(session, gcr, before, after, "update", who, override_reason, blackout_override, overridden)
+    change = _record(
+        session,
+        gcr,
+        before,
+        after,
+        "update",
+        who,
+        override_reason,
+        blackout_override=blackout_override,
+        overridden=overridden,
+    )
     conflicts = conflicts_of(session, gcr) if change.changes & CONFLICTING else ()
     return replace(change, conflicts=conflicts, blackouts_overridden=overridden)
 
@@ -192,12 +203,15 @@ def change_status(
     target: Status,
     who: Who,
     override_reason: str | None = None,
+    reason: str | None = None,
     blackout_override: str | None = None,
 ) -> GcrChange:
-    """Publishes, confirms, starts, completes or cancels, as the status machine allows.
-    The impacts stay as they are, in the database: `before` and `after` have none.
-    Publishing into a blackout needs `blackout_override` (a reason)."""
+    """Publishes, confirms, starts, completes or cancels, as the status machine allows;
+    `reason` (why it is cancelled, say) is recorded in the audit trail. The impacts stay
+    as they are, in the database: `before` and `after` have none. Publishing into a
+    blackout needs `blackout_override` (a reason)."""
     override_reason = check_override_reason(override_reason)
+    reason = (one_line(reason, "reason", REASON_MAX) or None) if reason is not None else None
     blackout_override = check_blackout_override(blackout_override)
     gcr = lock_gcr(session, number)
     before = details_of(gcr)
@@ -223,7 +237,7 @@ def change_status(
     if before.status is Status.TENTATIVE and target is Status.CONFIRMED:
         action = "confirm"
     write_details(session, gcr, after, who.now)
-    change = _record(session, gcr, before, after, action, who, override_reason, blackout_override, overridden)
+    change = _record(session, gcr, before, after, action, who, override_reason, reason, blackout_override, overridden)
     conflicts = conflicts_of(session, gcr) if publishing else ()
     return replace(change, conflicts=conflicts, blackouts_overridden=overridden)
 
@@ -236,6 +250,7 @@ def _record(
     action: str,
     who: Who,
     override_reason: str | None = None,
+    reason: str | None = None,
     blackout_override: str | None = None,
     overridden: tuple[Blackout, ...] = (),
 ) -> GcrChange:
@@ -259,6 +274,8 @@ def _record(
         details: dict[str, object] = {"changes": sorted(changes), "revision": revision}
         if override_reason:
             details["override_reason"] = override_reason
+        if reason:
+            details["reason"] = reason
         if overridden:
             details["blackout_override"] = blackout_override
             details["blackouts"] = [b.to_json() for b in overridden]

@@ -338,6 +338,10 @@ class Delivery(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    # An operator's retry of a failed delivery: when, and the attempts made before it
+    # (the give-up budget counts the attempts since; attempt numbers go on).
+    retried_at: Mapped[datetime | None]
+    attempts_before_retry: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Recipient(Base):
@@ -501,3 +505,36 @@ class WebhookReceipt(Base):
     signature_hash: Mapped[str] = mapped_column(String(64), unique=True)
     signed_at: Mapped[datetime] = mapped_column(index=True)
     received_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    """A key for the HTTP API: its name (the actor the audit trail records), its role, and
+    the SHA-256 of its secret (the secret itself is shown once, never stored)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))  # a web.api.keys.Role
+    prefix: Mapped[str] = mapped_column(String(20))  # the key's first characters, not secret: to tell keys apart
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotentRequest(Base):
+    """A POST made with an Idempotency-Key, and the response it got, so that the same
+    request sent again with the same key gets that response instead of doing it twice."""
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the method, path, query and body
+    status: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,4 +1,5 @@
-"""Running the web app under uvicorn (`changemgmt web`), with feed tokens kept out of
+"""Running the web app (feeds, operations paths, and the API beside them) under uvicorn
+(`changemgmt web`, `changemgmt serve`), with feed tokens kept out of
 the access log (STANDARDS F5, F17; in either LOG_FORMAT: the filter rewrites the record
 before any formatter reads it) and limits on what a client may hold: a time to send
 each request's head, its size and number of lines, and the number of open connections
@@ -10,6 +11,7 @@ import logging
 
 from changemgmt.config import Settings
 from changemgmt.feeds.files import ensure_folder
+from changemgmt.store.db import make_engine
 from changemgmt.web.app import create_app
 from changemgmt.web.guard import Limits, default_max_connections, protocol_class
 from changemgmt.web.health import Problems
@@ -41,11 +43,13 @@ def serve(
     set-up (changemgmt/logs.py, made by the CLI): uvicorn configures none of its own."""
     import uvicorn
 
+    from changemgmt.web.api.app import build_api  # FastAPI takes a while to load: only for the web
+
     ensure_folder(settings.calendars_dir)  # its mode is set right on every start
     limits = limits or Limits(max_connections=default_max_connections())
     # ws="none": nothing here speaks WebSocket, so an upgrade request is a plain request.
     config = uvicorn.Config(
-        create_app(settings, readiness=readiness),
+        create_app(settings, fallback=build_api(settings, make_engine(settings.database_url)), readiness=readiness),
         host=host,
         port=port,
         access_log=access_log,
