@@ -114,7 +114,11 @@ def test_a_blackout_refuses_a_publish_and_accepts_it_with_an_override_reason(des
     assert minimum_only.value.field == "windows[1]"
     with transaction(db) as session:
         change = change_status(
-            session, "GCR-9101", Status.CONFIRMED, Who("alice", desk.clock(), desk.settings), None, "Fibre cut: urgent"
+            session,
+            "GCR-9101",
+            Status.CONFIRMED,
+            Who("alice", desk.clock(), desk.settings),
+            blackout_override="Fibre cut: urgent",
         )
     assert [b.id for b in change.blackouts_overridden] == [year_end.id]
     details = audit(db, "GCR-9101", "publish")
