@@ -77,6 +77,15 @@ def _optional_minutes(name: str, raw: str | None) -> timedelta | None:
     return timedelta(minutes=_positive_int(name, raw))
 
 
+def _public_keys(raw: str) -> tuple[str, ...]:
+    """SENDGRID_WEBHOOK_PUBLIC_KEYS: base64 keys separated by commas or spaces."""
+    keys = tuple(key for key in re.split(r"[,\s]+", raw) if key)
+    for number, key in enumerate(keys, start=1):
+        if not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", key):
+            raise ConfigError(f"SENDGRID_WEBHOOK_PUBLIC_KEYS: key {number} is not base64 text")
+    return keys
+
+
 def _zone(name: str, raw: str) -> str:
     try:
         ZoneInfo(raw)
@@ -177,6 +186,10 @@ class Settings:
     # for longer than the timeout is shown as not beating.
     heartbeat_seconds: float = 5.0
     heartbeat_timeout_seconds: float = 20.0
+    # SendGrid's signed Event Webhook: the verification keys (base64, as SendGrid shows
+    # them; several while one is rotated) and how far from now a signature's timestamp may be.
+    sendgrid_webhook_public_keys: tuple[str, ...] = ()
+    sendgrid_webhook_max_age: timedelta = timedelta(hours=1)
 
     @property
     def gcr_number_regex(self) -> re.Pattern[str]:
@@ -253,4 +266,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         event_retention_days=_positive_int("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS", "180")),
         heartbeat_seconds=_seconds("HEARTBEAT_SECONDS", env.get("HEARTBEAT_SECONDS", "5")),
         heartbeat_timeout_seconds=_seconds("HEARTBEAT_TIMEOUT_SECONDS", env.get("HEARTBEAT_TIMEOUT_SECONDS", "20")),
+        sendgrid_webhook_public_keys=_public_keys(env.get("SENDGRID_WEBHOOK_PUBLIC_KEYS", "")),
+        sendgrid_webhook_max_age=timedelta(
+            seconds=_seconds("SENDGRID_WEBHOOK_MAX_AGE_SECONDS", env.get("SENDGRID_WEBHOOK_MAX_AGE_SECONDS", "3600"))
+        ),
     )

@@ -77,8 +77,17 @@ def test_sendgrid_greets_each_contact_by_its_own_organisation(desk, sendgrid_wor
     desk.publish(GCR)
     sendgrid_worker.drain()
     (acme,) = [r.body for r in sendgrid.requests if len(r.body["personalizations"]) == 2]
-    greeted = {p["to"][0]["email"]: set(p["substitutions"].values()) for p in acme["personalizations"]}
+    greeted = {
+        p["to"][0]["email"]: {v for k, v in p["substitutions"].items() if k.startswith("-org")}
+        for p in acme["personalizations"]
+    }
     assert greeted == {"noc@acme.example": {"Acme Logistics"}, "it@acme-holdings.example": {"Acme Holdings"}}
+    enterprise_feed = {
+        p["to"][0]["email"]: "".join(v for k, v in p["substitutions"].items() if k.startswith("-ent"))
+        for p in acme["personalizations"]
+    }  # only the enterprise's own contact is shown its enterprise feed
+    assert enterprise_feed["noc@acme.example"] == ""
+    assert "All accounts of Acme Holdings in one calendar" in enterprise_feed["it@acme-holdings.example"]
     text = acme["content"][0]["value"]
     assert "Acme Holdings" not in text and "This notice concerns your account Acme Logistics (ACC-1001)." in text
     assert all(

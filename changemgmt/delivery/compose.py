@@ -293,6 +293,7 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
             models.Contact.unsubscribed_at,
             models.Contact.suppressed_at,
             Customer.name,
+            models.Contact.customer_id,
         )
         .join(models.Contact, models.Contact.id == models.Recipient.contact_id)
         .join(Customer, Customer.id == models.Contact.customer_id)
@@ -300,10 +301,9 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
         .order_by(models.Recipient.id)
     )  # columns, not Contact objects: a batch has hundreds of recipients
     grouped: dict[int, list[Recipient]] = defaultdict(list)
-    for delivery_id, contact_id, email, name, unsubscribed_at, suppressed_at, organisation in rows:
+    for delivery_id, contact_id, email, name, unsubscribed_at, suppressed_at, organisation, customer_id in rows:
         if unsubscribed_at or suppressed_at:
             continue
-        grouped[delivery_id].append(
-            Recipient(contact_id, email, name, unsubscribe_token(settings, contact_id), delivery_id, organisation)
-        )
+        token = unsubscribe_token(settings, contact_id)
+        grouped[delivery_id].append(Recipient(contact_id, email, name, token, delivery_id, organisation, customer_id))
     return grouped

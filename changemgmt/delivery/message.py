@@ -20,7 +20,8 @@ from changemgmt.content.ical import EventFacts, build_calendar, calendar_bytes, 
 from changemgmt.content.view import NoticeView, Recipient
 from changemgmt.delivery import headers
 from changemgmt.delivery.headers import has_encoded_word_syntax, header_safe
-from changemgmt.delivery.render import OrganisationKeys, RenderedEmail, Renderer, personalised
+from changemgmt.delivery.links import NoticeLinks
+from changemgmt.delivery.render import NO_LINKS, OrganisationKeys, RecipientLinks, RenderedEmail, Renderer, personalised
 from changemgmt.domain.gcr import Contact
 from changemgmt.domain.timefmt import require_aware
 
@@ -49,6 +50,8 @@ class OutgoingMessage:
     # Recipients left out because no message can be addressed to them (contact id ->
     # why): they fail alone, the others' copies go.
     refused: Mapping[int, str] = field(default_factory=dict)
+    # An enterprise's feed lines, by the enterprise's customer id: for its own contacts.
+    enterprise_feeds: Mapping[int, RecipientLinks] = field(default_factory=dict)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -75,6 +78,21 @@ class OutgoingMessage:
             f"{self.base_url}/unsubscribe/{token}",
         )
 
+    def preferences_uri(self, recipient: Recipient) -> str:
+        return f"{self.base_url}/preferences/{quote(recipient.unsubscribe_token, safe='')}"
+
+    def links(self, recipient: Recipient | None) -> RecipientLinks:
+        """What the footer of this recipient's copy links to (None: a copy addressed to no one)."""
+        if recipient is None:
+            return NO_LINKS
+        own = self.enterprise_feeds.get(recipient.customer_id) if recipient.customer_id is not None else None
+        return RecipientLinks(
+            self.preferences_uri(recipient),
+            self.unsubscribe_uris(recipient)[1],
+            own.enterprise_text if own else "",
+            own.enterprise_html if own else "",
+        )
+
     def unsubscribe_headers(self, recipient: Recipient) -> dict[str, str]:
         return {
             "List-Unsubscribe": ", ".join(f"<{uri}>" for uri in self.unsubscribe_uris(recipient)),
@@ -85,12 +103,13 @@ class OutgoingMessage:
         """Key -> text for this recipient's copy: its own organisation, never another's."""
         if self.organisation_keys is None:
             return {}
-        return self.organisation_keys.values(recipient.organisation or self.account_name)
+        return self.organisation_keys.values(recipient.organisation or self.account_name, self.links(recipient))
 
     def rendered_for(self, recipient: Recipient | None) -> RenderedEmail:
         """Subject, text and HTML as this recipient (None: any of the customer's) reads them."""
         rendered = RenderedEmail(self.subject, self.text, self.html, self.organisation_keys)
-        return personalised(rendered, (recipient.organisation if recipient else "") or self.account_name)
+        organisation = (recipient.organisation if recipient else "") or self.account_name
+        return personalised(rendered, organisation, self.links(recipient))
 
     def only(self, contact_ids: Iterable[int]) -> OutgoingMessage:
         """The same message for a subset of its recipients (e.g. a retry)."""
@@ -161,11 +180,23 @@ def _default_renderer() -> Renderer:
 
 
 def build_email(
-    view: NoticeView, recipients: Iterable[Recipient], settings: Settings, renderer: Renderer | None = None
+    view: NoticeView,
+    recipients: Iterable[Recipient],
+    settings: Settings,
+    renderer: Renderer | None = None,
+    links: NoticeLinks | None = None,
 ) -> OutgoingMessage:
     """Renders the notice and its attachment once for all of the customer's recipients.
-    Pass `renderer` to use operator templates (Renderer.from_settings)."""
-    rendered = (renderer or _default_renderer()).render(view, provider_name=settings.provider_name)
+    Pass `renderer` to use operator templates (Renderer.from_settings), and `links` for the
+    footer's calendar feed links (delivery.links; without them the footer has none)."""
+    renderer = renderer or _default_renderer()
+    links = links or NoticeLinks()
+    feed = links.feed.as_dict() if links.feed else None
+    rendered = renderer.render(view, provider_name=settings.provider_name, feed=feed)
+    enterprise_feeds = {
+        customer_id: renderer.enterprise_feed(enterprise.name, enterprise.link.as_dict())
+        for customer_id, enterprise in links.enterprises.items()
+    }
     kept, refused = addressable(unique_recipients(recipients))
     return OutgoingMessage(
         notice_id=view.notice_id,
@@ -184,6 +215,7 @@ def build_email(
         account_name=view.customer.name,
         organisation_keys=rendered.keys,
         refused=refused,
+        enterprise_feeds=enterprise_feeds,
     )
 
 

@@ -20,6 +20,7 @@ from changemgmt.content.view import NoticeView, Recipient
 from changemgmt.delivery.breaker import Breaker, GuardedTransport
 from changemgmt.delivery.claim import Claim, claim_due, next_due_at
 from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_each, recipients_of
+from changemgmt.delivery.links import NoticeLinks, customer_names, feed_links, notice_links
 from changemgmt.delivery.message import OutgoingMessage, build_email
 from changemgmt.delivery.outcomes import Outcome, record_outcomes
 from changemgmt.delivery.render import Renderer
@@ -46,6 +47,7 @@ class _Batch:
     views: dict[int, NoticeView] = field(default_factory=dict)
     recipients: dict[int, list[Recipient]] = field(default_factory=dict)
     to_send: list[tuple[Claim, int]] = field(default_factory=list)  # (claim, notice id)
+    links: dict[int, NoticeLinks] = field(default_factory=dict)  # by delivery id: the footer's feed links
     not_sent: list[Outcome] = field(default_factory=list)
 
 
@@ -57,6 +59,8 @@ class _NoticeRow(Protocol):
     def id(self) -> int: ...
     @property
     def gcr_id(self) -> int: ...
+    @property
+    def customer_id(self) -> int: ...
     @property
     def kind(self) -> str: ...
     @property
@@ -172,7 +176,22 @@ class Worker:
                     batch.not_sent.append(Outcome(claim, skipped=reason))
                 else:
                     batch.to_send.append((claim, notice.id))
+        self._links(batch, {c.delivery_id: notices[c.notice_id].customer_id for c, _ in batch.to_send})
         return batch
+
+    def _links(self, batch: _Batch, customers: dict[int, int]) -> None:
+        """The feed links of each delivery's footer: its customer's feed, and the
+        enterprise feeds of its recipients from enterprises above that customer."""
+        above = {
+            delivery_id: {r.customer_id for r in batch.recipients[delivery_id] if r.customer_id not in (None, customer)}
+            for delivery_id, customer in customers.items()
+        }
+        enterprises = {e for ids in above.values() for e in ids if e is not None}
+        links = feed_links(self.sessions, self.settings, set(customers.values()), enterprises, batch.now)
+        with self.sessions() as session:
+            names = customer_names(session, enterprises)
+        for delivery_id, customer in customers.items():
+            batch.links[delivery_id] = notice_links(links, customer, {e: names[e] for e in above[delivery_id] if e})
 
     def _send(self, batch: _Batch) -> list[Outcome]:
         """Renders each message and hands it to a send thread at once, so that sending
@@ -182,7 +201,11 @@ class Worker:
         for claim, notice_id in batch.to_send:
             try:
                 message = build_email(
-                    batch.views[notice_id], batch.recipients[claim.delivery_id], self.settings, self.renderer
+                    batch.views[notice_id],
+                    batch.recipients[claim.delivery_id],
+                    self.settings,
+                    self.renderer,
+                    batch.links.get(claim.delivery_id),
                 )
             except Exception as exc:  # a template bug must fail this delivery, not the batch
                 log.exception("rendering notice %s failed", notice_id)
