@@ -19,6 +19,8 @@ from changemgmt.content.ical import (
     build_event,
     calendar_bytes,
     event_bytes,
+    feed_calendar,
+    feed_calendar_bytes,
     notice_calendar_bytes,
     notice_events,
 )
@@ -99,6 +101,18 @@ def test_it_writes_a_notice_calendar_as_icalendar_does(facts, views, stamp, doma
     events = notice_events(facts, reversed(views), provider_domain=domain, stamp=stamp)
     expected = calendar_bytes(build_calendar(events, uid=uid))
     assert notice_calendar_bytes(facts, reversed(views), uid=uid, provider_domain=domain, stamp=stamp) == expected
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    uid=one_line(120, required=True),
+    name=display_name(300, required=True),
+    refresh=st.timedeltas(min_value=timedelta(minutes=1), max_value=timedelta(days=9)),
+    source=st.one_of(st.none(), PLAIN.map(lambda token: f"https://maint.example.net/calendars/{token}.ics")),
+)
+def test_it_writes_a_feed_header_as_icalendar_does(uid, name, refresh, source):
+    expected = calendar_bytes(feed_calendar([], uid=uid, name=name, refresh=refresh, source=source))
+    assert feed_calendar_bytes(uid=uid, name=name, refresh=refresh, source=source) == expected
 
 
 @hypothesis_settings(max_examples=300, deadline=None)

@@ -248,7 +248,7 @@ def event_bytes(facts: EventFacts, window: WindowView, *, provider_domain: str, 
             b"BEGIN:VEVENT\r\n",
             shared.head,
             own_stamp,
-            raw_line("UID", escape_icalendar_text(uid).removeprefix("\ufeff")),
+            _icalendar_text_line("UID", uid),
             raw_line("SEQUENCE", str(window.sequence)),
             text_line("DESCRIPTION", description_text(facts, window)),
             modified,
@@ -323,9 +323,40 @@ def notice_calendar_bytes(
     email attachment."""
     ordered = sorted(windows, key=lambda w: w.number)
     events = [event_bytes(facts, w, provider_domain=provider_domain, stamp=stamp) for w in ordered]
-    header = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + text_line("PRODID", PRODID)
+    header = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + _icalendar_text_line("PRODID", PRODID)
+    return b"".join((header, _icalendar_text_line("UID", uid), *events, b"END:VCALENDAR\r\n"))
+
+
+def feed_calendar_bytes(
+    *, uid: str, name: str, refresh: timedelta, source: str | None = None, prodid: str = PRODID
+) -> bytes:
+    """`calendar_bytes(feed_calendar([], ...))`, byte for byte: a feed's header, written
+    for each of thousands of feeds without icalendar's per-character folding."""
     return b"".join(
-        (header, raw_line("UID", escape_icalendar_text(uid).removeprefix("\ufeff")), *events, b"END:VCALENDAR\r\n")
+        (
+            b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n",
+            _icalendar_text_line("PRODID", prodid),
+            text_line("NAME", name),
+            text_line("X-WR-CALNAME", name),
+            _refresh_lines(refresh)[0],
+            raw_line("SOURCE;VALUE=URI", source) if source else b"",
+            _icalendar_text_line("UID", uid),
+            _refresh_lines(refresh)[1],
+            b"END:VCALENDAR\r\n",
+        )
+    )
+
+
+def _icalendar_text_line(name: str, value: str) -> bytes:
+    return raw_line(name, escape_icalendar_text(value).removeprefix("\ufeff"))
+
+
+@lru_cache(maxsize=16)
+def _refresh_lines(refresh: timedelta) -> tuple[bytes, bytes]:
+    """REFRESH-INTERVAL and X-PUBLISHED-TTL, as icalendar writes them."""
+    calendar = feed_calendar([], uid="-", name="-", refresh=refresh)
+    return tuple(  # type: ignore[return-value]
+        calendar.content_line(n, calendar[n]).to_ical() + b"\r\n" for n in ("REFRESH-INTERVAL", "X-PUBLISHED-TTL")
     )
 
 

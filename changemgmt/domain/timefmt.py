@@ -60,7 +60,11 @@ def local_day(instant: datetime, zone_name: str) -> str:
 
 def utc_text(instant: datetime) -> str:
     """'Tue 1 Dec 2026 07:00 UTC'."""
-    utc = require_aware(instant).astimezone(UTC)
+    return _utc_text(require_aware(instant).astimezone(UTC))
+
+
+@lru_cache(maxsize=4096)
+def _utc_text(utc: datetime) -> str:
     return f"{_day(utc)} {utc:%H:%M} UTC"
 
 
