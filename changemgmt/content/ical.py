@@ -355,7 +355,7 @@ def _icalendar_text_line(name: str, value: str) -> bytes:
 def _refresh_lines(refresh: timedelta) -> tuple[bytes, bytes]:
     """REFRESH-INTERVAL and X-PUBLISHED-TTL, as icalendar writes them."""
     calendar = feed_calendar([], uid="-", name="-", refresh=refresh)
-    return tuple(  # type: ignore[return-value]
+    return tuple(
         calendar.content_line(n, calendar[n]).to_ical() + b"\r\n" for n in ("REFRESH-INTERVAL", "X-PUBLISHED-TTL")
     )
 
