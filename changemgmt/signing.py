@@ -66,3 +66,17 @@ def contact_from_unsubscribe_token(settings: Settings, token: str) -> int | None
         return None
     expected = _mac(secret_key(settings), "unsubscribe", contact_id)
     return int(contact_id) if hmac.compare_digest(mac, expected) else None
+
+
+def sign(settings: Settings, purpose: str, value: str) -> str:
+    """`value` with a MAC that ties it to `purpose` and SECRET_KEY: `<value>.<mac>`.
+    The value is readable by whoever holds the text; put nothing secret in it."""
+    return f"{value}.{_mac(secret_key(settings), purpose, value)}"
+
+
+def unsign(settings: Settings, purpose: str, signed: str) -> str | None:
+    """The value `sign` signed for `purpose`, or None for a forged or altered text."""
+    value, _, mac = signed.rpartition(".")
+    if not value or not hmac.compare_digest(mac.encode(), _mac(secret_key(settings), purpose, value).encode()):
+        return None
+    return value

@@ -97,6 +97,6 @@ def test_a_file_that_is_not_a_gcr_document_is_one_clear_line(tmp_path, name, con
     started = time.perf_counter()
     with pytest.raises(DomainError) as error:
         load_document(path)
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 60  # a guard against a hang, not a speed target
     assert error.value.field == "file"
     assert message in str(error.value) and len(str(error.value).splitlines()) == 1

@@ -78,7 +78,8 @@ def test_bad_items_are_reported_by_their_index_in_the_array(db, settings):
     assert failure(db, settings, text) == [
         "customers[1]: active: 'perhaps' is not true or false (true/false, yes/no, 1/0)",
         "customers[2]: item: is not an object",
-        "customers[3]: colour: is not a field of customers (account, active, name, parent_account, time_zone)",
+        "customers[3]: colour: is not a field of customers "
+        "(account, active, lead_email, lead_name, lead_phone, name, parent_account, time_zone)",
         "customers[4]: name: must be text",
     ]
     assert count(db, Customer) == 0

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from changemgmt.delivery.claim import claim_due, rescue_expired
+from changemgmt.delivery.operations import retry_deliveries
 from changemgmt.delivery.outcomes import Outcome, record_outcomes
 from changemgmt.delivery.transports.base import SendError
 from changemgmt.delivery.webhook import apply_sendgrid_events
@@ -40,6 +41,7 @@ ALLOWED = {
         (N.PENDING, N.SENT),
         (N.PENDING, N.FAILED),
         (N.PENDING, N.SKIPPED),
+        (N.FAILED, N.PENDING),  # an operator's retry
     },
     DeliveryState: {
         (None, D.PENDING),
@@ -49,9 +51,16 @@ ALLOWED = {
         (D.SENDING, D.PENDING),
         (D.SENDING, D.FAILED),
         (D.SENDING, D.SKIPPED),
+        (D.FAILED, D.PENDING),  # an operator's retry
     },
     # the provider's report wins from any state (its events come in any order)
-    RecipientState: {(None, R.PENDING), (R.PENDING, R.SENT), (R.PENDING, R.SKIPPED), (R.PENDING, R.FAILED)}
+    RecipientState: {
+        (None, R.PENDING),
+        (R.PENDING, R.SENT),
+        (R.PENDING, R.SKIPPED),
+        (R.PENDING, R.FAILED),
+        (R.FAILED, R.PENDING),  # an operator's retry
+    }
     | {(current, report) for current in RecipientState for report in REPORTED},
     AttemptOutcome: {(None, outcome) for outcome in AttemptOutcome},  # an open attempt ends once
 }
@@ -108,6 +117,9 @@ def test_settled_notices_and_deliveries_and_ended_attempts_are_final():
     assert {s for s in RecipientState if is_final(s)} == set()
     with pytest.raises(TransitionError, match="a sent delivery is final"):
         check_transition(D.SENT, D.PENDING)
+    # a failed one is settled: only an operator's retry moves it on
+    with pytest.raises(TransitionError, match="a failed delivery can only move to: pending"):
+        check_transition(D.FAILED, D.SENT)
 
 
 def test_a_named_transition_that_the_table_refuses_cannot_be_defined():
@@ -245,6 +257,22 @@ def test_every_state_change_of_planning_claims_outcomes_and_events_is_a_named_tr
         states.RECIPIENT_FAILED,
         states.ATTEMPT_FAILED,
     )
+    failed = claims[0].delivery_id
+    step(
+        lambda: _retry(db, clock, failed),
+        states.DELIVERY_RETRIED_BY_OPERATOR,
+        states.NOTICE_RETRIED_BY_OPERATOR,
+        states.RECIPIENT_RETRIED_BY_OPERATOR,
+    )
+    claims.clear()
+    step(lambda: claims.extend(_claims(engine, clock)), states.DELIVERY_CLAIMED)
+    step(
+        lambda: _record(db, clock, settings, [Outcome(claims[0], error=SendError("bad", permanent=True, status=400))]),
+        states.DELIVERY_FAILED,
+        states.NOTICE_FAILED,
+        states.RECIPIENT_FAILED,
+        states.ATTEMPT_FAILED,
+    )
 
     moved = {"windows": [{"number": 1, "start": "2026-12-02T07:00Z", "end": "2026-12-02T11:00Z"}]}
     step(
@@ -287,6 +315,11 @@ def test_every_state_change_of_planning_claims_outcomes_and_events_is_a_named_tr
     )
 
     assert {_key(t) for t in NAMED.values()} <= seen  # every named transition was made, and checked
+
+
+def _retry(db, clock, delivery_id: int) -> None:
+    with transaction(db) as session:
+        retry_deliveries(session, [delivery_id], now=clock())
 
 
 def _events(db, clock, events: list[dict]) -> None:

@@ -17,11 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class LoopbackSendGrid:
-    """The fake SendGrid process; with `record`, it keeps when it took each notice."""
+    """The fake SendGrid process (pinned to core `cpu` unless None); with `record`, it
+    keeps when it took each notice."""
 
-    def __init__(self, cpu: int, record: bool = False) -> None:
+    def __init__(self, cpu: int | None, record: bool = False) -> None:
         script = ROOT / "bench" / "support" / "fake_sendgrid.py"
-        command = [sys.executable, str(script), "--cpu", str(cpu)] + (["--record"] if record else [])
+        pinned = ["--cpu", str(cpu)] if cpu is not None else []
+        command = [sys.executable, str(script), *pinned] + (["--record"] if record else [])
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         self.url = f"http://127.0.0.1:{self.process.stdout.readline().split()[1]}"
 

@@ -132,7 +132,8 @@ def rotate_command(app: AppContext, account: str | None, enterprise: bool, inter
 def web_command(
     app: AppContext, host: str, port: int, access_log: bool, header_timeout: float, max_connections: int | None
 ) -> None:
-    """Run the web server: feeds at /calendars/<token>.ics, and /healthz."""
+    """Run the web server: feeds at /calendars/<token>.ics, the API at /api/v1 (docs at
+    /docs), /healthz, /readyz and /metrics."""
     from changemgmt.web.server import serve
 
     app.session_factory()  # the schema must be current: else one line, and exit 1

@@ -134,12 +134,13 @@ def _status_command(name: str, target: Status | None, help_text: str):
     @click.argument("number")
     @click.option("--override-reason", help="Why the minimum notice may be overridden.")
     @click.option("--tentative", is_flag=True, hidden=target is not None, help="Publish as tentative.")
+    @click.option("--reason", help="Why (recorded in the audit trail), e.g. why the work is cancelled.")
     @click.pass_obj
     @user_errors
-    def command(app: AppContext, number, override_reason, tentative) -> None:
+    def command(app: AppContext, number, override_reason, tentative, reason) -> None:
         status = target or (Status.TENTATIVE if tentative else Status.CONFIRMED)
         with transaction(app.session_factory()) as session:
-            _report(change_status(session, number, status, _who(app), override_reason))
+            _report(change_status(session, number, status, _who(app), override_reason, reason))
 
     return command
 

@@ -22,13 +22,16 @@ import click
 from changemgmt import __version__
 from changemgmt.cli.clock import clock_command, release_command
 from changemgmt.cli.context import AppContext, make_context, user_fixable_errors
+from changemgmt.cli.deliveries import deliveries_group
 from changemgmt.cli.demo import demo_command
 from changemgmt.cli.feeds import feeds_group, web_command
 from changemgmt.cli.gcr import gcr_group
 from changemgmt.cli.inventory import export_command, import_command
+from changemgmt.cli.keys import keys_group
 from changemgmt.cli.notices import plan_command, preview_command, worker_command
 from changemgmt.cli.serve import serve_command
 from changemgmt.cli.status import status_command
+from changemgmt.cli.users import users_group
 from changemgmt.logs import configure_logging
 from changemgmt.store.migrate import current_revision, upgrade
 
@@ -72,6 +75,7 @@ def db_upgrade(app: AppContext) -> None:
 
 for command in (
     gcr_group,
+    deliveries_group,
     feeds_group,
     import_command,
     export_command,
@@ -84,6 +88,8 @@ for command in (
     clock_command,
     release_command,
     status_command,
+    keys_group,
+    users_group,
 ):
     cli.add_command(command)
 

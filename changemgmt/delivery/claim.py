@@ -75,14 +75,15 @@ _CLAIM_POSTGRES = f"""
     UPDATE deliveries SET state = {_CLAIMED}, claimed_until = :until, claimed_by = :worker,
                           attempts = deliveries.attempts + 1
     FROM due WHERE deliveries.id = due.id
-    RETURNING deliveries.id, deliveries.notice_id, deliveries.attempts
+    RETURNING deliveries.id, deliveries.notice_id, deliveries.attempts,
+              deliveries.attempts - deliveries.attempts_before_retry
 """
 
 _CLAIM_SQLITE = f"""
     UPDATE deliveries SET state = {_CLAIMED}, claimed_until = :until, claimed_by = :worker,
                           attempts = attempts + 1
     WHERE id IN ({_DUE})
-    RETURNING id, notice_id, attempts
+    RETURNING id, notice_id, attempts, attempts - attempts_before_retry
 """
 
 _RESCUE = f"""
@@ -102,7 +103,13 @@ _ABANDON_ATTEMPTS = f"""
 class Claim:
     delivery_id: int
     notice_id: int
-    attempt: int
+    attempt: int  # the attempt's number
+    tries: int | None = None  # attempts since an operator's last retry (None: `attempt`)
+
+    @property
+    def attempts_counted(self) -> int:
+        """The attempts the give-up budget counts: those since an operator's last retry."""
+        return self.attempt if self.tries is None else self.tries
 
 
 def _sql(statement: str):

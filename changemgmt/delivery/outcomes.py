@@ -166,7 +166,7 @@ class _Rows:
     ) -> None:
         self._recipients(claim, error.sent_contact_ids)
         message = str(error) if error.status is None else f"{error.status}: {error}"
-        if gives_up(claim.attempt, max_attempts, error.permanent):
+        if gives_up(claim.attempts_counted, max_attempts, error.permanent):
             self._attempt(claim, ATTEMPT_FAILED, message)
             self.settled_deliveries.append(
                 {"id": claim.delivery_id, "state": DELIVERY_FAILED.target, "last_error": message}
@@ -175,7 +175,7 @@ class _Rows:
             self._notice(claim, NOTICE_FAILED, message)
             self.failures.append(Failure(claim, message, None, error.permanent))
             return
-        delay = retry_delay(claim.attempt, rng.random(), error.retry_after)
+        delay = retry_delay(claim.attempts_counted, rng.random(), error.retry_after)
         self._attempt(claim, ATTEMPT_RETRY, message)
         self.retried_deliveries.append({"id": claim.delivery_id, "next_attempt_at": now + delay, "last_error": message})
         self.failures.append(Failure(claim, message, now + delay, error.permanent))

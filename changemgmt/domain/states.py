@@ -66,7 +66,7 @@ _NOTICE: dict[NoticeState | None, frozenset[NoticeState]] = {
     None: frozenset({NoticeState.PENDING, NoticeState.NO_RECIPIENT}),
     NoticeState.PENDING: frozenset({NoticeState.SENT, NoticeState.FAILED, NoticeState.SKIPPED}),
     NoticeState.SENT: frozenset(),
-    NoticeState.FAILED: frozenset(),
+    NoticeState.FAILED: frozenset({NoticeState.PENDING}),  # an operator's retry
     NoticeState.SKIPPED: frozenset(),
     NoticeState.NO_RECIPIENT: frozenset(),
 }
@@ -79,7 +79,7 @@ _DELIVERY: dict[DeliveryState | None, frozenset[DeliveryState]] = {
         {DeliveryState.SENT, DeliveryState.PENDING, DeliveryState.FAILED, DeliveryState.SKIPPED}
     ),
     DeliveryState.SENT: frozenset(),
-    DeliveryState.FAILED: frozenset(),
+    DeliveryState.FAILED: frozenset({DeliveryState.PENDING}),  # an operator's retry
     DeliveryState.SKIPPED: frozenset(),
 }
 
@@ -95,7 +95,7 @@ _RECIPIENT: dict[RecipientState | None, frozenset[RecipientState]] = {
     RecipientState.PENDING: frozenset({RecipientState.SENT, RecipientState.SKIPPED, RecipientState.FAILED}) | _REPORTED,
     RecipientState.SENT: _REPORTED,
     RecipientState.SKIPPED: _REPORTED,
-    RecipientState.FAILED: _REPORTED,
+    RecipientState.FAILED: _REPORTED | {RecipientState.PENDING},  # an operator's retry
     RecipientState.DELIVERED: _REPORTED,
     RecipientState.BOUNCED: _REPORTED,
     RecipientState.DROPPED: _REPORTED,
@@ -111,6 +111,11 @@ _ATTEMPT: dict[AttemptOutcome | None, frozenset[AttemptOutcome]] = {
     AttemptOutcome.SKIPPED: frozenset(),
     AttemptOutcome.ABANDONED: frozenset(),
 }
+
+# The moves only an operator makes (a retry): they do not make a failed notice or delivery unsettled.
+_BY_OPERATOR: frozenset[tuple[Any, Any]] = frozenset(
+    {(NoticeState.FAILED, NoticeState.PENDING), (DeliveryState.FAILED, DeliveryState.PENDING)}
+)
 
 _MACHINES: dict[type, Mapping[Any, frozenset[Any]]] = {
     NoticeState: _NOTICE,
@@ -128,8 +133,11 @@ def allowed_transitions(machine: type[S], current: S | None) -> frozenset[S]:
 
 
 def is_final(state: S) -> bool:
-    """True for a state nothing moves out of: a settled notice or delivery, an ended attempt."""
-    return not allowed_transitions(type(state), state)
+    """True for a state nothing moves out of by itself: a settled notice or delivery, an
+    ended attempt. (A failed notice or delivery is settled too: only an operator's retry
+    moves it on.)"""
+    onward = {target for target in allowed_transitions(type(state), state) if (state, target) not in _BY_OPERATOR}
+    return not onward
 
 
 def check_transition(current: S | None, target: S) -> None:
@@ -190,3 +198,9 @@ NOTICE_FAILED = Transition(NoticeState.PENDING, NoticeState.FAILED)
 RECIPIENT_SENT = Transition(RecipientState.PENDING, RecipientState.SENT)
 RECIPIENT_SKIPPED = Transition(RecipientState.PENDING, RecipientState.SKIPPED)
 RECIPIENT_FAILED = Transition(RecipientState.PENDING, RecipientState.FAILED)
+
+# An operator retries a failed delivery (`changemgmt deliveries retry`, delivery.operations):
+# it is due again, with its notice and the recipients that had not received it.
+DELIVERY_RETRIED_BY_OPERATOR = Transition(DeliveryState.FAILED, DeliveryState.PENDING)
+NOTICE_RETRIED_BY_OPERATOR = Transition(NoticeState.FAILED, NoticeState.PENDING)
+RECIPIENT_RETRIED_BY_OPERATOR = Transition(RecipientState.FAILED, RecipientState.PENDING)

@@ -1,6 +1,7 @@
 """Finding GCRs: by status, by a time range their windows overlap, by a customer they
-affect, by a service they impact. One query, shared by `changemgmt gcr list` and the
-HTTP API, ordered the way change management reads a list: what is next first.
+affect, by a service they impact, by a location, by words in their text. One query,
+shared by `changemgmt gcr list` and the HTTP API, ordered the way change management
+reads a list: what is next first.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, distinct, exists, func, select
+from sqlalchemy import ColumnElement, Select, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.domain.status import Status
 from changemgmt.store.bulk import among
-from changemgmt.store.models import Customer, Gcr, Impact, Service, Window
+from changemgmt.store.models import Customer, Gcr, GcrLocation, Impact, Location, Service, Window
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,10 @@ class GcrQuery:
     end: datetime | None = None
     account: str | None = None  # impacting this customer's services, or those of accounts under it
     service_id: str | None = None
+    location_code: str | None = None  # listed by the GCR, or an end of a service it impacts
+    text: str | None = None  # in the number, title or description, in any case
     limit: int | None = None
+    offset: int = 0  # GCRs skipped first, in the list's order (the API's pages)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ def list_gcrs(session: Session, query: GcrQuery, now: datetime) -> list[GcrSumma
         statement = statement.where(condition)
     if query.limit:
         statement = statement.limit(query.limit)
+    if query.offset:
+        statement = statement.offset(query.offset)
     gcrs = list(session.scalars(statement))
     return _summaries(session, gcrs)
 
@@ -124,6 +130,13 @@ def _conditions(session: Session, query: GcrQuery) -> list[ColumnElement[bool]]:
         if service is None:
             raise NotFound(f"no service with ID {query.service_id}")
         conditions.append(exists(_impacts().where(Impact.service_pk == service)))
+    if query.location_code is not None:
+        conditions.append(_at_location(session, query.location_code))
+    if query.text:
+        words = query.text.lower()
+        conditions.append(
+            or_(*(func.lower(c).contains(words, autoescape=True) for c in (Gcr.number, Gcr.title, Gcr.description)))
+        )
     if query.account is not None:
         accounts = _account_and_below(session, query.account)
         conditions.append(
@@ -132,6 +145,17 @@ def _conditions(session: Session, query: GcrQuery) -> list[ColumnElement[bool]]:
             )
         )
     return conditions
+
+
+def _at_location(session: Session, code: str) -> ColumnElement[bool]:
+    location = session.scalar(select(Location.id).where(Location.code == code))
+    if location is None:
+        raise NotFound(f"no location with code {code}")
+    ends = or_(Service.a_end_id == location, Service.z_end_id == location)
+    return or_(
+        exists(select(GcrLocation.gcr_id).where(GcrLocation.gcr_id == Gcr.id, GcrLocation.location_id == location)),
+        exists(_impacts().join(Service, Service.id == Impact.service_pk).where(ends)),
+    )
 
 
 def _impacts() -> Select:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from changemgmt.delivery.operations import failed_deliveries, notice_counts
 from changemgmt.store import models
 from changemgmt.store.gcr_state import state_of
 from changemgmt.store.queries import accounts_reached, impacted_customers
@@ -15,7 +16,8 @@ def _iso(value) -> str | None:
 
 
 def gcr_document(session: Session, gcr: models.Gcr) -> dict:
-    """The GCR's current state, its windows (dropped ones too), who it affects and its history."""
+    """The GCR's current state, its windows (dropped ones too), who it affects, its notices
+    (counts by kind and state, failed deliveries with their reasons) and its history."""
     impacted = impacted_customers(session, gcr.id)
     audit = session.scalars(
         select(models.AuditEntry)
@@ -41,6 +43,8 @@ def gcr_document(session: Session, gcr: models.Gcr) -> dict:
     document["revisions"] = [
         {"number": r.number, "at": _iso(r.created_at), "actor": r.actor, "changes": r.changes} for r in gcr.revisions
     ]
+    document["notices"] = notice_counts(session, gcr.id)
+    document["failed_deliveries"] = [d.to_json() for d in failed_deliveries(session, gcr.id)]
     document["audit"] = [{"at": _iso(a.at), "actor": a.actor, "action": a.action, "details": a.details} for a in audit]
     return document
 
@@ -65,9 +69,24 @@ def gcr_text(document: dict) -> str:
     for c in document["impacted_customers"]:
         parents = f" (enterprise: {', '.join(c['enterprise'])})" if c["enterprise"] else ""
         lines.append(f"  {c['account']} {c['name']}: {len(c['services'])} services{parents}")
+    lines += _notices_text(document)
     lines.append("history:")
     for a in document["audit"]:
         revision = f" -> revision {a['details'].get('revision')}" if a["details"].get("revision") else ""
         changes = ", ".join(a["details"].get("changes", []))
         lines.append(f"  {a['at']} {a['actor']}: {a['action']} ({changes}){revision}")
     return "\n".join(lines)
+
+
+def _notices_text(document: dict) -> list[str]:
+    counts = document["notices"]
+    lines = [f"notices ({sum(sum(by_state.values()) for by_state in counts.values())}):"]
+    for kind, by_state in counts.items():
+        lines.append(f"  {kind}: " + ", ".join(f"{state} {count}" for state, count in sorted(by_state.items())))
+    failed = document["failed_deliveries"]
+    if failed:
+        lines.append(f"failed deliveries ({len(failed)}; `changemgmt deliveries retry ID` sends one again):")
+    for d in failed:
+        error = " ".join((d["last_error"] or "no reason recorded").split())
+        lines.append(f"  {d['id']}: {d['kind']} to {d['account']}, {d['attempts']} attempts: {error}")
+    return lines

@@ -34,6 +34,7 @@ from changemgmt.store.queries import lock_gcr
 from changemgmt.store.revisions import record_impacts, revision_json
 
 REQUIRED = ("title", "description", "windows")
+REASON_MAX = 500  # why a status changed (a cancellation's reason): one line
 
 
 @dataclass(frozen=True)
@@ -163,11 +164,18 @@ ACTIONS = {
 
 
 def change_status(
-    session: Session, number: str, target: Status, who: Who, override_reason: str | None = None
+    session: Session,
+    number: str,
+    target: Status,
+    who: Who,
+    override_reason: str | None = None,
+    reason: str | None = None,
 ) -> GcrChange:
-    """Publishes, confirms, starts, completes or cancels, as the status machine allows.
-    The impacts stay as they are, in the database: `before` and `after` have none."""
+    """Publishes, confirms, starts, completes or cancels, as the status machine allows;
+    `reason` (why it is cancelled, say) is recorded in the audit trail. The impacts stay
+    as they are, in the database: `before` and `after` have none."""
     override_reason = check_override_reason(override_reason)
+    reason = (one_line(reason, "reason", REASON_MAX) or None) if reason is not None else None
     gcr = lock_gcr(session, number)
     before = details_of(gcr)
     check_transition(before.status, target)
@@ -189,7 +197,7 @@ def change_status(
     if before.status is Status.TENTATIVE and target is Status.CONFIRMED:
         action = "confirm"
     write_details(session, gcr, after, who.now)
-    return _record(session, gcr, before, after, action, who, override_reason)
+    return _record(session, gcr, before, after, action, who, override_reason, reason)
 
 
 def _record(
@@ -200,6 +208,7 @@ def _record(
     action: str,
     who: Who,
     override_reason: str | None = None,
+    reason: str | None = None,
 ) -> GcrChange:
     changes = changed_fields(before, after) if before else frozenset({"created"})
     revision = None
@@ -221,6 +230,8 @@ def _record(
         details: dict[str, object] = {"changes": sorted(changes), "revision": revision}
         if override_reason:
             details["override_reason"] = override_reason
+        if reason:
+            details["reason"] = reason
         session.add(
             models.AuditEntry(
                 at=who.now, actor=who.actor, entity="gcr", entity_key=gcr.number, action=action, details=details

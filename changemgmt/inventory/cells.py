@@ -141,6 +141,13 @@ def email(raw: object) -> str:
     return f"{str(value).strip().rpartition('@')[0]}@{checked.rpartition('@')[2]}"
 
 
+def optional_email(raw: object) -> str:
+    """An address as `email` checks it, or "" for none (an account lead's)."""
+    if raw is None or (raw.__class__ is str and not raw.strip()):
+        return ""
+    return email(raw)
+
+
 def _plain_email(value: str) -> str | None:
     """`value` with its domain in lower case if it has the plain shape email-validator
     accepts without a change (see _PLAIN_EMAIL); None to ask email-validator."""

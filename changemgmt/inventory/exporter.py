@@ -24,7 +24,7 @@ from changemgmt.inventory.sql import CONTACTS, CUSTOMERS, LOCATIONS, SERVICES
 YIELD_PER = 2000
 COLUMNS = {
     "locations": ("code", "name", "address", "city", "region", "country", "time_zone"),
-    "customers": ("account", "name", "parent_account", "time_zone", "active"),
+    "customers": ("account", "name", "parent_account", "time_zone", "active", "lead_name", "lead_email", "lead_phone"),
     "contacts": ("account", "email", "name", "role", "notice_kinds", "min_impact", "reminders"),
     "services": ("service_id", "account", "product", "bandwidth", "a_end", "z_end"),
 }
@@ -106,7 +106,16 @@ def _locations(order) -> Select:
 def _customers(order) -> Select:
     customer, parent = CUSTOMERS, CUSTOMERS.alias("parent")
     return (
-        select(customer.c.account, customer.c.name, parent.c.account, customer.c.time_zone, customer.c.active)
+        select(
+            customer.c.account,
+            customer.c.name,
+            parent.c.account,
+            customer.c.time_zone,
+            customer.c.active,
+            customer.c.lead_name,
+            customer.c.lead_email,
+            customer.c.lead_phone,
+        )
         .select_from(customer.outerjoin(parent, customer.c.parent_id == parent.c.id))
         .order_by(order(customer.c.account))
     )

@@ -111,6 +111,9 @@ def kinds(default_time_zone: str) -> dict[str, Kind]:
             ("parent_account", cells.optional_key(64)),
             ("time_zone", cells.zone(default_time_zone)),
             ("active", cells.flag),
+            ("lead_name", cells.text(NAME_MAX, name=True)),
+            ("lead_email", cells.optional_email),
+            ("lead_phone", cells.text(50)),
         ),
         check=_customer_check,
     )

@@ -44,7 +44,7 @@ CONFLICT_KEYS = {
 # The columns an import sets. A contact's unsubscribed_at and suppressed_at are left
 # alone, so that re-importing a contact list never re-subscribes anyone.
 WRITTEN = {
-    "customers": ("account", "name", "parent_id", "time_zone", "active"),
+    "customers": ("account", "name", "parent_id", "time_zone", "active", "lead_name", "lead_email", "lead_phone"),
     "contacts": ("customer_id", "email", "name", "role", "notice_kinds", "min_impact", "reminders"),
     "locations": ("code", "name", "address", "city", "region", "country", "time_zone"),
     "services": ("service_id", "customer_id", "product", "bandwidth", "a_end_id", "z_end_id"),

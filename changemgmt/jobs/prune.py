@@ -1,5 +1,6 @@
 """Pruning what only history needs: delivery attempts and provider (webhook) events older
-than their retention, and the rows of processes long gone. A delivery's latest attempt
+than their retention, the rows of processes long gone, and the API's kept answers to
+requests made with an Idempotency-Key once a client can no longer be retrying them. A delivery's latest attempt
 is never pruned (it says how the delivery ended), nor an attempt still open.
 
 Rows go a batch at a time, each batch its own short transaction, so pruning a large
@@ -16,6 +17,7 @@ from changemgmt.store.models import UtcDateTime
 
 BATCH = 5_000
 PROCESS_RETENTION = timedelta(days=7)  # a stopped or silent process's row, then
+IDEMPOTENCY_RETENTION = timedelta(days=1)  # a client retries within minutes; a day is generous
 
 _OLD_ATTEMPTS = """
     SELECT a.id FROM delivery_attempts a
@@ -26,6 +28,7 @@ _OLD_ATTEMPTS = """
 """
 _OLD_EVENTS = "SELECT id FROM delivery_events WHERE received_at < :cutoff LIMIT :batch"
 _OLD_PROCESSES = "SELECT id FROM processes WHERE beat_at < :cutoff LIMIT :batch"
+_OLD_IDEMPOTENT = "SELECT id FROM idempotent_requests WHERE created_at < :cutoff LIMIT :batch"
 
 
 @dataclass(frozen=True)
@@ -33,19 +36,24 @@ class Pruned:
     attempts: int
     events: int
     processes: int
+    idempotent: int = 0
 
     def __str__(self) -> str:
-        return f"pruned {self.attempts} attempt(s), {self.events} event(s), {self.processes} process row(s)"
+        return (
+            f"pruned {self.attempts} attempt(s), {self.events} event(s), {self.processes} process row(s), "
+            f"{self.idempotent} idempotent answer(s)"
+        )
 
 
 def prune(engine: Engine, now: datetime, attempt_days: int, event_days: int) -> Pruned:
     """Deletes attempts started more than `attempt_days` before `now` (but each delivery's
     latest, and open ones), events received more than `event_days` before it, and the
-    rows of processes silent for a week."""
+    rows of processes silent for a week, and idempotent answers kept over a day."""
     return Pruned(
         attempts=_delete(engine, "delivery_attempts", _OLD_ATTEMPTS, now - timedelta(days=attempt_days)),
         events=_delete(engine, "delivery_events", _OLD_EVENTS, now - timedelta(days=event_days)),
         processes=_delete(engine, "processes", _OLD_PROCESSES, now - PROCESS_RETENTION),
+        idempotent=_delete(engine, "idempotent_requests", _OLD_IDEMPOTENT, now - IDEMPOTENCY_RETENTION),
     )
 
 

@@ -76,6 +76,10 @@ class Customer(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     time_zone: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The account lead: the customer's single point of contact at the provider (SPEC §1).
+    lead_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    lead_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    lead_phone: Mapped[str] = mapped_column(String(50), default="", server_default="")
 
     parent: Mapped[Customer | None] = relationship(remote_side=[id])
     contacts: Mapped[list[Contact]] = relationship(back_populates="customer")
@@ -338,6 +342,10 @@ class Delivery(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    # An operator's retry of a failed delivery: when, and the attempts made before it
+    # (the give-up budget counts the attempts since; attempt numbers go on).
+    retried_at: Mapped[datetime | None]
+    attempts_before_retry: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Recipient(Base):
@@ -468,3 +476,92 @@ class ClockJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_duration_ms: Mapped[int | None] = mapped_column(Integer)
     last_process_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class ApiKey(Base):
+    """A key for the HTTP API: its name (the actor the audit trail records), its role, and
+    the SHA-256 of its secret (the secret itself is shown once, never stored)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))  # a domain.roles.Role
+    prefix: Mapped[str] = mapped_column(String(20))  # the key's first characters, not secret: to tell keys apart
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotentRequest(Base):
+    """A POST made with an Idempotency-Key, and the response it got, so that the same
+    request sent again with the same key gets that response instead of doing it twice."""
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the method, path, query and body
+    status: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class User(Base):
+    """A person who signs in to the web UI: a change manager (`kind` staff, with a role)
+    or a customer's staff (`kind` customer, seeing what its access grants allow).
+    `password_hash` is Argon2id (None until the invitation is taken up); `session_epoch`
+    is written into every session cookie and invitation, so bumping it (a new password,
+    disabling) makes the earlier ones worthless."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(12))  # a users.accounts.UserKind
+    role: Mapped[str | None] = mapped_column(String(20))  # staff only: a domain.roles.Role
+    time_zone: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    default_enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    disabled_at: Mapped[datetime | None]
+
+
+class AccessGrant(Base):
+    """A customer user's access to an enterprise ID (the parent account and every account
+    under it: `scope` enterprise) or to one account (`scope` account), with what it may
+    do there (`permissions`, domain.access.Permission values)."""
+
+    __tablename__ = "access_grants"
+    __table_args__ = (UniqueConstraint("user_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(12))
+    permissions: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class SignInAttempt(Base):
+    """A sign-in attempt, kept for throttling (domain.throttle) across web processes."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_email", "email", "at"),
+        Index("ix_sign_in_attempts_address", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    succeeded: Mapped[bool] = mapped_column(Boolean)

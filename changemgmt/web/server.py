@@ -1,4 +1,5 @@
-"""Running the web app under uvicorn (`changemgmt web`), with feed tokens kept out of
+"""Running the web app (feeds, operations paths, and the API beside them) under uvicorn
+(`changemgmt web`, `changemgmt serve`), with feed tokens kept out of
 the access log (STANDARDS F5, F17; in either LOG_FORMAT: the filter rewrites the record
 before any formatter reads it) and limits on what a client may hold: a time to send
 each request's head, its size and number of lines, and the number of open connections
@@ -10,10 +11,31 @@ import logging
 
 from changemgmt.config import Settings
 from changemgmt.feeds.files import ensure_folder
+from changemgmt.store.db import make_engine
 from changemgmt.web.app import create_app
 from changemgmt.web.guard import Limits, default_max_connections, protocol_class
 from changemgmt.web.health import Problems
 from changemgmt.web.paths import redact
+
+API_PATHS = ("/api/", "/openapi.json", "/docs")
+
+
+def _app(settings: Settings, readiness: Problems | None):
+    """Feeds and operations paths first; then the API (/api/v1, its OpenAPI and /docs);
+    the sign-in and portal pages for the rest."""
+    from changemgmt.web.api.app import build_api
+    from changemgmt.web.ui.app import build_ui
+
+    engine = make_engine(settings.database_url)
+    api, ui = build_api(settings, engine), build_ui(settings, engine)
+
+    async def pages(scope, receive, send) -> None:
+        if scope["type"] == "lifespan" or scope.get("path", "").startswith(API_PATHS):
+            await api(scope, receive, send)
+        else:
+            await ui(scope, receive, send)
+
+    return create_app(settings, fallback=pages, readiness=readiness, engine=engine)
 
 
 class RedactFeedTokens(logging.Filter):
@@ -45,7 +67,7 @@ def serve(
     limits = limits or Limits(max_connections=default_max_connections())
     # ws="none": nothing here speaks WebSocket, so an upgrade request is a plain request.
     config = uvicorn.Config(
-        create_app(settings, readiness=readiness),
+        _app(settings, readiness),
         host=host,
         port=port,
         access_log=access_log,
