@@ -16,7 +16,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from changemgmt.config import Settings
-from changemgmt.content.ical import EventFacts, build_calendar, calendar_bytes, notice_events
+from changemgmt.content.ical import EventFacts, notice_calendar_bytes
 from changemgmt.content.view import NoticeView, Recipient
 from changemgmt.delivery import headers
 from changemgmt.delivery.headers import has_encoded_word_syntax, header_safe
@@ -169,9 +169,10 @@ def change_management(settings: Settings) -> Contact:
 def build_ics(view: NoticeView, settings: Settings) -> bytes:
     """The BCOP calendar for this customer: every window, DTSTAMP = time of issue."""
     facts = EventFacts.from_view(view, fallback_organizer=change_management(settings))
-    events = notice_events(facts, view.windows, provider_domain=settings.provider_domain, stamp=view.issued_at)
     uid = f"{view.gcr_number}-{view.customer.account}@{settings.provider_domain}"
-    return calendar_bytes(build_calendar(events, uid=uid))
+    return notice_calendar_bytes(
+        facts, view.windows, uid=uid, provider_domain=settings.provider_domain, stamp=view.issued_at
+    )
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -126,12 +126,14 @@ def nl2br(value: object) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in str(value).splitlines())
 
 
-def _environment(dirs: Sequence[Path], autoescape: bool) -> ImmutableSandboxedEnvironment:
+def _environment(dirs: Sequence[Path], autoescape: bool, reload: bool) -> ImmutableSandboxedEnvironment:
     # Sandboxed because operators edit these templates (STANDARDS F11).
     env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader([str(d) for d in dirs]),
         undefined=StrictUndefined,
         autoescape=autoescape,
+        # Without reload, Jinja2 would stat every template file on every get_template.
+        auto_reload=reload,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -247,12 +249,16 @@ def notice_context(
 
 
 class Renderer:
-    """Renders notices from the template folders; reusable and thread-safe."""
+    """Renders notices from the template folders; reusable and thread-safe. Each template
+    is read once, when first used; `reload=True` (for editing templates) re-reads a
+    template whose file has changed."""
 
-    def __init__(self, dirs: Sequence[Path] | None = None) -> None:
+    def __init__(self, dirs: Sequence[Path] | None = None, *, reload: bool = False) -> None:
         self.dirs = list(dirs) if dirs else template_dirs()
-        self._text = _environment(self.dirs, autoescape=False)
-        self._html = _environment(self.dirs, autoescape=True)
+        self.reload = reload
+        self._text = _environment(self.dirs, autoescape=False, reload=reload)
+        self._html = _environment(self.dirs, autoescape=True, reload=reload)
+        self._loaded: dict[str, Template] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Renderer:
@@ -262,10 +268,19 @@ class Renderer:
     def render_context(
         self, kind: str, context: Mapping[str, object], html_context: Mapping[str, object] | None = None
     ) -> RenderedEmail:
-        subject = self._text.get_template(f"{kind}/subject.txt").render(context)
-        text = self._text.get_template(f"{kind}/body.txt").render(context)
-        html = self._html.get_template(f"{kind}/body.html").render(html_context or context)
+        subject = self._template(self._text, f"{kind}/subject.txt").render(context)
+        text = self._template(self._text, f"{kind}/body.txt").render(context)
+        html = self._template(self._html, f"{kind}/body.html").render(html_context or context)
         return RenderedEmail(subject=header_safe(subject), text=text, html=html)
+
+    def _template(self, env: ImmutableSandboxedEnvironment, name: str) -> Template:
+        if self.reload:
+            return env.get_template(name)
+        key = f"{'html' if env is self._html else 'text'}:{name}"
+        template = self._loaded.get(key)
+        if template is None:  # two threads may both load it: either copy is the same
+            template = self._loaded[key] = env.get_template(name)
+        return template
 
     def render(self, view: NoticeView, *, provider_name: str, feed: Mapping[str, str] | None = None) -> RenderedEmail:
         """One rendering for every recipient of the notice, what is each recipient's own
@@ -287,8 +302,8 @@ class Renderer:
         """The lines naming an enterprise's feed, for its contacts' footers (text, HTML)."""
         context = {"enterprise": {"name": name, **feed}}
         return RecipientLinks(
-            enterprise_text=self._text.get_template("enterprise_feed.txt").render(context),
-            enterprise_html=self._html.get_template("enterprise_feed.html").render(context),
+            enterprise_text=self._template(self._text, "enterprise_feed.txt").render(context),
+            enterprise_html=self._template(self._html, "enterprise_feed.html").render(context),
         )
 
 

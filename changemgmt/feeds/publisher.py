@@ -18,7 +18,7 @@ from changemgmt.domain.retention import retention_cutoff
 from changemgmt.feeds.blocks import Block, assemble, internal_gcr_number, keeps, split_feed
 from changemgmt.feeds.customer import States, customer_blocks
 from changemgmt.feeds.feed_tokens import SealError
-from changemgmt.feeds.headers import header
+from changemgmt.feeds.headers import header_bytes
 from changemgmt.feeds.hierarchy import enterprises, members
 from changemgmt.feeds.internal import internal_blocks, published_gcr_ids
 from changemgmt.feeds.registry import INTERNAL_KEY, FeedToken, Scope, ensure_feeds, feed_key, with_token
@@ -80,7 +80,7 @@ def publish(
         for feed in feeds:
             if feed.scope is Scope.INTERNAL:
                 events = _internal_events(session, settings, now, feed, changed_gcrs, store)
-                _submit(writer, feed, assemble(header(feed, None, settings), events), written)
+                _submit(writer, feed, assemble(header_bytes(feed, None, settings), events), written)
     return written
 
 
@@ -105,7 +105,7 @@ def _publish_accounts(
         customer = customers[feed.customer_id]
         shown = groups[customer.id] if feed.scope is Scope.ENTERPRISE else {customer.id}
         events = [b for cid in shown for b in blocks[cid]] if customer.active else []
-        _submit(writer, feed, assemble(header(feed, customer, settings), events), written)
+        _submit(writer, feed, assemble(header_bytes(feed, customer, settings), events), written)
 
 
 def _internal_events(
