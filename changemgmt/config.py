@@ -59,10 +59,31 @@ def _seconds(name: str, raw: str) -> float:
     return value
 
 
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(name: str, raw: str) -> timedelta:
+    """A time span above zero: a number with an optional unit, s (the default), m, h or d
+    ("90", "30m", "24h", "1.5d")."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", raw.lower())
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"{name}: {raw!r} is not a time span above zero, such as 90s, 30m, 24h or 2d")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
 def _optional_minutes(name: str, raw: str | None) -> timedelta | None:
     if raw in (None, ""):
         return None
     return timedelta(minutes=_positive_int(name, raw))
+
+
+def _public_keys(raw: str) -> tuple[str, ...]:
+    """SENDGRID_WEBHOOK_PUBLIC_KEYS: base64 keys separated by commas or spaces."""
+    keys = tuple(key for key in re.split(r"[,\s]+", raw) if key)
+    for number, key in enumerate(keys, start=1):
+        if not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", key):
+            raise ConfigError(f"SENDGRID_WEBHOOK_PUBLIC_KEYS: key {number} is not base64 text")
+    return keys
 
 
 def _zone(name: str, raw: str) -> str:
@@ -145,7 +166,13 @@ class Settings:
     # seconds to plan): REMINDER_LOOKAHEAD_SECONDS.
     reminder_lookahead: timedelta = timedelta(seconds=60)
     feed_retention_days: int = 30
-    max_attempts: int = 8
+    # A delivery is failed for good on a permanent error, or when it has been tried for
+    # this long without success (an outage alone never fails it): DELIVERY_GIVE_UP_AFTER.
+    give_up_after: timedelta = timedelta(hours=24)
+    # The circuit breaker: this many provider-wide errors in a row pause sending, for at
+    # most this long between probes.
+    breaker_failures: int = 3
+    breaker_max_pause: timedelta = timedelta(minutes=5)
     auto_complete_after: timedelta | None = None  # complete GCRs this long after their last window
     secret_key: str = ""  # signs links in emails; embedded mode keeps one in var/secret_key
     log_format: str = "text"  # LOG_FORMAT: text (for people) or json (one object a line)
@@ -165,6 +192,10 @@ class Settings:
     # On SIGTERM a worker stops claiming, lets its sends in flight finish for up to this
     # long, records them, puts back what it claimed and never sent, and exits.
     worker_grace_seconds: float = 10.0
+    # SendGrid's signed Event Webhook: the verification keys (base64, as SendGrid shows
+    # them; several while one is rotated) and how far from now a signature's timestamp may be.
+    sendgrid_webhook_public_keys: tuple[str, ...] = ()
+    sendgrid_webhook_max_age: timedelta = timedelta(hours=1)
 
     @property
     def gcr_number_regex(self) -> re.Pattern[str]:
@@ -227,7 +258,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             seconds=_positive_int("REMINDER_LOOKAHEAD_SECONDS", env.get("REMINDER_LOOKAHEAD_SECONDS", "60"))
         ),
         feed_retention_days=_positive_int("FEED_RETENTION_DAYS", env.get("FEED_RETENTION_DAYS", "30")),
-        max_attempts=max(1, _positive_int("MAX_DELIVERY_ATTEMPTS", env.get("MAX_DELIVERY_ATTEMPTS", "8"))),
+        give_up_after=_duration("DELIVERY_GIVE_UP_AFTER", env.get("DELIVERY_GIVE_UP_AFTER", "24h")),
+        breaker_failures=max(1, _positive_int("BREAKER_FAILURES", env.get("BREAKER_FAILURES", "3"))),
+        breaker_max_pause=timedelta(
+            seconds=_seconds("BREAKER_MAX_PAUSE_SECONDS", env.get("BREAKER_MAX_PAUSE_SECONDS", "300"))
+        ),
         secret_key=_secret_key(env, home),
         auto_complete_after=_optional_minutes("AUTO_COMPLETE_GRACE_MINUTES", env.get("AUTO_COMPLETE_GRACE_MINUTES")),
         log_format=log_format,
@@ -239,4 +274,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         heartbeat_timeout_seconds=_seconds("HEARTBEAT_TIMEOUT_SECONDS", env.get("HEARTBEAT_TIMEOUT_SECONDS", "20")),
         send_concurrency=max(1, _positive_int("SEND_CONCURRENCY", env.get("SEND_CONCURRENCY", "8"))),
         worker_grace_seconds=_seconds("WORKER_GRACE_SECONDS", env.get("WORKER_GRACE_SECONDS", "10")),
+        sendgrid_webhook_public_keys=_public_keys(env.get("SENDGRID_WEBHOOK_PUBLIC_KEYS", "")),
+        sendgrid_webhook_max_age=timedelta(
+            seconds=_seconds("SENDGRID_WEBHOOK_MAX_AGE_SECONDS", env.get("SENDGRID_WEBHOOK_MAX_AGE_SECONDS", "3600"))
+        ),
     )

@@ -223,3 +223,40 @@ def _calendar(version: int, count: int) -> bytes:
             "END:VEVENT",
         ]
     return ("\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n").encode()
+
+
+def test_a_feed_that_cannot_be_rebuilt_fails_alone_and_is_tried_again_next_round(desk, feeds, db, settings, clock):
+    acme_only = {**GCR, "number": "GCR-1002", "impacts": [{"service": "ACME-ETH-1"}]}
+    globex_only = {**GCR, "number": "GCR-1003", "impacts": [{"service": "GLBX-WAVE-1"}]}
+    desk.publish(acme_only)
+    desk.publish(globex_only)
+    with transaction(db) as session:  # GCR-1002's revision can no longer be read
+        broken = session.scalar(select(models.Gcr.id).where(models.Gcr.number == "GCR-1002"))
+        kept = session.execute(
+            select(models.Revision.id, models.Revision.state).where(models.Revision.gcr_id == broken)
+        )
+        saved = {revision_id: state for revision_id, state in kept}
+        session.execute(models.Revision.__table__.update().where(models.Revision.gcr_id == broken).values(state={}))
+    written = rebuild_dirty(db, settings, clock())
+    assert sorted(written.failed) == [f"customer:{_id(db, 'ACC-1001')}", f"enterprise:{_id(db, 'ENT-100')}"]
+    assert written.customer == 1 and written.internal == 1  # Globex's feed and the internal one
+    assert all(str(e["SUMMARY"]).startswith("[GCR-1003]") for e in feeds.events("ACC-2002").values())
+    assert len(feeds.events("ACC-2002")) == 2
+    assert feeds.events("ACC-1001") == {}  # not rewritten yet, and its request is kept
+    with db() as session:
+        assert set(session.scalars(select(models.FeedRebuild.feed_key))) == set(written.failed)
+    with transaction(db) as session:
+        for revision_id, state in saved.items():
+            session.execute(
+                models.Revision.__table__.update().where(models.Revision.id == revision_id).values(state=state)
+            )
+    again = rebuild_dirty(db, settings, clock())
+    assert again.failed == [] and (again.customer, again.enterprise) == (1, 1)
+    assert len(feeds.events("ACC-1001")) == 2
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(models.FeedRebuild)) == 0
+
+
+def _id(db, account: str) -> int:
+    with db() as session:
+        return session.scalar(select(models.Customer.id).where(models.Customer.account == account))

@@ -106,7 +106,7 @@ def test_the_values_are_the_strings_the_database_holds():
         "dropped",
         "deferred",
     ]
-    assert [s.value for s in AttemptOutcome] == ["sent", "retry", "failed", "skipped", "abandoned"]
+    assert [s.value for s in AttemptOutcome] == ["sent", "retry", "unknown", "failed", "skipped", "abandoned"]
     assert DeliveryState.PENDING == "pending" and f"{DeliveryState.SENDING}" == "sending"
 
 
@@ -183,7 +183,7 @@ def _claims(engine, clock, limit: int = 10):
 
 def _record(db, clock, settings, outcomes: list[Outcome]) -> None:
     with db.begin() as session:
-        record_outcomes(session, outcomes, clock(), settings.max_attempts, random.Random(1))
+        record_outcomes(session, outcomes, clock(), settings.give_up_after, random.Random(1))
 
 
 def _recipients_by_delivery(db) -> dict[int, list[int]]:
@@ -304,14 +304,53 @@ def test_every_state_change_of_planning_claims_outcomes_and_events_is_a_named_tr
         states.RECIPIENT_PLANNED,
     )
 
+    # Sending paused (the breaker): held back untried, then sent with no answer, then
+    # refused by the provider for a recipient's sake.
+    claims.clear()
+    step(lambda: claims.extend(_claims(engine, clock)), states.DELIVERY_CLAIMED)
+    held = SendError("paused", permanent=False, tried=False, retry_after=5)
+    step(lambda: _record(db, clock, settings, [Outcome(c, error=held) for c in claims]), states.DELIVERY_HELD_BACK)
+    clock.advance(seconds=5)
+    claims.clear()
+    step(lambda: claims.extend(_claims(engine, clock)), states.DELIVERY_CLAIMED)
+    lost = SendError("no answer", permanent=False, unknown=True, outage=True)
+    step(
+        lambda: _record(db, clock, settings, [Outcome(c, error=lost) for c in claims]),
+        states.DELIVERY_RETRIED,
+        states.ATTEMPT_UNKNOWN,
+    )
+    clock.advance(minutes=3)
+    claims.clear()
+    step(lambda: claims.extend(_claims(engine, clock)), states.DELIVERY_CLAIMED)
+    refused = _recipients_by_delivery(db)
+    step(
+        lambda: _record(
+            db,
+            clock,
+            settings,
+            [
+                Outcome(c, error=SendError("400", permanent=True, refused={refused[c.delivery_id][0]: "no such user"}))
+                for c in claims
+            ],
+        ),
+        states.DELIVERY_FAILED,
+        states.NOTICE_FAILED,
+        states.ATTEMPT_FAILED,
+        states.RECIPIENT_REFUSED,
+    )
+
     sent = {"delivery_id": str(two.delivery_id), "contact_id": str(recipients[two.delivery_id][0])}
     step(
         lambda: _events(db, clock, [{"event": "delivered", "sg_event_id": "e1", **sent}]),
         reports={(R, R.SENT, R.DELIVERED)},
     )
+    # A delay reported after the copy was delivered changes nothing (its events apply in
+    # the order they happened, and a delay never replaces how a copy ended) ...
+    step(lambda: _events(db, clock, [{"event": "bounce", "type": "blocked", "sg_event_id": "e2", **sent}]))
+    # ... while a later report of how it ended does.
     step(
-        lambda: _events(db, clock, [{"event": "bounce", "type": "blocked", "sg_event_id": "e2", **sent}]),
-        reports={(R, R.DELIVERED, R.DEFERRED)},
+        lambda: _events(db, clock, [{"event": "dropped", "sg_event_id": "e3", **sent}]),
+        reports={(R, R.DELIVERED, R.DROPPED)},
     )
 
     assert {_key(t) for t in NAMED.values()} <= seen  # every named transition was made, and checked

@@ -24,6 +24,7 @@ from changemgmt.delivery.transports import (
 from support.sendgrid_server import FakeSendGrid
 from support.smtp_server import SmtpServer, free_port
 from support.views import notice, recipients
+from support.waiting import eventually
 
 NOW = 1_790_000_000.0
 SETTINGS = load_settings({"PROVIDER_DOMAIN": "example.net", "BASE_URL": "https://cm.example.net"})
@@ -99,16 +100,16 @@ def test_sendgrid_answers_again_after_scripted_failures(sendgrid, message):
 
 def test_sendgrid_unreachable_is_retryable(message):
     error = failure(sendgrid_transport(f"http://127.0.0.1:{free_port()}"), message)
-    assert error.permanent is False
+    assert (error.permanent, error.outage, error.unknown) == (False, True, False)
 
 
-def test_sendgrid_calls_time_out(message):
+def test_sendgrid_calls_time_out_and_an_unanswered_request_is_an_unknown_outcome(message):
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         host, port = silent.getsockname()
         error = failure(sendgrid_transport(f"http://{host}:{port}", timeout=0.3), message)
-    assert error.permanent is False
+    assert (error.permanent, error.unknown) == (False, True)
 
 
 def test_sendgrid_refuses_more_than_1000_recipients_without_calling(sendgrid):
@@ -269,14 +270,70 @@ def test_sendgrid_requests_share_one_kept_alive_connection(sendgrid_server_for_k
     assert len(fake.connections) == 1
 
 
-def test_a_connection_the_server_closed_while_idle_is_reopened(sendgrid_server_for_keepalive):
+def test_a_connection_the_server_closed_while_idle_is_reopened_before_anything_is_sent(sendgrid_server_for_keepalive):
     fake, transport = sendgrid_server_for_keepalive
     message = build_email(notice(), recipients(), load_settings({}))
     transport.send(message)
     fake.hang_up_after_next = True
     transport.send(message)
+    eventually(lambda: not fake._open)  # the server has closed it, as an idle timeout would
     assert transport.send(message).provider_message_id == "fake-msg-3"
     assert len(fake.requests) == 3 and len(fake.connections) == 2
+
+
+def test_a_request_the_server_took_without_answering_is_an_unknown_outcome_and_never_sent_again(
+    sendgrid_server_for_keepalive,
+):
+    fake, transport = sendgrid_server_for_keepalive
+    message = build_email(notice(), recipients(), load_settings({}))
+    transport.send(message)  # a kept-alive connection, then dropped after the next request is read
+    fake.hang_up_next()
+    error = failure(transport, message)
+    assert (error.unknown, error.outage, error.permanent) == (True, True, False)
+    assert "may have been taken" in str(error)
+    assert len(fake.requests) == 2 and len(fake.accepted) == 4  # the transport did not send it again
+    assert transport.send(message).provider_message_id == "fake-msg-3"
+
+
+def test_sendgrid_down_is_an_outage_where_nothing_was_sent(sendgrid, message):
+    transport = sendgrid_transport(sendgrid.url)
+    transport.send(message)
+    sendgrid.go_down()
+    error = failure(transport, message)
+    assert (error.outage, error.unknown, error.permanent) == (True, False, False)
+    sendgrid.come_up()
+    assert transport.send(message).provider_message_id == "fake-msg-2"
+    assert len(sendgrid.requests) == 2
+
+
+def test_sendgrid_refusing_one_recipient_refuses_it_alone_and_the_rest_may_go_at_once(sendgrid, message):
+    sendgrid.refuse_address("ops@acme.example")
+    error = failure(sendgrid_transport(sendgrid.url), message)
+    assert error.refused == {12: "SendGrid refused ops@acme.example: Does not contain a valid address."}
+    assert (error.permanent, error.retry_after, error.outage) == (False, 0.0, False)
+    assert sendgrid.accepted == []
+
+
+def test_sendgrid_refusing_every_recipient_fails_the_message(sendgrid, message):
+    sendgrid.refuse_address("ops@acme.example")
+    sendgrid.refuse_address("noc@acme.example")
+    error = failure(sendgrid_transport(sendgrid.url), message)
+    assert error.permanent is True and set(error.refused) == {11, 12}
+
+
+def test_smtp_refusing_one_recipient_refuses_it_alone(message):
+    with SmtpServer() as server:
+        server.refuse_recipients("550 5.1.1 No such user", only="ops@acme.example")
+        result = SmtpTransport(server.host, server.port, timeout=5).send(message)
+    assert [m.rcpt_tos for m in server.messages] == [["noc@acme.example"]]
+    assert result.refused == {12: "SMTP server refused ops@acme.example: 550 5.1.1 No such user"}
+
+
+def test_an_address_no_header_can_carry_is_left_out_of_the_message_with_its_reason():
+    many = [*recipients(), Recipient(13, "jos\u00e9@acme.example", "José", "t13")]
+    message = build_email(notice(), many, SETTINGS)
+    assert [r.contact_id for r in message.recipients] == [11, 12]
+    assert "is not an ASCII email address" in message.refused[13]
 
 
 @pytest.fixture

@@ -126,6 +126,7 @@ def test_attempt_durations_of_the_last_ten_minutes_as_cumulative_buckets(desk, a
             ("sent", 60, 0.7),
             ("sent", 599, 4.0),
             ("retry", 30, 45.0),
+            ("unknown", 20, 10.0),  # sent, no answer came: counted
             ("failed", 5, 0.04),
             ("sent", 601, 0.2),  # finished before the window
             ("skipped", 5, 0.2),  # no provider call
@@ -146,7 +147,13 @@ def test_attempt_durations_of_the_last_ten_minutes_as_cumulative_buckets(desk, a
     assert metrics("changemgmt_delivery_attempt_seconds_bucket", outcome="retry", le="30.0") == 0
     assert metrics("changemgmt_delivery_attempt_seconds_bucket", outcome="retry", le="60.0") == 1
     assert metrics("changemgmt_delivery_attempt_seconds_bucket", outcome="failed", le="0.05") == 1
-    assert metrics.labels("changemgmt_delivery_attempt_seconds_bucket", "outcome") == {"sent", "retry", "failed"}
+    assert metrics("changemgmt_delivery_attempt_seconds_gcount", outcome="unknown") == 1
+    assert metrics.labels("changemgmt_delivery_attempt_seconds_bucket", "outcome") == {
+        "sent",
+        "retry",
+        "unknown",
+        "failed",
+    }
 
 
 def test_clock_jobs_and_the_heartbeats_of_running_processes(app, engine, db, clock):

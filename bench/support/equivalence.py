@@ -1,7 +1,8 @@
 """A behaviour snapshot of planning and delivery, to show that a performance change
 changes nothing: a scripted story (publish, deliver with 429, 500, 400 and crashes,
 change impacts and windows, unsubscribe, reminders, cancel, an emergency GCR) at fixed
-times with a fixed jitter seed, then every outbox row and every message sent, as JSON.
+times with a fixed jitter seed, then every outbox row, every message sent and every feed
+(fully rebuilt after the first change and at the end), as JSON.
 
     python bench/support/equivalence.py --root DIR --url DATABASE_URL --out FILE.json
 
@@ -95,6 +96,7 @@ def story(url: str, home: str) -> dict:
     from changemgmt.store.migrate import upgrade
     from changemgmt.store.models import Contact
 
+    _deterministic_feed_tokens()
     engine = make_engine(url)
     upgrade(engine)
     build_inventory(engine, Size(40, 160, 100))
@@ -161,6 +163,7 @@ def story(url: str, home: str) -> dict:
         "windows": [{"number": 1, **windows[0]}, moved[1]],
     }
     at(T0 + timedelta(hours=1), lambda s, w: update_gcr(s, "GCR-1", parse_patch(second), w))
+    feeds = {"moved": _feeds(sessions, settings, T0 + timedelta(hours=1))}
     with engine.begin() as connection:
         connection.execute(update(Contact).where(Contact.id == 13).values(unsubscribed_at=T0 + timedelta(hours=1)))
     for moment in (
@@ -188,6 +191,7 @@ def story(url: str, home: str) -> dict:
     at(start + timedelta(hours=3, minutes=1))
     at(start + timedelta(hours=4), lambda s, w: change_status(s, "GCR-2", Status.COMPLETED, w))
     at(start + timedelta(days=2))
+    feeds["end"] = _feeds(sessions, settings, start + timedelta(days=2))
     worker.close()
     with engine.connect() as connection:
         rows = {
@@ -196,7 +200,24 @@ def story(url: str, home: str) -> dict:
         }
         rows["revisions"] = _whole_revisions(connection)
     log = sorted(transport.log, key=lambda m: (m["notice"], m["call"]))
-    return {"tables": rows, "messages": log}
+    return {"tables": rows, "messages": log, "feeds": feeds}
+
+
+def _deterministic_feed_tokens() -> None:
+    """Feed tokens are random and every feed names its own (SOURCE): counted ones instead,
+    so both runs write the same feeds."""
+    from changemgmt.feeds import registry
+
+    count = iter(range(1, 1_000_000))
+    registry.new_token = lambda: f"eq{next(count):041d}"
+
+
+def _feeds(sessions, settings, now: datetime) -> dict[str, str]:
+    """Every feed file (customer, enterprise, internal) after a full rebuild at `now`."""
+    from changemgmt.feeds.publisher import rebuild_all
+
+    rebuild_all(sessions, settings, now)
+    return {p.name: p.read_bytes().decode() for p in sorted(settings.calendars_dir.glob("*.ics"))}
 
 
 def _whole_revisions(connection) -> list:
@@ -251,7 +272,8 @@ def main() -> None:
     result = story(args.url, args.home)
     Path(args.out).write_text(json.dumps(result, indent=1, sort_keys=True))
     counts = {t: len(r) for t, r in result["tables"].items()}
-    print(f"{len(result['messages'])} sends; rows: {counts}")
+    feeds = {moment: len(files) for moment, files in result["feeds"].items()}
+    print(f"{len(result['messages'])} sends; rows: {counts}; feeds: {feeds}")
 
 
 if __name__ == "__main__":

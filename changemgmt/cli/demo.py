@@ -63,6 +63,6 @@ def demo_command(app: AppContext, customers: int, services: int, seed: int) -> N
         )
     written = rebuild_all(app.session_factory(), app.settings, now)
     click.echo(
-        f"feeds: {written.total} written to {app.settings.calendars_dir}/; "
+        f"feeds: {written.total + written.unchanged} written to {app.settings.calendars_dir}/; "
         f"`changemgmt feeds url ACCOUNT` prints a customer's subscription URL"
     )

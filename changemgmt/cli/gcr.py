@@ -49,6 +49,7 @@ def _field_options(command):
         click.option("--contact-phone"),
         click.option("--internal-notes", help="Never sent to customers."),
         click.option("--override-reason", help="Why the minimum notice may be overridden."),
+        click.option("--blackout-override", metavar="REASON", help="Why a blackout may be overridden."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -89,6 +90,10 @@ def _report(change: GcrChange) -> None:
     if not change.changes:
         revision = "nothing changed"
     click.echo(f"{change.gcr.number}: {change.after.status.value}, {revision}")
+    for blackout in change.blackouts_overridden:
+        click.echo(f"  overrides {blackout.describe()}")
+    for conflict in change.conflicts:
+        click.echo(f"  conflict: {conflict.describe()}")
 
 
 @click.group("gcr")
@@ -103,7 +108,7 @@ def gcr_group() -> None:
 @click.option("--publish", type=click.Choice(["tentative", "confirmed"]), help="Publish at once.")
 @click.pass_obj
 @user_errors
-def create_command(app: AppContext, file, number, publish, override_reason, **flags) -> None:
+def create_command(app: AppContext, file, number, publish, override_reason, blackout_override, **flags) -> None:
     """Create a draft GCR from FILE (JSON or YAML) and/or flags."""
     data = _document(file, flags)
     if number:
@@ -112,7 +117,8 @@ def create_command(app: AppContext, file, number, publish, override_reason, **fl
     with transaction(app.session_factory()) as session:
         change = create_gcr(session, parse_patch(data), _who(app))
         if publish:
-            change = change_status(session, change.gcr.number, Status(publish), _who(app), override_reason)
+            number = change.gcr.number
+            change = change_status(session, number, Status(publish), _who(app), override_reason, blackout_override)
         _report(change)
 
 
@@ -122,25 +128,30 @@ def create_command(app: AppContext, file, number, publish, override_reason, **fl
 @_field_options
 @click.pass_obj
 @user_errors
-def update_command(app: AppContext, number, file, override_reason, **flags) -> None:
+def update_command(app: AppContext, number, file, override_reason, blackout_override, **flags) -> None:
     """Change GCR NUMBER. Windows given replace the current ones (keep a window's
     `number` to move it); impacts given replace the impacted services."""
     with transaction(app.session_factory()) as session:
-        _report(update_gcr(session, number, parse_patch(_document(file, flags)), _who(app), override_reason))
+        patch = parse_patch(_document(file, flags))
+        _report(update_gcr(session, number, patch, _who(app), override_reason, blackout_override))
 
 
 def _status_command(name: str, target: Status | None, help_text: str):
     @gcr_group.command(name, help=help_text)
     @click.argument("number")
     @click.option("--override-reason", help="Why the minimum notice may be overridden.")
+    @click.option("--blackout-override", metavar="REASON", help="Why a blackout may be overridden.")
     @click.option("--tentative", is_flag=True, hidden=target is not None, help="Publish as tentative.")
     @click.option("--reason", help="Why (recorded in the audit trail), e.g. why the work is cancelled.")
     @click.pass_obj
     @user_errors
-    def command(app: AppContext, number, override_reason, tentative, reason) -> None:
+    def command(app: AppContext, number, override_reason, blackout_override, tentative, reason) -> None:
         status = target or (Status.TENTATIVE if tentative else Status.CONFIRMED)
         with transaction(app.session_factory()) as session:
-            _report(change_status(session, number, status, _who(app), override_reason, reason))
+            change = change_status(
+                session, number, status, _who(app), override_reason, reason, blackout_override=blackout_override
+            )
+            _report(change)
 
     return command
 

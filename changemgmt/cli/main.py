@@ -20,6 +20,7 @@ _ON_INTERRUPT = signal.signal(signal.SIGINT, _quiet_exit) if _LOADING else None
 import click
 
 from changemgmt import __version__
+from changemgmt.cli.changes import blackout_group, conflicts_command
 from changemgmt.cli.clock import clock_command, release_command
 from changemgmt.cli.context import AppContext, make_context, user_fixable_errors
 from changemgmt.cli.deliveries import deliveries_group
@@ -88,6 +89,8 @@ for command in (
     clock_command,
     release_command,
     status_command,
+    blackout_group,
+    conflicts_command,
     keys_group,
     users_group,
 ):

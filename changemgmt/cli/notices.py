@@ -136,8 +136,9 @@ def preview_command(
 ) -> None:
     """Print the email (and its .ics) that ACCOUNT would get about GCR NUMBER now; a draft
     as if published now, as `gcr publish` would (confirmed, or --tentative)."""
-    with app.session_factory()() as session:
-        message = preview_message(session, app.settings, number, account, kind, tentative, app.now())
+    sessions = app.session_factory()
+    with sessions() as session:
+        message = preview_message(session, app.settings, number, account, kind, tentative, app.now(), sessions)
     if only_ics:
         click.echo(message.ics.decode())
         return

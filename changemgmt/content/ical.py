@@ -10,9 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from icalendar import STATUS, Calendar, Event, vCalAddress, vDuration, vText
 
+from changemgmt.content.ical_lines import (
+    escape_icalendar_text,
+    escape_text,
+    fold,
+    parameter_prefix,
+    raw_line,
+    stamp_text,
+    text_line,
+)
 from changemgmt.content.view import NoticeView, ServiceLine, WindowView
 from changemgmt.domain.gcr import Contact
 from changemgmt.domain.impact import worst
@@ -30,9 +40,7 @@ class Text(vText):
     encoding: str  # set by vText.__new__, which does not declare it
 
     def to_ical(self) -> bytes:
-        text = str(self).replace("\r\n", "\n").replace("\r", "\n")
-        escaped = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-        return escaped.encode(self.encoding)
+        return escape_text(str(self)).encode(self.encoding)
 
 
 UTC = UTC
@@ -211,6 +219,145 @@ def feed_calendar(
     if source:
         calendar.add("SOURCE", source, parameters={"VALUE": "URI"})
     return calendar
+
+
+def event_bytes(facts: EventFacts, window: WindowView, *, provider_domain: str, stamp: datetime) -> bytes:
+    """`build_event(...).to_ical()`, byte for byte, from the lines every customer of the
+    GCR shares (built by icalendar once) and the customer's own lines, written here."""
+    own_stamp = raw_line("DTSTAMP", stamp_text(_utc(stamp, "DTSTAMP")))
+    modified = raw_line("LAST-MODIFIED", stamp_text(_utc(window.last_modified, "LAST-MODIFIED")))
+    shared = _shared_lines(
+        _SharedKey(
+            facts.gcr_number,
+            facts.title,
+            facts.work_location,
+            facts.status,
+            facts.emergency,
+            facts.organizer,
+            window.number,
+            _utc(window.start, "DTSTART"),
+            _utc(window.end, "DTEND"),
+            window.cancelled,
+            provider_domain,
+        )
+    )
+    uid = event_uid(facts.gcr_number, window.number, facts.account, provider_domain)
+    per_object = len(facts.services) > 1
+    return b"".join(
+        (
+            b"BEGIN:VEVENT\r\n",
+            shared.head,
+            own_stamp,
+            _icalendar_text_line("UID", uid),
+            raw_line("SEQUENCE", str(window.sequence)),
+            text_line("DESCRIPTION", description_text(facts, window)),
+            modified,
+            shared.middle,
+            text_line("X-MAINTNOTE-ACCOUNT", facts.account) if facts.account else b"",
+            text_line("X-MAINTNOTE-IMPACT", worst(s.impact for s in facts.services).value),
+            shared.maintenance_id,
+            *(_object_line(line, per_object) for line in facts.services),
+            shared.tail,
+            b"END:VEVENT\r\n",
+        )
+    )
+
+
+def _object_line(line: ServiceLine, per_object: bool) -> bytes:
+    if not per_object:
+        return text_line("X-MAINTNOTE-OBJECT-ID", line.service_id)
+    prefix = parameter_prefix("X-MAINTNOTE-OBJECT-ID", (("X-MAINTNOTE-OBJECT-IMPACT", line.impact.value),))
+    return fold(f"{prefix}{escape_text(line.service_id).removeprefix(chr(0xFEFF))}".encode())
+
+
+@dataclass(frozen=True)
+class _SharedKey:
+    """What the lines every customer's event of one GCR window shares depend on."""
+
+    gcr_number: str
+    title: str
+    work_location: str
+    status: Status
+    emergency: bool
+    organizer: Contact
+    window_number: int
+    start: datetime  # in UTC: equal keys are equal instants
+    end: datetime
+    cancelled: bool
+    provider_domain: str
+
+
+@dataclass(frozen=True)
+class _SharedLines:
+    head: bytes  # SUMMARY, DTSTART, DTEND
+    middle: bytes  # LOCATION, ORGANIZER, STATUS
+    maintenance_id: bytes
+    tail: bytes  # X-MAINTNOTE-PROVIDER, X-MAINTNOTE-STATUS
+
+
+# One entry per GCR window (and revision of what it shows): a fan-out uses a handful, a
+# full feed rebuild one per window of every GCR still shown.
+@lru_cache(maxsize=8192)
+def _shared_lines(key: _SharedKey) -> _SharedLines:
+    facts = EventFacts(
+        key.gcr_number, key.title, "", "", key.work_location, key.status, key.emergency, key.organizer, "", "UTC", ()
+    )
+    window = WindowView(key.window_number, key.start, key.end, 0, key.start, cancelled=key.cancelled)
+    event = build_event(facts, window, provider_domain=key.provider_domain, stamp=key.start)
+
+    def lines(*names: str) -> bytes:
+        return b"".join(event.content_line(n, event[n]).to_ical() + b"\r\n" for n in names if n in event)
+
+    return _SharedLines(
+        head=lines("SUMMARY", "DTSTART", "DTEND"),
+        middle=lines("LOCATION", "ORGANIZER", "STATUS"),
+        maintenance_id=lines("X-MAINTNOTE-MAINTENANCE-ID"),
+        tail=lines("X-MAINTNOTE-PROVIDER", "X-MAINTNOTE-STATUS"),
+    )
+
+
+def notice_calendar_bytes(
+    facts: EventFacts, windows: Iterable[WindowView], *, uid: str, provider_domain: str, stamp: datetime
+) -> bytes:
+    """`calendar_bytes(build_calendar(notice_events(...), uid=uid))`, byte for byte: the
+    email attachment."""
+    ordered = sorted(windows, key=lambda w: w.number)
+    events = [event_bytes(facts, w, provider_domain=provider_domain, stamp=stamp) for w in ordered]
+    header = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + _icalendar_text_line("PRODID", PRODID)
+    return b"".join((header, _icalendar_text_line("UID", uid), *events, b"END:VCALENDAR\r\n"))
+
+
+def feed_calendar_bytes(
+    *, uid: str, name: str, refresh: timedelta, source: str | None = None, prodid: str = PRODID
+) -> bytes:
+    """`calendar_bytes(feed_calendar([], ...))`, byte for byte: a feed's header, written
+    for each of thousands of feeds without icalendar's per-character folding."""
+    return b"".join(
+        (
+            b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n",
+            _icalendar_text_line("PRODID", prodid),
+            text_line("NAME", name),
+            text_line("X-WR-CALNAME", name),
+            _refresh_lines(refresh)[0],
+            raw_line("SOURCE;VALUE=URI", source) if source else b"",
+            _icalendar_text_line("UID", uid),
+            _refresh_lines(refresh)[1],
+            b"END:VCALENDAR\r\n",
+        )
+    )
+
+
+def _icalendar_text_line(name: str, value: str) -> bytes:
+    return raw_line(name, escape_icalendar_text(value).removeprefix("\ufeff"))
+
+
+@lru_cache(maxsize=16)
+def _refresh_lines(refresh: timedelta) -> tuple[bytes, bytes]:
+    """REFRESH-INTERVAL and X-PUBLISHED-TTL, as icalendar writes them."""
+    calendar = feed_calendar([], uid="-", name="-", refresh=refresh)
+    return tuple(
+        calendar.content_line(n, calendar[n]).to_ical() + b"\r\n" for n in ("REFRESH-INTERVAL", "X-PUBLISHED-TTL")
+    )
 
 
 def calendar_bytes(calendar: Calendar) -> bytes:

@@ -82,6 +82,7 @@ class Recipient:
     unsubscribe_token: str  # opaque; the one-click unsubscribe URL carries it
     delivery_id: int | None = None  # our delivery row; sent to SendGrid in custom_args
     organisation: str = ""  # the name of the contact's own customer (an enterprise's, for its contacts)
+    customer_id: int | None = None  # the contact's own customer: the notice's, or an enterprise above it
 
 
 def shown_numbers(windows: Iterable[WindowView]) -> dict[int, int]:

@@ -6,6 +6,7 @@ batch's customers' services read. The worker composes its notice rows here, and
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
 from changemgmt.config import Settings
@@ -65,6 +67,9 @@ class NoticeFacts:
             row.events,
             row.created_at,
         )
+
+
+log = logging.getLogger(__name__)
 
 
 class RevisionCache:
@@ -135,6 +140,31 @@ def compose_views(
             now,
         )
     return views
+
+
+def compose_each(
+    session: Session, notices: list[NoticeFacts], settings: Settings, now: datetime, cache: RevisionCache | None = None
+) -> tuple[dict[int, NoticeView], dict[int, str]]:
+    """compose_views, each notice failing alone: when the batch cannot be composed, each
+    notice is composed by itself. Returns the views, and why each other notice failed
+    (notice id -> reason). A database error is no notice's fault: it is raised."""
+    try:
+        return compose_views(session, notices, settings, now, cache), {}
+    except SQLAlchemyError:
+        raise
+    except Exception:  # noqa: BLE001 - one notice's data must not stop the batch: find which
+        log.warning("composing a batch of %s notices failed: composing them one by one", len(notices))
+    views: dict[int, NoticeView] = {}
+    failed: dict[int, str] = {}
+    for notice in notices:
+        try:
+            views.update(compose_views(session, [notice], settings, now, cache))
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.exception("composing notice %s failed", notice.id, extra={"event": "compose_failed"})
+            failed[notice.id] = f"{type(exc).__name__}: {exc}"
+    return views, failed
 
 
 def _view(notice: NoticeFacts, state, previous, customer, owned, dropped, settings, now) -> NoticeView:
@@ -263,6 +293,7 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
             models.Contact.unsubscribed_at,
             models.Contact.suppressed_at,
             Customer.name,
+            models.Contact.customer_id,
         )
         .join(models.Contact, models.Contact.id == models.Recipient.contact_id)
         .join(Customer, Customer.id == models.Contact.customer_id)
@@ -270,10 +301,9 @@ def recipients_of(session: Session, delivery_ids: list[int], settings: Settings)
         .order_by(models.Recipient.id)
     )  # columns, not Contact objects: a batch has hundreds of recipients
     grouped: dict[int, list[Recipient]] = defaultdict(list)
-    for delivery_id, contact_id, email, name, unsubscribed_at, suppressed_at, organisation in rows:
+    for delivery_id, contact_id, email, name, unsubscribed_at, suppressed_at, organisation, customer_id in rows:
         if unsubscribed_at or suppressed_at:
             continue
-        grouped[delivery_id].append(
-            Recipient(contact_id, email, name, unsubscribe_token(settings, contact_id), delivery_id, organisation)
-        )
+        token = unsubscribe_token(settings, contact_id)
+        grouped[delivery_id].append(Recipient(contact_id, email, name, token, delivery_id, organisation, customer_id))
     return grouped

@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -16,11 +16,12 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from changemgmt.config import Settings
-from changemgmt.content.ical import EventFacts, build_calendar, calendar_bytes, notice_events
+from changemgmt.content.ical import EventFacts, notice_calendar_bytes
 from changemgmt.content.view import NoticeView, Recipient
 from changemgmt.delivery import headers
 from changemgmt.delivery.headers import has_encoded_word_syntax, header_safe
-from changemgmt.delivery.render import OrganisationKeys, RenderedEmail, Renderer, personalised
+from changemgmt.delivery.links import NoticeLinks
+from changemgmt.delivery.render import NO_LINKS, OrganisationKeys, RecipientLinks, RenderedEmail, Renderer, personalised
 from changemgmt.domain.gcr import Contact
 from changemgmt.domain.timefmt import require_aware
 
@@ -46,6 +47,11 @@ class OutgoingMessage:
     recipients: tuple[Recipient, ...]
     account_name: str = ""  # the notice's customer: whom a recipient without an organisation is
     organisation_keys: OrganisationKeys | None = None
+    # Recipients left out because no message can be addressed to them (contact id ->
+    # why): they fail alone, the others' copies go.
+    refused: Mapping[int, str] = field(default_factory=dict)
+    # An enterprise's feed lines, by the enterprise's customer id: for its own contacts.
+    enterprise_feeds: Mapping[int, RecipientLinks] = field(default_factory=dict)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -72,6 +78,21 @@ class OutgoingMessage:
             f"{self.base_url}/unsubscribe/{token}",
         )
 
+    def preferences_uri(self, recipient: Recipient) -> str:
+        return f"{self.base_url}/preferences/{quote(recipient.unsubscribe_token, safe='')}"
+
+    def links(self, recipient: Recipient | None) -> RecipientLinks:
+        """What the footer of this recipient's copy links to (None: a copy addressed to no one)."""
+        if recipient is None:
+            return NO_LINKS
+        own = self.enterprise_feeds.get(recipient.customer_id) if recipient.customer_id is not None else None
+        return RecipientLinks(
+            self.preferences_uri(recipient),
+            self.unsubscribe_uris(recipient)[1],
+            own.enterprise_text if own else "",
+            own.enterprise_html if own else "",
+        )
+
     def unsubscribe_headers(self, recipient: Recipient) -> dict[str, str]:
         return {
             "List-Unsubscribe": ", ".join(f"<{uri}>" for uri in self.unsubscribe_uris(recipient)),
@@ -82,12 +103,13 @@ class OutgoingMessage:
         """Key -> text for this recipient's copy: its own organisation, never another's."""
         if self.organisation_keys is None:
             return {}
-        return self.organisation_keys.values(recipient.organisation or self.account_name)
+        return self.organisation_keys.values(recipient.organisation or self.account_name, self.links(recipient))
 
     def rendered_for(self, recipient: Recipient | None) -> RenderedEmail:
         """Subject, text and HTML as this recipient (None: any of the customer's) reads them."""
         rendered = RenderedEmail(self.subject, self.text, self.html, self.organisation_keys)
-        return personalised(rendered, (recipient.organisation if recipient else "") or self.account_name)
+        organisation = (recipient.organisation if recipient else "") or self.account_name
+        return personalised(rendered, organisation, self.links(recipient))
 
     def only(self, contact_ids: Iterable[int]) -> OutgoingMessage:
         """The same message for a subset of its recipients (e.g. a retry)."""
@@ -125,6 +147,21 @@ def unique_recipients(recipients: Iterable[Recipient]) -> tuple[Recipient, ...]:
     return tuple(kept)
 
 
+def addressable(recipients: Iterable[Recipient]) -> tuple[tuple[Recipient, ...], dict[int, str]]:
+    """The recipients a message can be addressed to, and why each other one cannot be
+    (contact id -> reason): its To header must be writable (an ASCII address, a name
+    that folds), or it would fail every transport on every try."""
+    kept, refused = [], {}
+    for recipient in recipients:
+        try:
+            headers.mailbox("To", recipient.name, recipient.email)
+        except ValueError as exc:
+            refused[recipient.contact_id] = f"cannot address {recipient.email.strip()!r}: {exc}"
+        else:
+            kept.append(recipient)
+    return tuple(kept), refused
+
+
 def change_management(settings: Settings) -> Contact:
     return Contact(settings.cm_name, settings.cm_email, settings.cm_phone)
 
@@ -132,9 +169,10 @@ def change_management(settings: Settings) -> Contact:
 def build_ics(view: NoticeView, settings: Settings) -> bytes:
     """The BCOP calendar for this customer: every window, DTSTAMP = time of issue."""
     facts = EventFacts.from_view(view, fallback_organizer=change_management(settings))
-    events = notice_events(facts, view.windows, provider_domain=settings.provider_domain, stamp=view.issued_at)
     uid = f"{view.gcr_number}-{view.customer.account}@{settings.provider_domain}"
-    return calendar_bytes(build_calendar(events, uid=uid))
+    return notice_calendar_bytes(
+        facts, view.windows, uid=uid, provider_domain=settings.provider_domain, stamp=view.issued_at
+    )
 
 
 @lru_cache(maxsize=1)
@@ -143,11 +181,24 @@ def _default_renderer() -> Renderer:
 
 
 def build_email(
-    view: NoticeView, recipients: Iterable[Recipient], settings: Settings, renderer: Renderer | None = None
+    view: NoticeView,
+    recipients: Iterable[Recipient],
+    settings: Settings,
+    renderer: Renderer | None = None,
+    links: NoticeLinks | None = None,
 ) -> OutgoingMessage:
     """Renders the notice and its attachment once for all of the customer's recipients.
-    Pass `renderer` to use operator templates (Renderer.from_settings)."""
-    rendered = (renderer or _default_renderer()).render(view, provider_name=settings.provider_name)
+    Pass `renderer` to use operator templates (Renderer.from_settings), and `links` for the
+    footer's calendar feed links (delivery.links; without them the footer has none)."""
+    renderer = renderer or _default_renderer()
+    links = links or NoticeLinks()
+    feed = links.feed.as_dict() if links.feed else None
+    rendered = renderer.render(view, provider_name=settings.provider_name, feed=feed)
+    enterprise_feeds = {
+        customer_id: renderer.enterprise_feed(enterprise.name, enterprise.link.as_dict())
+        for customer_id, enterprise in links.enterprises.items()
+    }
+    kept, refused = addressable(unique_recipients(recipients))
     return OutgoingMessage(
         notice_id=view.notice_id,
         subject=rendered.subject,
@@ -161,9 +212,11 @@ def build_email(
         thread_id=thread_id(view.gcr_number, view.customer.account, settings.provider_domain),
         provider_domain=settings.provider_domain,
         base_url=settings.base_url.rstrip("/"),
-        recipients=unique_recipients(recipients),
+        recipients=kept,
         account_name=view.customer.name,
         organisation_keys=rendered.keys,
+        refused=refused,
+        enterprise_feeds=enterprise_feeds,
     )
 
 

@@ -261,7 +261,7 @@ def _reset(session: Session, rows: list[DeliverySummary], now: datetime) -> None
     session.execute(
         update(Recipient)
         .where(among(Recipient.delivery_id, delivery_ids), Recipient.state == RECIPIENT_RETRIED_BY_OPERATOR.source)
-        .values(state=RECIPIENT_RETRIED_BY_OPERATOR.target, updated_at=now)
+        .values(state=RECIPIENT_RETRIED_BY_OPERATOR.target, updated_at=now, error=None)
         .execution_options(synchronize_session=False)
     )
 

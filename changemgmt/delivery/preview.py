@@ -8,9 +8,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
 from changemgmt.content.view import Recipient
+from changemgmt.delivery.links import feed_links, notice_links
 from changemgmt.delivery.message import OutgoingMessage, build_email
 from changemgmt.delivery.render import Renderer
 from changemgmt.delivery.shown import shown_now
@@ -26,10 +28,18 @@ from changemgmt.store.queries import get_gcr, impacted_customers
 
 
 def preview_message(
-    session, settings: Settings, number: str, account: str, kind: str | None, tentative: bool, now: datetime
+    session,
+    settings: Settings,
+    number: str,
+    account: str,
+    kind: str | None,
+    tentative: bool,
+    now: datetime,
+    sessions: sessionmaker[Session] | None = None,
 ) -> OutgoingMessage:
     """The message about GCR `number` to `account`'s contacts, rendered as the worker
-    renders one: what the account is shown now (delivery.shown), a draft as published."""
+    renders one: what the account is shown now (delivery.shown), a draft as published;
+    with the footer's feed links when `sessions` is given (a feed is made on first use)."""
     gcr = get_gcr(session, number)
     customer = session.scalar(select(Customer).where(Customer.account == account))
     if customer is None:
@@ -41,10 +51,11 @@ def preview_message(
     shown_kind = _kind(kind) if kind else _first_kind(gcr, settings, now)
     view = replace(shown_now(session, gcr, customer, shown_kind, settings, now), status=status)
     contacts = [
-        Recipient(c.id, c.email, c.name, unsubscribe_token(settings, c.id), organisation=customer.name)
+        Recipient(c.id, c.email, c.name, unsubscribe_token(settings, c.id), None, customer.name, customer.id)
         for c in customer.contacts
     ]
-    return build_email(view, contacts, settings, Renderer.from_settings(settings))
+    links = notice_links(feed_links(sessions, settings, [customer.id], [], now), customer.id, {}) if sessions else None
+    return build_email(view, contacts, settings, Renderer.from_settings(settings), links)
 
 
 def _kind(raw: str) -> NoticeKind:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
 
@@ -49,11 +49,11 @@ class Recorder:
         engine: Engine,
         worker: str,
         clock: Callable[[], datetime],
-        max_attempts: int,
+        give_up_after: timedelta,
         rng: random.Random,
     ) -> None:
         self.engine, self.worker, self.clock = engine, worker, clock
-        self.max_attempts, self.rng = max_attempts, rng
+        self.give_up_after, self.rng = give_up_after, rng
         self.sessions = session_factory(engine)
         self._pending = _Pending()
         self._writing = 0  # items taken by the writer and not yet written
@@ -163,7 +163,7 @@ class Recorder:
                     session.execute(text("SET LOCAL synchronous_commit = off"))
                 now = self.clock()
                 if group.outcomes:
-                    record_outcomes(session, group.outcomes, now, self.max_attempts, self.rng)
+                    record_outcomes(session, group.outcomes, now, self.give_up_after, self.rng)
                 connection = session.connection()
                 put_back(connection, group.put_back, self.worker)
                 for reason in {r for _, r in group.abandoned}:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -30,27 +30,77 @@ UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "
 
 
 @dataclass(frozen=True)
+class RecipientLinks:
+    """A recipient's own links in the footer: its preferences and unsubscribe pages, and
+    (for an enterprise's contact) its enterprise feed's lines, as text and as HTML."""
+
+    preferences: str = ""
+    unsubscribe: str = ""
+    enterprise_text: str = ""
+    enterprise_html: str = ""
+
+
+# What a copy addressed to no one (a preview for a customer without contacts) shows.
+NO_LINKS = RecipientLinks("(each recipient's own preferences link)", "(each recipient's own unsubscribe link)")
+
+
+@dataclass(frozen=True)
 class OrganisationKeys:
-    """Where each copy of one rendering names its recipient's organisation (the greeting):
-    a key in the text part and one in the HTML part, which every transport replaces per
-    recipient (file and SMTP copies, SendGrid `substitutions`). A key is derived from the
-    notice's identity, so no text a user typed holds it; were one to, it would show only
-    that copy's own recipient's organisation."""
+    """Where each copy of one rendering shows what is its recipient's own: the
+    organisation its greeting names, its preferences and unsubscribe links, and its
+    enterprise feed. Each is a key in the text part and one in the HTML part, which every
+    transport replaces per recipient (file and SMTP copies, SendGrid `substitutions`). A
+    key is derived from the notice's identity, so no text a user typed holds it; were one
+    to, it would show only that copy's own recipient's values."""
 
     text: str
     html: str
+    preferences_text: str = ""
+    preferences_html: str = ""
+    unsubscribe_text: str = ""
+    unsubscribe_html: str = ""
+    enterprise_text: str = ""
+    enterprise_html: str = ""
 
     @classmethod
     def for_notice(cls, view: NoticeView) -> OrganisationKeys:
         seed = f"{view.gcr_number}\n{view.notice_id}\n{view.customer.account}\n{view.issued_at.isoformat()}"
         digest = hashlib.sha256(seed.encode()).hexdigest()[:16]
-        return cls(f"-org-{digest}-", f"-orghtml-{digest}-")
+        names = ("org", "orghtml", "prefs", "prefshtml", "unsub", "unsubhtml", "ent", "enthtml")
+        return cls(*(f"-{name}-{digest}-" for name in names))
 
-    def values(self, organisation: str) -> dict[str, str]:
-        """What each key becomes in a copy for a recipient of `organisation` (at most
-        ORGANISATION_MAX characters: SendGrid takes 10,000 bytes of substitutions)."""
+    def text_context(self) -> dict[str, str]:
+        return {
+            "organisation": self.text,
+            "preferences_url": self.preferences_text,
+            "unsubscribe_url": self.unsubscribe_text,
+            "enterprise_feed": self.enterprise_text,
+        }
+
+    def html_context(self) -> dict[str, str]:
+        return {
+            "organisation": self.html,
+            "preferences_url": self.preferences_html,
+            "unsubscribe_url": self.unsubscribe_html,
+            "enterprise_feed": self.enterprise_html,
+        }
+
+    def values(self, organisation: str, links: RecipientLinks = NO_LINKS) -> dict[str, str]:
+        """What each key becomes in a copy for a recipient of `organisation` with these
+        links (the name at most ORGANISATION_MAX characters: SendGrid takes 10,000 bytes of
+        substitutions)."""
         name = header_safe(organisation)[:ORGANISATION_MAX]
-        return {self.text: name, self.html: str(escape(name))}
+        values = {self.text: name, self.html: str(escape(name))}
+        if self.preferences_text:
+            values |= {
+                self.preferences_text: links.preferences,
+                self.preferences_html: str(escape(links.preferences)),
+                self.unsubscribe_text: links.unsubscribe,
+                self.unsubscribe_html: str(escape(links.unsubscribe)),
+                self.enterprise_text: links.enterprise_text,
+                self.enterprise_html: links.enterprise_html,
+            }
+        return values
 
 
 @dataclass(frozen=True)
@@ -76,12 +126,14 @@ def nl2br(value: object) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in str(value).splitlines())
 
 
-def _environment(dirs: Sequence[Path], autoescape: bool) -> ImmutableSandboxedEnvironment:
+def _environment(dirs: Sequence[Path], autoescape: bool, reload: bool) -> ImmutableSandboxedEnvironment:
     # Sandboxed because operators edit these templates (STANDARDS F11).
     env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader([str(d) for d in dirs]),
         undefined=StrictUndefined,
         autoescape=autoescape,
+        # Without reload, Jinja2 would stat every template file on every get_template.
+        auto_reload=reload,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -149,9 +201,12 @@ def _first_day(view: NoticeView) -> str:
     return local_day(first.start, view.customer.time_zone) if first else ""
 
 
-def notice_context(view: NoticeView, *, provider_name: str, organisation: str | None = None) -> dict:
+def notice_context(
+    view: NoticeView, *, provider_name: str, organisation: str | None = None, feed: Mapping[str, str] | None = None
+) -> dict:
     """Everything the templates may show, as plain values, times already formatted.
-    `organisation`: whom the greeting addresses (default: the notice's customer)."""
+    `organisation`: whom the greeting addresses (default: the notice's customer); `feed`:
+    the customer's calendar feed URLs ({"https", "webcal"}), None when it has none."""
     zone = view.customer.time_zone
     numbers = shown_numbers(view.windows)
     cancelled = view.kind is NoticeKind.CANCELLED
@@ -172,7 +227,13 @@ def notice_context(view: NoticeView, *, provider_name: str, organisation: str | 
         "emergency": view.emergency,
         "customer": {"account": view.customer.account, "name": view.customer.name, "time_zone": zone},
         "zone_note": "times in UTC" if zone in UTC_ZONES else f"times in {zone}, with UTC",
-        "recipient": {"organisation": view.customer.name if organisation is None else organisation},
+        "recipient": {
+            "organisation": view.customer.name if organisation is None else organisation,
+            "preferences_url": "",
+            "unsubscribe_url": "",
+            "enterprise_feed": "",
+        },
+        "feed": dict(feed) if feed else None,
         "contact": {"name": view.contact.name, "email": view.contact.email, "phone": view.contact.phone},
         "windows": [
             _window(w, zone, numbers[w.number], len(numbers) > 1) for w in sorted(view.windows, key=lambda w: w.number)
@@ -188,12 +249,16 @@ def notice_context(view: NoticeView, *, provider_name: str, organisation: str | 
 
 
 class Renderer:
-    """Renders notices from the template folders; reusable and thread-safe."""
+    """Renders notices from the template folders; reusable and thread-safe. Each template
+    is read once, when first used; `reload=True` (for editing templates) re-reads a
+    template whose file has changed."""
 
-    def __init__(self, dirs: Sequence[Path] | None = None) -> None:
+    def __init__(self, dirs: Sequence[Path] | None = None, *, reload: bool = False) -> None:
         self.dirs = list(dirs) if dirs else template_dirs()
-        self._text = _environment(self.dirs, autoescape=False)
-        self._html = _environment(self.dirs, autoescape=True)
+        self.reload = reload
+        self._text = _environment(self.dirs, autoescape=False, reload=reload)
+        self._html = _environment(self.dirs, autoescape=True, reload=reload)
+        self._loaded: dict[str, Template] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Renderer:
@@ -203,30 +268,50 @@ class Renderer:
     def render_context(
         self, kind: str, context: Mapping[str, object], html_context: Mapping[str, object] | None = None
     ) -> RenderedEmail:
-        subject = self._text.get_template(f"{kind}/subject.txt").render(context)
-        text = self._text.get_template(f"{kind}/body.txt").render(context)
-        html = self._html.get_template(f"{kind}/body.html").render(html_context or context)
+        subject = self._template(self._text, f"{kind}/subject.txt").render(context)
+        text = self._template(self._text, f"{kind}/body.txt").render(context)
+        html = self._template(self._html, f"{kind}/body.html").render(html_context or context)
         return RenderedEmail(subject=header_safe(subject), text=text, html=html)
 
-    def render(self, view: NoticeView, *, provider_name: str) -> RenderedEmail:
-        """One rendering for every recipient of the notice, the greeting's organisation
-        left as keys (RenderedEmail.keys) for each copy to fill in."""
+    def _template(self, env: ImmutableSandboxedEnvironment, name: str) -> Template:
+        if self.reload:
+            return env.get_template(name)
+        key = f"{'html' if env is self._html else 'text'}:{name}"
+        template = self._loaded.get(key)
+        if template is None:  # two threads may both load it: either copy is the same
+            template = self._loaded[key] = env.get_template(name)
+        return template
+
+    def render(self, view: NoticeView, *, provider_name: str, feed: Mapping[str, str] | None = None) -> RenderedEmail:
+        """One rendering for every recipient of the notice, what is each recipient's own
+        (organisation, links) left as keys (RenderedEmail.keys) for each copy to fill in."""
         keys = OrganisationKeys.for_notice(view)
-        context = notice_context(view, provider_name=provider_name, organisation=keys.text)
-        rendered = self.render_context(view.kind.value, context, {**context, "recipient": {"organisation": keys.html}})
+        context = notice_context(view, provider_name=provider_name, feed=feed)
+        text_context = {**context, "recipient": keys.text_context()}
+        rendered = self.render_context(view.kind.value, text_context, {**context, "recipient": keys.html_context()})
         return replace(rendered, keys=keys)
 
-    def render_for(self, view: NoticeView, *, provider_name: str, organisation: str) -> RenderedEmail:
+    def render_for(
+        self, view: NoticeView, *, provider_name: str, organisation: str, links: RecipientLinks = NO_LINKS
+    ) -> RenderedEmail:
         """The notice as a recipient of `organisation` reads it."""
         rendered = self.render(view, provider_name=provider_name)
-        return personalised(rendered, organisation)
+        return personalised(rendered, organisation, links)
+
+    def enterprise_feed(self, name: str, feed: Mapping[str, str]) -> RecipientLinks:
+        """The lines naming an enterprise's feed, for its contacts' footers (text, HTML)."""
+        context = {"enterprise": {"name": name, **feed}}
+        return RecipientLinks(
+            enterprise_text=self._template(self._text, "enterprise_feed.txt").render(context),
+            enterprise_html=self._template(self._html, "enterprise_feed.html").render(context),
+        )
 
 
-def personalised(rendered: RenderedEmail, organisation: str) -> RenderedEmail:
-    """A rendering with its organisation keys replaced for one recipient."""
+def personalised(rendered: RenderedEmail, organisation: str, links: RecipientLinks = NO_LINKS) -> RenderedEmail:
+    """A rendering with its recipient keys replaced for one recipient."""
     if rendered.keys is None:
         return rendered
-    values = rendered.keys.values(organisation)
+    values = rendered.keys.values(organisation, links)
     return RenderedEmail(
         subject=_fill(rendered.subject, values), text=_fill(rendered.text, values), html=_fill(rendered.html, values)
     )

@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
 from changemgmt.content.view import NoticeView, Recipient
+from changemgmt.delivery.breaker import Breaker, GuardedTransport
 from changemgmt.delivery.claim import Claim, claim_due, next_due_at
-from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_views, recipients_of
+from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_each, recipients_of
+from changemgmt.delivery.links import NoticeLinks, customer_names, feed_links, notice_links
 from changemgmt.delivery.message import OutgoingMessage, build_email
 from changemgmt.delivery.outcomes import Outcome
 from changemgmt.delivery.recorder import Recorder
@@ -58,6 +60,7 @@ class _Batch:
     recipients: dict[int, list[Recipient]] = field(default_factory=dict)
     to_send: list[tuple[Claim, int]] = field(default_factory=list)  # (claim, notice id)
     not_sent: list[Outcome] = field(default_factory=list)
+    links: dict[int, NoticeLinks] = field(default_factory=dict)  # by delivery id: the footer's feed links
 
 
 class _NoticeRow(Protocol):
@@ -68,6 +71,8 @@ class _NoticeRow(Protocol):
     def id(self) -> int: ...
     @property
     def gcr_id(self) -> int: ...
+    @property
+    def customer_id(self) -> int: ...
     @property
     def kind(self) -> str: ...
     @property
@@ -93,8 +98,11 @@ class Worker:
     rng: random.Random = field(default_factory=random.Random)
     renderer: Renderer | None = None
     grace: float | None = None  # seconds a stop waits for sends in flight (default: WORKER_GRACE_SECONDS)
+    breaker: Breaker | None = None  # default: one from the settings
 
     def __post_init__(self) -> None:
+        self.breaker = self.breaker or Breaker(self.settings.breaker_failures, self.settings.breaker_max_pause)
+        self.sender = GuardedTransport(self.transport, self.breaker, self.clock)
         self.concurrency = self.concurrency or self.settings.send_concurrency
         self.grace = self.settings.worker_grace_seconds if self.grace is None else self.grace
         self.sessions = session_factory(self.engine)
@@ -102,7 +110,7 @@ class Worker:
         self.sends = SendThreads(self.concurrency)
         # The database side (claim, load) runs here, beside the rendering; the recorder writes outcomes.
         self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
-        self.recorder = Recorder(self.engine, self.name, self.clock, self.settings.max_attempts, self.rng)
+        self.recorder = Recorder(self.engine, self.name, self.clock, self.settings.give_up_after, self.rng)
         # Revisions never change: parse each once for all batches, not once per batch.
         self.revisions = RevisionCache(maxsize=4)
         self._permits = threading.Semaphore(self.concurrency)  # sent or sending, and not recorded
@@ -168,6 +176,8 @@ class Worker:
 
     def _claim(self) -> _Batch | None:
         now = self.clock()
+        if self.breaker is not None and self.breaker.paused(now):
+            return None  # the provider is failing: nothing would be sent
         claims = claim_due(self.engine, now=now, limit=self.batch_size, lease=self.lease, worker=self.name)
         if not claims:
             return None
@@ -187,12 +197,16 @@ class Worker:
                     select(*Notice.__table__.c).where(among(Notice.__table__.c.id, [c.notice_id for c in claims]))
                 )
             }
-            batch.views = compose_views(
+            batch.views, uncomposed = compose_each(
                 session, [NoticeFacts.of(n) for n in notices.values()], self.settings, now, self.revisions.bind(session)
             )
             batch.recipients = recipients_of(session, [c.delivery_id for c in claims], self.settings)
             for claim in claims:
                 notice = notices[claim.notice_id]
+                if notice.id in uncomposed:  # it fails alone, for good: composing it again gives the same
+                    failure = SendError(f"composing failed: {uncomposed[notice.id]}", permanent=True)
+                    batch.not_sent.append(Outcome(claim, error=failure))
+                    continue
                 reason = _pointless(session, notice, now)
                 if reason is None and not batch.recipients.get(claim.delivery_id):
                     reason = "no recipient is eligible any more (unsubscribed or suppressed)"
@@ -200,7 +214,22 @@ class Worker:
                     batch.not_sent.append(Outcome(claim, skipped=reason))
                 else:
                     batch.to_send.append((claim, notice.id))
+        self._links(batch, {c.delivery_id: notices[c.notice_id].customer_id for c, _ in batch.to_send})
         return batch
+
+    def _links(self, batch: _Batch, customers: dict[int, int]) -> None:
+        """The feed links of each delivery's footer: its customer's feed, and the
+        enterprise feeds of its recipients from enterprises above that customer."""
+        above = {
+            delivery_id: {r.customer_id for r in batch.recipients[delivery_id] if r.customer_id not in (None, customer)}
+            for delivery_id, customer in customers.items()
+        }
+        enterprises = {e for ids in above.values() for e in ids if e is not None}
+        links = feed_links(self.sessions, self.settings, set(customers.values()), enterprises, batch.now)
+        with self.sessions() as session:
+            names = customer_names(session, enterprises)
+        for delivery_id, customer in customers.items():
+            batch.links[delivery_id] = notice_links(links, customer, {e: names[e] for e in above[delivery_id] if e})
 
     def _result(self, upcoming: Future, stop: threading.Event) -> _Batch | None:
         """The claimed batch; a failed claim raises, unless the worker is stopping anyway."""
@@ -235,12 +264,20 @@ class Worker:
     def _render(self, batch: _Batch, claim: Claim, notice_id: int) -> OutgoingMessage | Outcome:
         """The message, or the outcome of a delivery that cannot be rendered."""
         try:
-            return build_email(
-                batch.views[notice_id], batch.recipients[claim.delivery_id], self.settings, self.renderer
+            message = build_email(
+                batch.views[notice_id],
+                batch.recipients[claim.delivery_id],
+                self.settings,
+                self.renderer,
+                batch.links.get(claim.delivery_id),
             )
         except Exception as exc:  # a template bug must fail this delivery, not the batch
             log.exception("rendering notice %s failed", notice_id)
             return Outcome(claim, error=SendError(f"rendering failed: {exc}", permanent=True))
+        if not message.recipients:  # every recipient refused: nobody to send it to
+            failure = SendError("; ".join(message.refused.values()), permanent=True)
+            return Outcome(claim, error=failure, refused=message.refused)
+        return message
 
     def _permit(self, stop: threading.Event) -> bool:
         """Waits for a free send permit; False when `stop` came first."""
@@ -268,16 +305,19 @@ class Worker:
     def _sent_outcome(self, claim: Claim, message: OutgoingMessage) -> Outcome:
         """The send step: hands the message to the transport; its outcome, never raised."""
         try:
-            result = self.transport.send(message)
+            result = self.sender.send(message)
         except SendError as error:
-            return Outcome(claim, error=error)
+            return Outcome(claim, error=error, refused=message.refused)
         except Exception as exc:  # an unexpected transport fault may pass: try again later
             log.exception("sending delivery %s failed", claim.delivery_id)
-            return Outcome(claim, error=SendError(f"{type(exc).__name__}: {exc}", permanent=False))
+            failure = SendError(f"{type(exc).__name__}: {exc}", permanent=False)
+            return Outcome(claim, error=failure, refused=message.refused)
+        refused = {**message.refused, **result.refused}
         return Outcome(
             claim,
             provider_message_id=result.provider_message_id,
-            contact_ids=tuple(r.contact_id for r in message.recipients),
+            contact_ids=tuple(r.contact_id for r in message.recipients if r.contact_id not in refused),
+            refused=refused,
         )
 
     def _settled(self) -> bool:

@@ -55,6 +55,7 @@ class RecipientState(enum.StrEnum):
 class AttemptOutcome(enum.StrEnum):
     SENT = "sent"
     RETRY = "retry"  # failed, to be tried again
+    UNKNOWN = "unknown"  # sent, no answer came (the provider may have it): to be tried again
     FAILED = "failed"  # failed for good
     SKIPPED = "skipped"  # not sent: pointless, or nobody eligible
     ABANDONED = "abandoned"  # the worker's lease ran out before it finished
@@ -107,6 +108,7 @@ _ATTEMPT: dict[AttemptOutcome | None, frozenset[AttemptOutcome]] = {
     None: frozenset(AttemptOutcome),
     AttemptOutcome.SENT: frozenset(),
     AttemptOutcome.RETRY: frozenset(),
+    AttemptOutcome.UNKNOWN: frozenset(),
     AttemptOutcome.FAILED: frozenset(),
     AttemptOutcome.SKIPPED: frozenset(),
     AttemptOutcome.ABANDONED: frozenset(),
@@ -190,8 +192,11 @@ DELIVERY_SENT = Transition(DeliveryState.SENDING, DeliveryState.SENT)
 DELIVERY_RETRIED = Transition(DeliveryState.SENDING, DeliveryState.PENDING)
 DELIVERY_FAILED = Transition(DeliveryState.SENDING, DeliveryState.FAILED)
 DELIVERY_SKIPPED = Transition(DeliveryState.SENDING, DeliveryState.SKIPPED)
+# Claimed, never tried (sending paused by the breaker): due again, its attempt row removed.
+DELIVERY_HELD_BACK = Transition(DeliveryState.SENDING, DeliveryState.PENDING)
 ATTEMPT_SENT = Transition(None, AttemptOutcome.SENT)
 ATTEMPT_RETRY = Transition(None, AttemptOutcome.RETRY)
+ATTEMPT_UNKNOWN = Transition(None, AttemptOutcome.UNKNOWN)
 ATTEMPT_FAILED = Transition(None, AttemptOutcome.FAILED)
 ATTEMPT_SKIPPED = Transition(None, AttemptOutcome.SKIPPED)
 NOTICE_SENT = Transition(NoticeState.PENDING, NoticeState.SENT)
@@ -200,6 +205,8 @@ NOTICE_FAILED = Transition(NoticeState.PENDING, NoticeState.FAILED)
 RECIPIENT_SENT = Transition(RecipientState.PENDING, RecipientState.SENT)
 RECIPIENT_SKIPPED = Transition(RecipientState.PENDING, RecipientState.SKIPPED)
 RECIPIENT_FAILED = Transition(RecipientState.PENDING, RecipientState.FAILED)
+# A recipient refused alone (an address we cannot write, or one the provider refuses).
+RECIPIENT_REFUSED = Transition(RecipientState.PENDING, RecipientState.FAILED)
 
 # An operator retries a failed delivery (`changemgmt deliveries retry`, delivery.operations):
 # it is due again, with its notice and the recipients that had not received it.

@@ -6,6 +6,7 @@ Shared by the email templates and the iCalendar DESCRIPTION so both say the same
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 UTC = UTC
@@ -36,7 +37,14 @@ def require_aware(value: datetime, what: str = "time") -> datetime:
 
 def local_and_utc(instant: datetime, zone_name: str) -> str:
     """'Tue 1 Dec 2026 01:00 CST (07:00 UTC)'; the UTC day is named when it differs."""
-    utc = require_aware(instant).astimezone(UTC)
+    return _local_and_utc(require_aware(instant).astimezone(UTC), zone_name)
+
+
+# A fan-out writes the same few windows for thousands of customers in a handful of zones:
+# each (instant, zone) is written once. Keyed by the UTC instant, so equal keys are equal
+# instants (aware datetimes in one zone compare equal across a DST fold).
+@lru_cache(maxsize=4096)
+def _local_and_utc(utc: datetime, zone_name: str) -> str:
     local = utc.astimezone(ZoneInfo(zone_name))
     local_text = f"{_day(local)} {local:%H:%M} {zone_abbreviation(local)}"
     if local.utcoffset() == utc.utcoffset() and zone_abbreviation(local) == "UTC":
@@ -52,7 +60,11 @@ def local_day(instant: datetime, zone_name: str) -> str:
 
 def utc_text(instant: datetime) -> str:
     """'Tue 1 Dec 2026 07:00 UTC'."""
-    utc = require_aware(instant).astimezone(UTC)
+    return _utc_text(require_aware(instant).astimezone(UTC))
+
+
+@lru_cache(maxsize=4096)
+def _utc_text(utc: datetime) -> str:
     return f"{_day(utc)} {utc:%H:%M} UTC"
 
 

@@ -116,9 +116,10 @@ def split_feed(data: bytes) -> list[Block]:
     return blocks
 
 
-def assemble(header: Calendar, blocks: Iterable[Block]) -> bytes:
-    """The feed file: `header` (a calendar without events) with the blocks in order."""
-    empty = calendar_bytes(header)
+def assemble(header: Calendar | bytes, blocks: Iterable[Block]) -> bytes:
+    """The feed file: `header` (a calendar without events, or its bytes) with the blocks
+    in order."""
+    empty = header if isinstance(header, bytes) else calendar_bytes(header)
     if not empty.endswith(END_CALENDAR):
         raise ValueError("a feed header must end with END:VCALENDAR")
     body = b"".join(block.data for block in sorted(blocks, key=lambda b: b.order))

@@ -15,12 +15,12 @@ from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
-from changemgmt.content.ical import EventFacts, build_event
+from changemgmt.content.ical import EventFacts, event_bytes
 from changemgmt.content.lines import service_line
 from changemgmt.content.view import WindowView
 from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
 from changemgmt.domain.retention import retention_cutoff
-from changemgmt.feeds.blocks import Block, block_of, keeps
+from changemgmt.feeds.blocks import Block, keeps, parse_block
 from changemgmt.feeds.services import services_by_customer
 from changemgmt.store import models
 from changemgmt.store.models import Customer, Event, Service
@@ -121,8 +121,8 @@ class _Builder:
             event_facts = facts[key]
             if event_facts is None:
                 continue
-            block = block_of(
-                build_event(
+            block = parse_block(
+                event_bytes(
                     event_facts, self._window(row), provider_domain=self.settings.provider_domain, stamp=row.modified_at
                 )
             )

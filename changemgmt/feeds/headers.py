@@ -9,7 +9,7 @@ from datetime import timedelta
 from icalendar import Calendar
 
 from changemgmt.config import Settings
-from changemgmt.content.ical import feed_calendar
+from changemgmt.content.ical import feed_calendar, feed_calendar_bytes
 from changemgmt.feeds.registry import FeedToken, Scope, feed_url
 from changemgmt.store.models import Customer
 
@@ -36,6 +36,16 @@ def header(feed: FeedToken, customer: Customer | None, settings: Settings) -> Ca
     """The feed's calendar without events."""
     return feed_calendar(
         [],
+        uid=calendar_uid(feed.scope, customer, settings),
+        name=feed_name(feed.scope, customer, settings),
+        refresh=REFRESH,
+        source=feed_url(settings, feed.token),
+    )
+
+
+def header_bytes(feed: FeedToken, customer: Customer | None, settings: Settings) -> bytes:
+    """The serialized `header(...)`: what assemble() puts around a feed's events."""
+    return feed_calendar_bytes(
         uid=calendar_uid(feed.scope, customer, settings),
         name=feed_name(feed.scope, customer, settings),
         refresh=REFRESH,

@@ -13,14 +13,14 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, joinedload
 
 from changemgmt.config import Settings
-from changemgmt.content.ical import EventFacts, build_event
+from changemgmt.content.ical import EventFacts, event_bytes
 from changemgmt.content.lines import service_line
 from changemgmt.content.view import ServiceLine, WindowView
 from changemgmt.domain.gcr import Contact, ServiceImpact
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.retention import kept, retention_cutoff
 from changemgmt.domain.status import Status
-from changemgmt.feeds.blocks import Block, block_of
+from changemgmt.feeds.blocks import Block, parse_block
 from changemgmt.store import models
 from changemgmt.store.models import Customer, Gcr, Revision, Service
 
@@ -58,8 +58,8 @@ def internal_blocks(
                     row.number, row.starts_at, row.ends_at, gcr.revision, revised, cancelled=_cancelled(gcr, row)
                 )
                 if kept(view.end, view.cancelled, revised, cutoff):
-                    event = build_event(facts, view, provider_domain=settings.provider_domain, stamp=revised)
-                    result[gcr_id].append(block_of(event))
+                    event = event_bytes(facts, view, provider_domain=settings.provider_domain, stamp=revised)
+                    result[gcr_id].append(parse_block(event))
     return result
 
 

@@ -5,10 +5,12 @@ which callers pass in (STYLE 3)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
@@ -16,7 +18,7 @@ from changemgmt.domain.retention import retention_cutoff
 from changemgmt.feeds.blocks import Block, assemble, internal_gcr_number, keeps, split_feed
 from changemgmt.feeds.customer import States, customer_blocks
 from changemgmt.feeds.feed_tokens import SealError
-from changemgmt.feeds.headers import header
+from changemgmt.feeds.headers import header_bytes
 from changemgmt.feeds.hierarchy import enterprises, members
 from changemgmt.feeds.internal import internal_blocks, published_gcr_ids
 from changemgmt.feeds.registry import INTERNAL_KEY, FeedToken, Scope, ensure_feeds, feed_key, with_token
@@ -24,6 +26,8 @@ from changemgmt.feeds.stores import FeedStore, FeedWriter, store_of
 from changemgmt.store.chunks import chunks
 from changemgmt.store.db import transaction
 from changemgmt.store.models import Customer, Feed, FeedRebuild, Gcr
+
+log = logging.getLogger(__name__)
 
 BATCH = 500  # account feeds built together (their events are loaded in a few queries)
 MAX_REQUESTS = 50_000  # rebuild requests taken per round
@@ -39,6 +43,7 @@ class Written:
     unchanged: int = 0
     removed: int = 0  # feeds stored under rotated or unknown tokens deleted
     unreadable: list[str] = field(default_factory=list)  # feeds whose token SECRET_KEY cannot open
+    failed: list[str] = field(default_factory=list)  # feeds that could not be built: asked for again later
     stored: list[tuple[int, str, str]] = field(default_factory=list, repr=False)  # feed id, token hash, token
 
     @property
@@ -75,7 +80,7 @@ def publish(
         for feed in feeds:
             if feed.scope is Scope.INTERNAL:
                 events = _internal_events(session, settings, now, feed, changed_gcrs, store)
-                _submit(writer, feed, assemble(header(feed, None, settings), events), written)
+                _submit(writer, feed, assemble(header_bytes(feed, None, settings), events), written)
     return written
 
 
@@ -100,7 +105,7 @@ def _publish_accounts(
         customer = customers[feed.customer_id]
         shown = groups[customer.id] if feed.scope is Scope.ENTERPRISE else {customer.id}
         events = [b for cid in shown for b in blocks[cid]] if customer.active else []
-        _submit(writer, feed, assemble(header(feed, customer, settings), events), written)
+        _submit(writer, feed, assemble(header_bytes(feed, customer, settings), events), written)
 
 
 def _internal_events(
@@ -143,7 +148,9 @@ def tokens_of(feeds: list[Feed], settings: Settings, written: Written) -> list[F
 
 
 def rebuild_dirty(sessions: sessionmaker[Session], settings: Settings, now: datetime) -> Written:
-    """Rewrites the feeds that GCR changes asked for, then clears those requests."""
+    """Rewrites the feeds that GCR changes asked for, then clears those requests. A feed
+    that cannot be built fails alone: the others are written, and its requests are kept,
+    so the next round tries it again (`Written.failed` names it)."""
     total = Written()
     store = store_of(settings, sessions)
     while True:
@@ -160,12 +167,49 @@ def rebuild_dirty(sessions: sessionmaker[Session], settings: Settings, now: date
             feeds = tokens_of(rows, settings, total)
             internal = [r.gcr_id for r in requests if r.feed_key == INTERNAL_KEY]
             changed = None if None in internal else set(internal)
-            written = publish(session, settings, now, feeds, changed, store)
+            written = _publish_isolated(session, settings, now, feeds, changed, store)
         _merge(total, written)
         total.removed += drop_rotated(sessions, settings, written, store)
-        _clear(sessions, [r.id for r in requests])
-        if len(requests) < MAX_REQUESTS:
+        failed = set(written.failed)
+        _clear(sessions, [r.id for r in requests if r.feed_key not in failed])
+        if failed or len(requests) < MAX_REQUESTS:
             return total
+
+
+def _publish_isolated(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    feeds: list[FeedToken],
+    changed: set[int] | None,
+    store: FeedStore,
+) -> Written:
+    """`publish`, each feed failing alone: when the feeds cannot be built together, each
+    is built by itself, and those that fail are named in `failed`. A database error is no
+    feed's fault: it is raised."""
+    try:
+        return publish(session, settings, now, feeds, changed, store)
+    except SQLAlchemyError:
+        raise
+    except Exception:  # noqa: BLE001 - one feed's data must not stop the others: find which
+        log.warning("rebuilding %s feeds together failed: rebuilding them one by one", len(feeds))
+    written = Written()
+    for feed in feeds:
+        try:
+            alone = publish(session, settings, now, [feed], changed, store)
+            _merge(written, alone)
+            written.stored += alone.stored
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.exception(
+                "feed %s could not be rebuilt (tried again next round): %s",
+                feed.feed.key,
+                exc,
+                extra={"event": "feed_rebuild_failed", "feed": feed.feed.key},
+            )
+            written.failed.append(feed.feed.key)
+    return written
 
 
 def rebuild_all(sessions: sessionmaker[Session], settings: Settings, now: datetime) -> Written:
@@ -241,3 +285,4 @@ def _clear(sessions: sessionmaker[Session], ids: list[int]) -> None:
 def _merge(total: Written, written: Written) -> None:
     for name in ("customer", "enterprise", "internal", "unchanged", "removed"):
         setattr(total, name, getattr(total, name) + getattr(written, name))
+    total.failed += written.failed

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
+from changemgmt.domain.conflicts import Blackout, Conflict, check_blackout_override
 from changemgmt.domain.errors import DomainError, Problems
 from changemgmt.domain.gcr import (
     GcrState,
@@ -25,6 +26,8 @@ from changemgmt.domain.gcr import (
 from changemgmt.domain.policy import check_minimum_notice, check_override_reason, check_windows_ahead
 from changemgmt.domain.status import Status, check_transition
 from changemgmt.domain.text import NAME_MAX, one_line
+from changemgmt.gcrs.blackouts import refuse_blackouts
+from changemgmt.gcrs.conflicts import conflicts_of
 from changemgmt.gcrs.input import GcrPatch
 from changemgmt.gcrs.state import apply_patch, next_window_number, unknown_references, write_details, write_state
 from changemgmt.planning.outbox import PlanSummary, plan_for_change
@@ -34,6 +37,8 @@ from changemgmt.store.queries import lock_gcr
 from changemgmt.store.revisions import record_impacts, revision_json
 
 REQUIRED = ("title", "description", "windows")
+# A change to these may make or end a conflict (SPEC §8): the change reports them.
+CONFLICTING = frozenset({"windows", "impacts", "location_codes"})
 REASON_MAX = 500  # why a status changed (a cancellation's reason): one line
 
 
@@ -47,6 +52,10 @@ class GcrChange:
     changes: frozenset[str]
     revision: int | None
     plan: PlanSummary | None = None
+    # Other published GCRs overlapping it on a service, customer or location, reported on
+    # create, on a change of windows, impacts or locations, and on publishing.
+    conflicts: tuple[Conflict, ...] = ()
+    blackouts_overridden: tuple[Blackout, ...] = ()  # recorded in the audit entry with the reason
 
 
 @dataclass(frozen=True)
@@ -80,15 +89,23 @@ def create_gcr(session: Session, patch: GcrPatch, who: Who) -> GcrChange:
     gcr = models.Gcr(number=number, revision=0, created_at=who.now, updated_at=who.now, created_by=who.actor)
     session.add(gcr)
     write_state(session, gcr, state, who.now)
-    return _record(session, gcr, None, state, "create", who)
+    change = _record(session, gcr, None, state, "create", who)
+    return replace(change, conflicts=conflicts_of(session, gcr))
 
 
 def update_gcr(
-    session: Session, number: str, patch: GcrPatch, who: Who, override_reason: str | None = None
+    session: Session,
+    number: str,
+    patch: GcrPatch,
+    who: Who,
+    override_reason: str | None = None,
+    blackout_override: str | None = None,
 ) -> GcrChange:
     """Changes the fields the patch gives. Status changes go through change_status. A
-    patch that does not leave a valid GCR is refused with every problem found at once."""
+    patch that does not leave a valid GCR is refused with every problem found at once.
+    Moving a published GCR's window into a blackout needs `blackout_override` (a reason)."""
     override_reason = check_override_reason(override_reason)
+    blackout_override = check_blackout_override(blackout_override)
     gcr = lock_gcr(session, number)
     before = state_of(gcr)
     if before.status.is_final:
@@ -115,7 +132,24 @@ def update_gcr(
     _refuse(session, problems, patch)
     assert after is not None  # _refuse raised the problems that left it unset
     write_state(session, gcr, after, who.now, before)
-    return _record(session, gcr, before, after, "update", who, override_reason)
+    overridden: tuple[Blackout, ...] = ()
+    if before.status.is_published:
+        old = {w.number: (w.start, w.end) for w in before.windows}
+        moved = [w for w in after.windows if old.get(w.number) != (w.start, w.end)]
+        overridden = refuse_blackouts(session, gcr, moved, blackout_override)
+    change = _record(
+        session,
+        gcr,
+        before,
+        after,
+        "update",
+        who,
+        override_reason,
+        blackout_override=blackout_override,
+        overridden=overridden,
+    )
+    conflicts = conflicts_of(session, gcr) if change.changes & CONFLICTING else ()
+    return replace(change, conflicts=conflicts, blackouts_overridden=overridden)
 
 
 def _problems_of(patch: GcrPatch) -> Problems:
@@ -170,12 +204,15 @@ def change_status(
     who: Who,
     override_reason: str | None = None,
     reason: str | None = None,
+    blackout_override: str | None = None,
 ) -> GcrChange:
     """Publishes, confirms, starts, completes or cancels, as the status machine allows;
     `reason` (why it is cancelled, say) is recorded in the audit trail. The impacts stay
-    as they are, in the database: `before` and `after` have none."""
+    as they are, in the database: `before` and `after` have none. Publishing into a
+    blackout needs `blackout_override` (a reason)."""
     override_reason = check_override_reason(override_reason)
     reason = (one_line(reason, "reason", REASON_MAX) or None) if reason is not None else None
+    blackout_override = check_blackout_override(blackout_override)
     gcr = lock_gcr(session, number)
     before = details_of(gcr)
     check_transition(before.status, target)
@@ -185,7 +222,9 @@ def change_status(
         after = replace(after, windows=tuple(w for w in before.windows if w.start <= who.now) or before.windows[:1])
     check_details(after, who.settings.gcr_number_regex)
     check_published_impacts(after.status, has_impacts(gcr))
-    if before.status is Status.DRAFT and target.is_published and target is not Status.CANCELLED:
+    publishing = before.status is Status.DRAFT and target.is_published and target is not Status.CANCELLED
+    overridden: tuple[Blackout, ...] = ()
+    if publishing:
         check_minimum_notice(
             after.windows,
             now=who.now,
@@ -193,11 +232,14 @@ def change_status(
             emergency=after.emergency,
             override_reason=override_reason,
         )
+        overridden = refuse_blackouts(session, gcr, after.windows, blackout_override)
     action = ACTIONS[target]
     if before.status is Status.TENTATIVE and target is Status.CONFIRMED:
         action = "confirm"
     write_details(session, gcr, after, who.now)
-    return _record(session, gcr, before, after, action, who, override_reason, reason)
+    change = _record(session, gcr, before, after, action, who, override_reason, reason, blackout_override, overridden)
+    conflicts = conflicts_of(session, gcr) if publishing else ()
+    return replace(change, conflicts=conflicts, blackouts_overridden=overridden)
 
 
 def _record(
@@ -209,6 +251,8 @@ def _record(
     who: Who,
     override_reason: str | None = None,
     reason: str | None = None,
+    blackout_override: str | None = None,
+    overridden: tuple[Blackout, ...] = (),
 ) -> GcrChange:
     changes = changed_fields(before, after) if before else frozenset({"created"})
     revision = None
@@ -232,6 +276,9 @@ def _record(
             details["override_reason"] = override_reason
         if reason:
             details["reason"] = reason
+        if overridden:
+            details["blackout_override"] = blackout_override
+            details["blackouts"] = [b.to_json() for b in overridden]
         session.add(
             models.AuditEntry(
                 at=who.now, actor=who.actor, entity="gcr", entity_key=gcr.number, action=action, details=details

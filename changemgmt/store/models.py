@@ -362,6 +362,10 @@ class Recipient(Base):
     # a domain.states.RecipientState, stored as its string; its machine is the table there
     state: Mapped[str] = mapped_column(String(20))
     updated_at: Mapped[datetime]
+    error: Mapped[str | None] = mapped_column(Text)  # why it failed alone (refused, unaddressable)
+    # When the provider event that set `state` happened: events are applied in the order
+    # they happened, whatever order they arrive in (None: no event applied yet).
+    event_at: Mapped[datetime | None]
 
 
 class DeliveryAttempt(Base):
@@ -476,6 +480,36 @@ class ClockJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_duration_ms: Mapped[int | None] = mapped_column(Integer)
     last_process_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class Blackout(Base):
+    """A freeze period (SPEC §8): no GCR is published or moved into it unless a change
+    manager overrides it with a reason. Global when `customer_id` is None; a customer's
+    covers the accounts below it too. Removed blackouts stay, marked, for the record."""
+
+    __tablename__ = "blackouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class WebhookReceipt(Base):
+    """A signed webhook request taken, by the SHA-256 of its signature: the same signed
+    request again is a replay. Kept as long as its timestamp would be accepted."""
+
+    __tablename__ = "webhook_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signature_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signed_at: Mapped[datetime] = mapped_column(index=True)
+    received_at: Mapped[datetime]
 
 
 class ApiKey(Base):

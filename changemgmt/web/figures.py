@@ -28,7 +28,12 @@ ATTEMPTS_SCANNED = 100_000
 # Processes that stopped, or whose last beat is older than this, are no longer shown.
 FORGET_PROCESSES_AFTER = timedelta(hours=1)
 PROCESSES_SHOWN = 500
-TIMED = (AttemptOutcome.SENT, AttemptOutcome.RETRY, AttemptOutcome.FAILED)  # attempts that called the provider
+TIMED = (
+    AttemptOutcome.SENT,
+    AttemptOutcome.RETRY,
+    AttemptOutcome.UNKNOWN,
+    AttemptOutcome.FAILED,
+)  # attempts that called the provider
 
 
 @dataclass(frozen=True)

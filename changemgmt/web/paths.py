@@ -47,7 +47,18 @@ def _decoded(printed: str, rounds: int = 4) -> str:
     return printed
 
 
+# The signed links in emails carry a contact's token the same way (web.public.subscriptions).
+_SIGNED_LINKS = ("unsubscribe", "preferences")
+
+
 def redact(printed: str) -> str:
     """A request target as the access log prints it (the raw path and query), or
-    REDACTED when it mentions calendars in any spelling or case."""
-    return REDACTED if _FOLDER in _decoded(printed).lower() else printed
+    REDACTED when it mentions calendars in any spelling or case (and likewise
+    /unsubscribe/<redacted> and /preferences/<redacted> for the links in emails)."""
+    decoded = _decoded(printed).lower()
+    if _FOLDER in decoded:
+        return REDACTED
+    for name in _SIGNED_LINKS:
+        if name in decoded:
+            return f"/{name}/<redacted>"
+    return printed

@@ -11,27 +11,34 @@ import logging
 
 from changemgmt.config import Settings
 from changemgmt.feeds.files import ensure_folder
-from changemgmt.store.db import make_engine
-from changemgmt.web.app import create_app
+from changemgmt.store.db import make_engine, session_factory
+from changemgmt.web.app import create_app, utc_now
 from changemgmt.web.guard import Limits, default_max_connections, protocol_class
 from changemgmt.web.health import Problems
 from changemgmt.web.paths import redact
 
 API_PATHS = ("/api/", "/openapi.json", "/docs")
+PUBLIC_PATHS = ("/webhooks/", "/unsubscribe/", "/preferences/")
 
 
 def _app(settings: Settings, readiness: Problems | None):
     """Feeds and operations paths first; then the API (/api/v1, its OpenAPI and /docs);
-    the sign-in and portal pages for the rest."""
+    the links of the emails (unsubscribe, preferences) and SendGrid's webhook; the
+    sign-in and portal pages for the rest."""
     from changemgmt.web.api.app import build_api
+    from changemgmt.web.public import public_app
     from changemgmt.web.ui.app import build_ui
 
     engine = make_engine(settings.database_url)
     api, ui = build_api(settings, engine), build_ui(settings, engine)
+    public = public_app(settings, session_factory(engine), utc_now)
 
     async def pages(scope, receive, send) -> None:
-        if scope["type"] == "lifespan" or scope.get("path", "").startswith(API_PATHS):
+        path = scope.get("path", "")
+        if scope["type"] == "lifespan" or path.startswith(API_PATHS):
             await api(scope, receive, send)
+        elif path.startswith(PUBLIC_PATHS):
+            await public(scope, receive, send)
         else:
             await ui(scope, receive, send)
 

@@ -25,9 +25,10 @@ class _Collector:
     def __init__(self) -> None:
         self.messages: list[Received] = []
         self.refuse_code: str | None = None
+        self.refuse_only: str | None = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if self.refuse_code:
+        if self.refuse_code and self.refuse_only in (None, address):
             return self.refuse_code
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -58,9 +59,10 @@ class SmtpServer:
     def messages(self) -> list[Received]:
         return self._collector.messages
 
-    def refuse_recipients(self, reply: str) -> None:
-        """Answer every RCPT TO with `reply`, e.g. '550 5.1.1 No such user'."""
+    def refuse_recipients(self, reply: str, only: str | None = None) -> None:
+        """Answer every RCPT TO (or only those to `only`) with `reply`, e.g. '550 5.1.1 No such user'."""
         self._collector.refuse_code = reply
+        self._collector.refuse_only = only
 
     def __enter__(self) -> SmtpServer:
         self._controller.start()

@@ -46,7 +46,7 @@ class FileTransport:
                 _write_new(self.outbox_dir, self.stem_for(message, recipient), data)
             except OSError as exc:
                 raise SendError(
-                    f"cannot write to outbox: {exc}", permanent=False, sent_contact_ids=tuple(done)
+                    f"cannot write to outbox: {exc}", permanent=False, sent_contact_ids=tuple(done), outage=True
                 ) from exc
             done.append(recipient.contact_id)
         return SendResult(provider_message_id=None)

@@ -1,22 +1,36 @@
-"""SendGrid v3 Mail Send through the `sendgrid` client: one request per customer notice,
-a timeout on every call, and errors sorted into retryable and permanent (SPEC §6)."""
+"""SendGrid v3 Mail Send over httpx, through its public API: one request per customer
+notice, kept-alive connections shared by the worker's send threads, a timeout on every
+call, and errors sorted by what retrying can do (SPEC §6, STANDARDS C17-C30).
+
+httpx never sends a request twice on its own: its transport retries nothing by default,
+and it checks a pooled connection is still open before writing to it (a connection the
+server closed while idle is replaced before anything is sent). So what happens to each
+request is known to the worker, which alone decides to try again:
+
+- no connection (refused, DNS, connect timeout): nothing was sent; an outage;
+- sent, then no answer (read timeout, connection dropped): `unknown`, the provider may
+  have it (SendGrid has no idempotency key, STANDARDS C22);
+- 2xx: taken; 429: wait for its reset; 5xx: an outage; other 4xx: permanent, unless the
+  error names recipients (`personalizations.N.to.0.email`): those fail alone.
+"""
 
 from __future__ import annotations
 
-import http.client
+import json
+import re
 import time
 from collections.abc import Callable
-from email.message import Message
-from urllib.error import URLError
 
-from python_http_client.exceptions import HTTPError
-from sendgrid import SendGridAPIClient
+import httpx
 
 from changemgmt.delivery.message import OutgoingMessage, sendgrid_body
 from changemgmt.delivery.transports.base import SendError, SendResult
-from changemgmt.delivery.transports.keepalive import PooledClient
 
 DEFAULT_TIMEOUT = 10.0
+MAIL_SEND = "/v3/mail/send"
+# A worker's send threads share the pool; more than it has threads never wait for one.
+MAX_CONNECTIONS = 32
+_RECIPIENT_FIELD = re.compile(r"personalizations\.(\d+)\.(?:to|cc|bcc)(?:\.\d+)?(?:\.email)?$")
 
 
 class SendGridTransport:
@@ -27,10 +41,13 @@ class SendGridTransport:
     ) -> None:
         self.timeout = timeout
         self._clock = clock
-        self._client = SendGridAPIClient(api_key, host=host)
-        plain = self._client.client
-        self._client.client = PooledClient(host=plain.host, request_headers=plain.request_headers, version=3)
-        self._mail_send = self._client.client.mail.send  # each attribute step builds a client: once, not per send
+        self._client = httpx.Client(
+            base_url=host.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
+            follow_redirects=False,
+        )
 
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
@@ -38,44 +55,73 @@ class SendGridTransport:
         except ValueError as exc:
             raise SendError(str(exc), permanent=True) from exc
         try:
-            response = self._mail_send.post(request_body=body, timeout=self.timeout)
-        except HTTPError as exc:
-            raise http_error(exc, self._clock()) from None
-        except (URLError, OSError, http.client.HTTPException) as exc:
-            # Connection refused or reset, DNS, timeouts: SendGrid may or may not have
-            # the request (no idempotency key), so the caller reconciles before resending.
-            raise SendError(f"SendGrid unreachable: {exc}", permanent=False) from exc
-        return SendResult(provider_message_id=_header(response.headers, "X-Message-Id"))
+            response = self._client.post(MAIL_SEND, content=json.dumps(body).encode("utf-8"))
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise SendError(f"SendGrid unreachable: {_said(exc)}", permanent=False, outage=True) from exc
+        except (httpx.WriteError, httpx.WriteTimeout) as exc:
+            # The body did not get through whole: SendGrid cannot have read a request from it.
+            raise SendError(f"SendGrid unreachable: {_said(exc)}", permanent=False, outage=True) from exc
+        except httpx.TransportError as exc:
+            raise SendError(
+                f"no answer from SendGrid after the request was sent ({_said(exc)}): it may have been taken",
+                permanent=False,
+                unknown=True,
+                outage=True,
+            ) from exc
+        if response.is_success:
+            return SendResult(provider_message_id=response.headers.get("X-Message-Id"))
+        raise http_error(response, message, self._clock())
+
+    def close(self) -> None:
+        self._client.close()
 
 
-def http_error(exc: HTTPError, now: float) -> SendError:
-    """429 and 5xx are worth retrying (429 after its reset time); other 4xx never."""
-    status = int(exc.status_code)
-    detail = f"SendGrid answered {status}: {_errors(exc)}"
+def http_error(response: httpx.Response, message: OutgoingMessage, now: float) -> SendError:
+    """429 and 5xx are outages worth waiting out (429 until its reset); a 4xx naming some
+    recipients refuses those alone; any other 4xx is permanent."""
+    status = response.status_code
+    errors = _errors(response)
+    detail = f"SendGrid answered {status}: " + (
+        "; ".join(f"{f or '-'}: {m}" for f, m in errors) or response.reason_phrase
+    )
     if status == 429:
-        return SendError(detail, permanent=False, status=status, retry_after=_retry_after(exc, now))
-    return SendError(detail, permanent=status < 500, status=status)
+        return SendError(detail, permanent=False, status=status, retry_after=_retry_after(response, now), outage=True)
+    if status >= 500:
+        return SendError(detail, permanent=False, status=status, outage=True)
+    refused = _refused(errors, message)
+    if refused and len(refused) < len(message.recipients) and len(refused) == len(errors):
+        # The request was refused for these recipients' sake only: the others may go at once.
+        return SendError(detail, permanent=False, status=status, refused=refused, retry_after=0.0)
+    return SendError(detail, permanent=True, status=status, refused=refused)
 
 
-def _retry_after(exc: HTTPError, now: float) -> float | None:
-    reset = _header(exc.headers, "X-RateLimit-Reset")
+def _refused(errors: list[tuple[str | None, str]], message: OutgoingMessage) -> dict[int, str]:
+    """Contact id -> SendGrid's reason, for each error that names a recipient's field."""
+    refused: dict[int, str] = {}
+    for field, said in errors:
+        match = _RECIPIENT_FIELD.match(field or "")
+        if match and int(match.group(1)) < len(message.recipients):
+            recipient = message.recipients[int(match.group(1))]
+            refused[recipient.contact_id] = f"SendGrid refused {recipient.email.strip()}: {said}"
+    return refused
+
+
+def _retry_after(response: httpx.Response, now: float) -> float | None:
+    reset = response.headers.get("X-RateLimit-Reset")
     try:
         return max(0.0, float(reset) - now) if reset else None
     except ValueError:
         return None
 
 
-def _header(headers: Message | None, name: str) -> str | None:
-    if headers is None:
-        return None
-    value = headers.get(name)  # HTTPMessage: case-insensitive
-    return str(value) if value is not None else None
-
-
-def _errors(exc: HTTPError) -> str:
-    """The `field: message` pairs of SendGrid's error body (never the request itself)."""
+def _errors(response: httpx.Response) -> list[tuple[str | None, str]]:
+    """The (field, message) pairs of SendGrid's error body (never the request itself)."""
     try:
-        errors = exc.to_dict.get("errors", [])
-        return "; ".join(f"{e.get('field') or '-'}: {e.get('message')}" for e in errors) or str(exc.reason)
+        errors = response.json().get("errors", [])
+        return [(e.get("field"), str(e.get("message"))) for e in errors if isinstance(e, dict)]
     except (ValueError, AttributeError, TypeError):
-        return str(exc.reason)
+        return []
+
+
+def _said(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__

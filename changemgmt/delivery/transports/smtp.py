@@ -44,30 +44,55 @@ class SmtpTransport:
 
     def send(self, message: OutgoingMessage) -> SendResult:
         done: list[int] = []
+        refused: dict[int, str] = {}  # for good: these fail alone
+        later: list[str] = []  # refused for now (4xx): tried again with the delivery
         try:
             with self._connect() as connection:
                 for recipient in message.recipients:
-                    # The envelope names the recipient itself, never what a header parses to.
-                    connection.send_message(
-                        message.email_for(recipient),
-                        from_addr=message.envelope_from,
-                        to_addrs=[recipient.email.strip()],
-                    )
+                    address = recipient.email.strip()
+                    try:
+                        # The envelope names the recipient itself, never what a header parses to.
+                        connection.send_message(
+                            message.email_for(recipient), from_addr=message.envelope_from, to_addrs=[address]
+                        )
+                    except smtplib.SMTPRecipientsRefused as exc:
+                        code, said = next(iter(exc.recipients.values()), (None, b""))
+                        reason = f"SMTP server refused {address}: {code} {_text(said)}"
+                        if code is not None and 500 <= code < 600:
+                            refused[recipient.contact_id] = reason
+                        else:
+                            later.append(reason)
+                        continue
                     done.append(recipient.contact_id)
         except smtplib.SMTPException as exc:
-            raise smtp_error(exc, tuple(done)) from exc
+            raise smtp_error(exc, tuple(done), refused) from exc
         except OSError as exc:
-            raise SendError(f"SMTP server unreachable: {exc}", permanent=False, sent_contact_ids=tuple(done)) from exc
-        return SendResult(provider_message_id=None)
+            raise SendError(
+                f"SMTP server unreachable: {exc}",
+                permanent=False,
+                sent_contact_ids=tuple(done),
+                refused=refused,
+                outage=True,
+            ) from exc
+        if later:
+            raise SendError("; ".join(later), permanent=False, sent_contact_ids=tuple(done), refused=refused)
+        if refused and not done:
+            raise SendError("; ".join(refused.values()), permanent=True, refused=refused)
+        return SendResult(provider_message_id=None, refused=refused)
 
 
-def smtp_error(exc: smtplib.SMTPException, done: tuple[int, ...]) -> SendError:
-    """5xx replies are permanent, 4xx and dropped connections are worth retrying."""
+def _text(said: bytes | str) -> str:
+    return said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
+
+
+def smtp_error(exc: smtplib.SMTPException, done: tuple[int, ...], refused: dict[int, str] | None = None) -> SendError:
+    """5xx replies are permanent, 4xx and dropped connections are worth retrying; a server
+    that cannot be reached or talked to (421, a dropped connection) is an outage."""
     code = getattr(exc, "smtp_code", None)
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [c for c, _ in exc.recipients.values()]
-        code = max(codes) if codes else None
     permanent = code is not None and 500 <= code < 600
     if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
         permanent = True
-    return SendError(f"SMTP: {exc}", permanent=permanent, status=code, sent_contact_ids=done)
+    outage = isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError) or code == 421
+    return SendError(
+        f"SMTP: {exc}", permanent=permanent, status=code, sent_contact_ids=done, refused=refused, outage=outage
+    )
