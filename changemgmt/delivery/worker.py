@@ -293,13 +293,13 @@ class Worker:
         """In a send thread: sends, and hands the outcome to the recorder at once (unless
         the delivery was abandoned meanwhile: then it is no longer this worker's)."""
         outcome = self._sent_outcome(claim, message)
-        with self._mutex:
+        with self._mutex:  # handed over before it leaves _in_flight: never neither sending nor recording
             mine = self._in_flight.pop(claim.delivery_id, None) is not None
+            if mine:
+                self.recorder.add(outcome, done=self._permits.release)
             if not self._in_flight:
                 self._mutex.notify_all()
-        if mine:
-            self.recorder.add(outcome, done=self._permits.release)
-        else:
+        if not mine:
             self._permits.release()
 
     def _sent_outcome(self, claim: Claim, message: OutgoingMessage) -> Outcome:
