@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
+import sys
 import threading
 from datetime import datetime
 
@@ -62,32 +65,49 @@ def plan_command(app: AppContext, at: str | None, dry_run: bool) -> None:
 @click.option("--once", is_flag=True, help="Send what is due, then exit.")
 @click.option("--at", "at", metavar="TIME", hidden=True, help="Act as if it were TIME (testing, replays).")
 @click.option("--batch", default=BATCH_SIZE, show_default=True, help="Deliveries claimed at a time.")
+@click.option("--concurrency", type=click.IntRange(1, 256), help="Sends at once (default: SEND_CONCURRENCY).")
 @click.option("--idle", default=2.0, show_default=True, help="Seconds to wait when nothing is due.")
 @click.pass_obj
 @user_errors
-def worker_command(app: AppContext, once: bool, at: str | None, batch: int, idle: float) -> None:
+def worker_command(
+    app: AppContext, once: bool, at: str | None, batch: int, concurrency: int | None, idle: float
+) -> None:
     """Send due notices, retrying failures with backoff (the clock plans what falls due
-    and rewrites the feeds). Run as many as needed on PostgreSQL."""
+    and rewrites the feeds). Run as many as needed on PostgreSQL. SIGTERM (or Ctrl-C):
+    stop claiming, finish the sends in flight within WORKER_GRACE_SECONDS, put back what
+    was claimed and not sent, exit 0."""
     clock = (lambda: _at(app, at)) if at else app.now
     sessions = app.session_factory()  # the schema must be current: else one line, and exit 1
     heartbeat = Heartbeat(app.engine, "worker", clock, app.settings.heartbeat_seconds)
-    worker = Worker(app.engine, make_transport(app.settings), app.settings, clock, name=heartbeat.id, batch_size=batch)
+    worker = Worker(
+        app.engine,
+        make_transport(app.settings),
+        app.settings,
+        clock,
+        name=heartbeat.id,
+        batch_size=batch,
+        concurrency=concurrency,
+    )
     report = lambda handled: click.echo(f"sent or settled {handled} deliveries")  # noqa: E731
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    heartbeat.start()  # its claims are its own while it beats (delivery.claim)
     try:
         if once:
-            report(worker.drain())
+            report(worker.drain(stop))
             _report_queue(sessions)
         else:
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            heartbeat.start()
             run_rounds(worker, stop, idle, report, heartbeat)
-    except KeyboardInterrupt:
-        pass
     finally:
         worker.close()
-        if heartbeat.alive:
-            heartbeat.stop()
+        heartbeat.stop()
+    if worker.sends.busy:
+        # A send still hangs on the network (abandoned, recorded): the interpreter's
+        # teardown would wait on it for seconds past the grace period. All is written.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def _report_queue(sessions) -> None:

@@ -1,9 +1,12 @@
 """`changemgmt serve`: the embedded mode, everything in one process: the web server in
 the foreground, the clock (a background scheduler) and one worker in threads beside it,
-one heartbeat row for the whole process."""
+one heartbeat row for the whole process. SIGTERM or Ctrl-C: the web server stops, the
+worker winds down within WORKER_GRACE_SECONDS (jobs.worker_loop), the clock lets its
+running jobs finish, and the process exits 0."""
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import click
@@ -44,12 +47,16 @@ def serve_command(app: AppContext, host: str, port: int, idle: float) -> None:
     click.echo(
         f"changemgmt: web on http://{host}:{port}, clock and worker running, mail to {app.settings.email_backend}"
     )
+    # uvicorn takes these signals while it serves, and raises them again once it has
+    # stopped: they then reach these handlers, which stop the rest without killing the process.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         serve(app.settings, host, port, readiness=lambda: not_ready(clock, rounds, heartbeat))
     finally:
-        stop.set()
+        stop.set()  # the worker winds down while the clock stops
         clock.stop()
-        rounds.join(timeout=30)
+        rounds.join(timeout=(worker.grace or 0) + 5)
         worker.close()
         heartbeat.stop()
 

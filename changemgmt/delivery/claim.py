@@ -5,28 +5,38 @@ any number of machines share the work. SQLite: one writer at a time, by BEGIN IM
 Due deliveries go by priority (NoticeKind.priority: a reminder before the `new` notices
 of a big publication), then by due time. A delivery waits while an earlier one of the
 same GCR and customer is unsettled, so `cancelled` never overtakes `rescheduled` (E6).
-A claim is a lease: a worker that dies
-mid-send gives its rows back when the lease runs out (E10), through `rescue_expired`,
-which the clock runs as a job of its own. A claim never needs it to be right: a row
-whose lease ran out stays `sending` (neither claimable nor settled) until rescued.
+
+A claimed delivery is its worker's while that worker's heartbeat (its `processes` row,
+named in `claimed_by`) lives, however long a send takes. `rescue_expired`, which the
+clock runs as a job of its own, gives back the deliveries of a worker that stopped
+beating or stopped for good (E10); a claimer with no heartbeat row at all (a worker run
+by a test or a replay) holds its claims until `claimed_until`. A claim never needs the
+rescue to be right: a row whose claimer died stays `sending` (neither claimable nor
+settled) until rescued. A worker that stops puts back what it claimed and never sent
+(`put_back`), and what it could not finish (`abandon`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, insert, text
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, text, update
 
 from changemgmt.domain.states import (
     ATTEMPT_ABANDONED,
     DELIVERY_CLAIMED,
     DELIVERY_LEASE_EXPIRED,
+    DELIVERY_PUT_BACK,
     DeliveryState,
     is_final,
 )
+from changemgmt.store.bulk import among
 from changemgmt.store.db import is_postgres
-from changemgmt.store.models import DeliveryAttempt, UtcDateTime
+from changemgmt.store.models import Delivery, DeliveryAttempt, UtcDateTime
+
+DELIVERIES, ATTEMPTS = Delivery.__table__, DeliveryAttempt.__table__
 
 
 def _literal(state: str | None) -> str:
@@ -86,16 +96,26 @@ _CLAIM_SQLITE = f"""
     RETURNING id, notice_id, attempts, attempts - attempts_before_retry
 """
 
+# Whose claims are no longer theirs: a worker silent since :silent_since or stopped, or,
+# for a claimer with no heartbeat row, a lease run out. With :silent_since NULL (the clock
+# has not had the database long enough to judge), only the second.
+_ORPHANED = f"""
+    deliveries.state = {_EXPIRED} AND (
+      EXISTS (SELECT 1 FROM processes p WHERE p.id = deliveries.claimed_by
+              AND (p.stopped_at IS NOT NULL OR p.beat_at < :silent_since))
+      OR (NOT EXISTS (SELECT 1 FROM processes p WHERE p.id = deliveries.claimed_by)
+          AND deliveries.claimed_until < :now))
+"""
+
 _RESCUE = f"""
     UPDATE deliveries SET state = {_RELEASED}, claimed_until = NULL, claimed_by = NULL
-    WHERE state = {_EXPIRED} AND claimed_until < :now
+    WHERE {_ORPHANED}
 """
 
 _ABANDON_ATTEMPTS = f"""
     UPDATE delivery_attempts SET outcome = {_literal(ATTEMPT_ABANDONED.target)}, finished_at = :now,
-                                 error = 'the worker did not finish this attempt (lease expired)'
-    WHERE outcome IS NULL AND delivery_id IN (
-        SELECT id FROM deliveries WHERE state = {_EXPIRED} AND claimed_until < :now)
+                                 error = 'the worker stopped before it finished this attempt'
+    WHERE outcome IS NULL AND delivery_id IN (SELECT id FROM deliveries WHERE {_ORPHANED})
 """
 
 
@@ -114,7 +134,7 @@ class Claim:
 
 def _sql(statement: str):
     """The statement with its times bound as our UTC type, so SQLite compares like with like."""
-    names = [name for name in ("now", "until") if f":{name}" in statement]
+    names = [name for name in ("now", "until", "silent_since") if f":{name}" in statement]
     return text(statement).bindparams(*(bindparam(name, type_=UtcDateTime()) for name in names))
 
 
@@ -146,10 +166,69 @@ def next_due_at(engine: Engine, now: datetime) -> datetime | None:
         return connection.execute(_sql(_NEXT_DUE).columns(due=UtcDateTime()), {"now": now}).scalar()
 
 
-def rescue_expired(engine: Engine, *, now: datetime) -> int:
-    """Gives back the deliveries whose worker's lease ran out before `now` (the worker
-    died or stalled mid-send): they are due again, and their open attempts are recorded
-    as abandoned. Returns how many deliveries were given back."""
+def rescue_expired(engine: Engine, *, now: datetime, silent_since: datetime | None = None) -> int:
+    """Gives back the deliveries whose worker stopped, or has not beaten since
+    `silent_since` (None: judge no heartbeat), or, with no heartbeat row, whose lease ran
+    out before `now`: they are due again, and their open attempts are recorded as
+    abandoned. Returns how many deliveries were given back."""
+    params = {"now": now, "silent_since": silent_since}
     with engine.execution_options(sqlite_begin="BEGIN IMMEDIATE").begin() as connection:
-        connection.execute(_sql(_ABANDON_ATTEMPTS), {"now": now})
-        return connection.execute(_sql(_RESCUE), {"now": now}).rowcount
+        connection.execute(_sql(_ABANDON_ATTEMPTS), params)
+        return connection.execute(_sql(_RESCUE), params).rowcount
+
+
+def put_back(connection: Connection, delivery_ids: Sequence[int], worker: str) -> int:
+    """Puts back deliveries `worker` claimed and never sent: due again at once, as if never
+    claimed (the attempt the claim opened is deleted and not counted: nothing was tried).
+    Rows no longer the worker's are left alone. Returns how many were put back."""
+    if not delivery_ids:
+        return 0
+    back = [
+        row.id
+        for row in connection.execute(
+            update(DELIVERIES)
+            .where(
+                among(DELIVERIES.c.id, list(delivery_ids)),
+                DELIVERIES.c.state == DELIVERY_PUT_BACK.source,
+                DELIVERIES.c.claimed_by == worker,
+            )
+            .values(
+                state=DELIVERY_PUT_BACK.target,
+                claimed_until=None,
+                claimed_by=None,
+                attempts=DELIVERIES.c.attempts - 1,
+            )
+            .returning(DELIVERIES.c.id)
+        )
+    ]
+    if back:
+        connection.execute(delete(ATTEMPTS).where(among(ATTEMPTS.c.delivery_id, back), ATTEMPTS.c.outcome.is_(None)))
+    return len(back)
+
+
+def abandon(connection: Connection, delivery_ids: Sequence[int], worker: str, now: datetime, reason: str) -> int:
+    """Gives back deliveries `worker` was sending when it had to stop, their outcome
+    unknown: the attempt is recorded as abandoned with `reason`, the delivery due again.
+    Returns how many were given back."""
+    if not delivery_ids:
+        return 0
+    back = [
+        row.id
+        for row in connection.execute(
+            update(DELIVERIES)
+            .where(
+                among(DELIVERIES.c.id, list(delivery_ids)),
+                DELIVERIES.c.state == DELIVERY_LEASE_EXPIRED.source,
+                DELIVERIES.c.claimed_by == worker,
+            )
+            .values(state=DELIVERY_LEASE_EXPIRED.target, claimed_until=None, claimed_by=None)
+            .returning(DELIVERIES.c.id)
+        )
+    ]
+    if back:
+        connection.execute(
+            update(ATTEMPTS)
+            .where(among(ATTEMPTS.c.delivery_id, back), ATTEMPTS.c.outcome.is_(None))
+            .values(outcome=ATTEMPT_ABANDONED.target, finished_at=now, error=reason)
+        )
+    return len(back)

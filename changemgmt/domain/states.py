@@ -183,6 +183,8 @@ DELIVERY_SUPERSEDED = Transition(DeliveryState.PENDING, DeliveryState.SKIPPED)
 # The worker claims due deliveries, and takes back those whose lease ran out (delivery.claim).
 DELIVERY_CLAIMED = Transition(DeliveryState.PENDING, DeliveryState.SENDING)
 DELIVERY_LEASE_EXPIRED = Transition(DeliveryState.SENDING, DeliveryState.PENDING)
+# A stopping worker puts back what it claimed and never sent (its attempt is not counted).
+DELIVERY_PUT_BACK = Transition(DeliveryState.SENDING, DeliveryState.PENDING)
 ATTEMPT_ABANDONED = Transition(None, AttemptOutcome.ABANDONED)
 
 # The outcome of a claimed delivery (delivery.outcomes).

@@ -10,15 +10,15 @@ nor runs it twice."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
-from changemgmt.delivery.claim import rescue_expired
 from changemgmt.feeds.publisher import Written, rebuild_all, rebuild_dirty
+from changemgmt.jobs.leases import Leases
 from changemgmt.jobs.prune import prune
 from changemgmt.jobs.tick import TickResult, flag_overdue_gcrs, tick
 
@@ -32,6 +32,7 @@ class JobContext:
     engine: Engine
     sessions: sessionmaker[Session]
     settings: Settings
+    leases: Leases = field(default_factory=Leases)  # what the `leases` job remembers between runs
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ def _retention(context: JobContext, now: datetime) -> str:
 
 
 def _leases(context: JobContext, now: datetime) -> str:
-    return f"{rescue_expired(context.engine, now=now)} delivery(ies) given back"
+    timeout = timedelta(seconds=context.settings.heartbeat_timeout_seconds)
+    return f"{context.leases.rescue(context.engine, now, timeout)} delivery(ies) given back"
 
 
 def _prune(context: JobContext, now: datetime) -> str:
@@ -94,7 +96,14 @@ def clock_jobs(settings: Settings) -> tuple[JobSpec, ...]:
             "reminders, automatic start and completion, late first notices",
         ),
         JobSpec("feeds", _feeds, settings.feeds_seconds, 60, None, "rewrite the feeds GCR changes marked"),
-        JobSpec("leases", _leases, 15, 60, None, "give back deliveries whose worker's lease ran out"),
+        JobSpec(
+            "leases",
+            _leases,
+            settings.heartbeat_seconds,
+            60,
+            None,
+            "give back the deliveries of workers whose heartbeat stopped",
+        ),
         JobSpec("overdue", _overdue, 60, 300, None, "flag GCRs in progress past their last window"),
         JobSpec("retention", _retention, 600, 3600, DAY, "rewrite every feed: old events age out"),
         JobSpec("prune", _prune, 600, 3600, DAY, "prune old delivery attempts and provider events"),

@@ -1,6 +1,8 @@
 """The worker's loop, shared by `changemgmt worker` and `changemgmt serve`: it only
 delivers (the clock plans what falls due and rewrites the feeds). A round that fails (the
-database away a moment) is logged, and the loop goes on after a pause."""
+database away a moment) is logged, and the loop goes on after a pause: the worker never
+exits for a database error (the outcomes it holds are written when the database is back).
+Setting `stop` ends it within the worker's grace period (Worker.drain)."""
 
 from __future__ import annotations
 
@@ -33,14 +35,28 @@ def run_rounds(
     (or failed) `idle` seconds, or less when a delivery falls due sooner."""
     name = heartbeat.id if heartbeat is not None else worker.name
     log.info("worker %s: started", name)
+    failing = False
     while not stop.is_set():
         if heartbeat is not None:
             heartbeat.doing(DELIVERING)
         try:
-            handled = worker.drain()
+            handled = worker.drain(stop)
+            if failing:
+                log.info("worker %s: rounds work again", name, extra={"event": "worker_rounds_resumed"})
+            failing = False
         except Exception as exc:  # noqa: BLE001 - one failed round must not end the worker
-            log.error("worker: a round failed (trying again in %s s): %s", idle, exc, exc_info=True)
-            handled = 0
+            # The first failure is news, with its traceback; the ones after it, until a round works, are not.
+            level = logging.DEBUG if failing else logging.ERROR
+            log.log(
+                level,
+                "worker %s: a round failed (trying again every %s s): %s",
+                name,
+                idle,
+                exc,
+                exc_info=not failing,
+                extra={"event": "worker_round_failed", "error": str(exc).splitlines()[0] if str(exc) else ""},
+            )
+            failing, handled = True, 0
         if heartbeat is not None:
             heartbeat.doing(None)
         if handled:
