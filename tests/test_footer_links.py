@@ -113,3 +113,35 @@ def test_a_feed_link_from_a_sent_email_returns_that_customers_feed(mail, db, clo
         assert calendar(http, "http://" + webcal.split("://", 1)[1])[0] == body
     enterprise = feed_links(text_of(received["it@acme-holdings.example"]), settings.base_url)[2]
     assert accounts(calendar(http, enterprise)[1]) == {"ACC-1001"}  # its accounts' events
+
+
+def sent_texts(engine, settings, clock) -> dict[str, str]:
+    from changemgmt.delivery.transports import InMemoryTransport
+
+    transport = InMemoryTransport()
+    worker = Worker(engine, transport, settings, clock)
+    worker.drain()
+    worker.close()
+    return {str(m["To"].addresses[0].addr_spec): text_of(m) for m in transport.emails}
+
+
+def test_a_feed_whose_token_no_longer_opens_leaves_its_link_out_and_the_mail_goes(desk, engine, env, clock, caplog):
+    from changemgmt.config import load_settings
+    from changemgmt.feeds.publisher import rebuild_all
+
+    rebuild_all(desk.db, load_settings({**env, "SECRET_KEY": "a" * 40}), clock())  # feeds sealed with another key
+    desk.publish(GCR)
+    texts = sent_texts(engine, load_settings({**env, "SECRET_KEY": "b" * 40}), clock)
+    assert set(texts) == {"noc@acme.example", "it@acme-holdings.example", "ops@globex.example"}
+    assert all("YOUR MAINTENANCE CALENDAR" not in text and "Unsubscribe: " in text for text in texts.values())
+    assert "does not open with this SECRET_KEY" in caplog.text
+
+
+def test_when_the_feed_links_cannot_be_read_the_mail_goes_without_them(desk, engine, settings, clock, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database blip")
+
+    monkeypatch.setattr("changemgmt.delivery.worker.feed_links", broken)
+    desk.publish(GCR)
+    texts = sent_texts(engine, settings, clock)
+    assert len(texts) == 3 and all("YOUR MAINTENANCE CALENDAR" not in text for text in texts.values())

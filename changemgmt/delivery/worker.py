@@ -214,7 +214,10 @@ class Worker:
                     batch.not_sent.append(Outcome(claim, skipped=reason))
                 else:
                     batch.to_send.append((claim, notice.id))
-        self._links(batch, {c.delivery_id: notices[c.notice_id].customer_id for c, _ in batch.to_send})
+        try:
+            self._links(batch, {c.delivery_id: notices[c.notice_id].customer_id for c, _ in batch.to_send})
+        except Exception:  # the feed links are a courtesy: mail goes without them rather than not at all
+            log.exception("the feed links of a batch could not be read; its footers go without them")
         return batch
 
     def _links(self, batch: _Batch, customers: dict[int, int]) -> None:
