@@ -56,6 +56,7 @@ class Recorder:
         self.give_up_after, self.rng = give_up_after, rng
         self.sessions = session_factory(engine)
         self._pending = _Pending()
+        self.written = 0  # items ever written: a claim made before the last write may have missed what it freed
         self._writing = 0  # items taken by the writer and not yet written
         self._changed = threading.Condition()
         self._closing = False
@@ -139,6 +140,7 @@ class Recorder:
             for done in group.done:
                 done()
             with self._changed:
+                self.written += len(group)
                 self._writing = 0
                 self._changed.notify_all()
 

@@ -146,19 +146,19 @@ class Worker:
         Once `stop` is set it winds down within the grace period (`_wind_down`)."""
         stop = stop or threading.Event()
         total = 0
-        upcoming = self.database.submit(self._claim)
+        asked_at, upcoming = self.recorder.written, self.database.submit(self._claim)
         while True:
             batch = self._result(upcoming, stop)
             if stop.is_set():
                 self._wind_down(batch)
                 return total
             if batch is None:
-                if self._settled():
-                    return total
                 self._wait_settled(stop)  # its outcomes may make more deliveries due
-                upcoming = self.database.submit(self._claim)
+                if not stop.is_set() and self.recorder.written == asked_at:
+                    return total  # nothing was written since before that claim found nothing
+                asked_at, upcoming = self.recorder.written, self.database.submit(self._claim)
                 continue
-            upcoming = self.database.submit(self._claim)
+            asked_at, upcoming = self.recorder.written, self.database.submit(self._claim)
             total += self._send_batch(batch, stop)
 
     def seconds_to_next_due(self) -> float | None:
@@ -322,10 +322,6 @@ class Worker:
             contact_ids=tuple(r.contact_id for r in message.recipients if r.contact_id not in refused),
             refused=refused,
         )
-
-    def _settled(self) -> bool:
-        with self._mutex:
-            return not self._in_flight and self.recorder.idle
 
     def _wait_settled(self, stop: threading.Event) -> None:
         """Waits until every send is back and recorded, or `stop` is set."""
