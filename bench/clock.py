@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from bench.support.phases import bench_settings, setup  # noqa: E402
-from bench.support.servers import LoopbackSendGrid, databases  # noqa: E402
+from bench.support.servers import LoopbackSendGrid, Processes, databases  # noqa: E402
 from bench.support.world import GCR_NUMBER, Size  # noqa: E402
 from changemgmt.domain.states import DeliveryState  # noqa: E402
 from changemgmt.domain.status import Status  # noqa: E402
@@ -58,46 +58,6 @@ from changemgmt.store.models import ClockJob, Delivery, Gcr, Notice, Process  # 
 WORKER_CPU, SERVER_CPU = 0, 1
 UNSETTLED = (DeliveryState.PENDING.value, DeliveryState.SENDING.value)
 PLANNING_ALLOWANCE = timedelta(seconds=25)  # publishing the big GCR, then some seconds of backlog
-
-
-class Processes:
-    """The changemgmt processes of the run, started with the same environment."""
-
-    def __init__(self, url: str, home: str, sendgrid: str) -> None:
-        self.env = os.environ | {
-            "DATABASE_URL": url,
-            "CHANGEMGMT_HOME": home,
-            "EMAIL_BACKEND": "sendgrid",
-            "SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
-            "SENDGRID_API_KEY": "SG.bench",
-            "SENDGRID_API_HOST": sendgrid,
-            "PYTHONPATH": str(ROOT),
-        }
-        self.home = Path(home)
-        self.running: list[subprocess.Popen] = []
-
-    def start(self, *command: str, cpu: int | None = None) -> subprocess.Popen:
-        log = open(self.home / f"{command[0]}-{len(self.running)}.log", "w")  # noqa: SIM115 (the process's)
-        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-        process = subprocess.Popen(
-            [sys.executable, "-m", "changemgmt", *command],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=pin,
-        )
-        self.running.append(process)
-        return process
-
-    def stop(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.running:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def wait_for(what: str, seconds: float, found, processes: list[subprocess.Popen] = ()):

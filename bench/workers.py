@@ -53,7 +53,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.support.cpu import BackendSampler, MachineCpu, process_cpu, wait_for  # noqa: E402
 from bench.support.phases import bench_settings, setup  # noqa: E402
-from bench.support.servers import LoopbackSendGrid, databases  # noqa: E402
+from bench.support.servers import LoopbackSendGrid, Processes, databases  # noqa: E402
 from bench.support.world import GCR_NUMBER, Size, gcr_document  # noqa: E402
 from changemgmt.delivery.worker import Worker  # noqa: E402
 from changemgmt.domain.states import DeliveryState  # noqa: E402
@@ -66,41 +66,6 @@ from changemgmt.store.models import Delivery, Gcr, Notice, Process, Recipient  #
 UNSETTLED = (DeliveryState.PENDING.value, DeliveryState.SENDING.value)
 OUTBOX = ("delivery_attempts", "delivery_events", "recipients", "deliveries", "notices")
 SEND_CONCURRENCY = Worker.__dataclass_fields__["concurrency"].default
-
-
-class Processes:
-    """changemgmt processes, all with the same environment; logs in `home`."""
-
-    def __init__(self, url: str, home: str, sendgrid: str) -> None:
-        self.env = os.environ | {
-            "DATABASE_URL": url,
-            "CHANGEMGMT_HOME": home,
-            "EMAIL_BACKEND": "sendgrid",
-            "SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
-            "SENDGRID_API_KEY": "SG.bench",
-            "SENDGRID_API_HOST": sendgrid,
-            "PYTHONPATH": str(ROOT),
-        }
-        self.home, self.started = Path(home), 0
-
-    def start(self, *command: str) -> subprocess.Popen:
-        self.started += 1
-        log = open(self.home / f"{command[0]}-{self.started}.log", "w")  # noqa: SIM115 (the process's)
-        return subprocess.Popen(
-            [sys.executable, "-m", "changemgmt", *command], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-
-    @staticmethod
-    def stop(processes: list[subprocess.Popen]) -> None:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 class Bench:

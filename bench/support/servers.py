@@ -1,5 +1,6 @@
-"""What the PostgreSQL benchmarks share: a database to run in, and the loopback SendGrid
-(bench/support/fake_sendgrid.py) as a process of its own, pinned to its own core."""
+"""What the PostgreSQL benchmarks share: a database to run in, the loopback SendGrid
+(bench/support/fake_sendgrid.py) as a process of its own, and changemgmt's own processes
+(`python -m changemgmt worker|clock`) started with one environment."""
 
 from __future__ import annotations
 
@@ -63,3 +64,47 @@ def databases(url: str, keep: bool, prefix: str = "cm_bench"):
         admin.dispose()
 
     return parsed.set(database=name).render_as_string(hide_password=False), drop
+
+
+class Processes:
+    """changemgmt processes, all with the same environment, each logging to `home`."""
+
+    def __init__(self, url: str, home: str, sendgrid: str) -> None:
+        self.env = os.environ | {
+            "DATABASE_URL": url,
+            "CHANGEMGMT_HOME": home,
+            "EMAIL_BACKEND": "sendgrid",
+            "SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
+            "SENDGRID_API_KEY": "SG.bench",
+            "SENDGRID_API_HOST": sendgrid,
+            "PYTHONPATH": str(ROOT),
+        }
+        self.home = Path(home)
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, *command: str, cpu: int | None = None) -> subprocess.Popen:
+        """Starts `changemgmt *command`, pinned to core `cpu` if given."""
+        log = open(self.home / f"{command[0]}-{len(self.running) + 1}.log", "w")  # noqa: SIM115 (the process's)
+        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+        process = subprocess.Popen(
+            [sys.executable, "-m", "changemgmt", *command],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=pin,
+        )
+        self.running.append(process)
+        return process
+
+    def stop(self, processes: list[subprocess.Popen] | None = None) -> None:
+        """Stops `processes` (default: every one started) as an operator would (SIGTERM),
+        killing those still running a minute later."""
+        chosen = self.running if processes is None else processes
+        for process in chosen:
+            if process.poll() is None:
+                process.terminate()
+        for process in chosen:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
