@@ -55,7 +55,7 @@ from bench.support.cpu import BackendSampler, MachineCpu, process_cpu, wait_for 
 from bench.support.phases import bench_settings, setup  # noqa: E402
 from bench.support.servers import LoopbackSendGrid, Processes, databases  # noqa: E402
 from bench.support.world import GCR_NUMBER, Size, gcr_document  # noqa: E402
-from changemgmt.delivery.worker import Worker  # noqa: E402
+from changemgmt.config import Settings  # noqa: E402
 from changemgmt.domain.states import DeliveryState  # noqa: E402
 from changemgmt.domain.status import Status  # noqa: E402
 from changemgmt.gcrs.input import parse_patch  # noqa: E402
@@ -65,7 +65,7 @@ from changemgmt.store.models import Delivery, Gcr, Notice, Process, Recipient  #
 
 UNSETTLED = (DeliveryState.PENDING.value, DeliveryState.SENDING.value)
 OUTBOX = ("delivery_attempts", "delivery_events", "recipients", "deliveries", "notices")
-SEND_CONCURRENCY = Worker.__dataclass_fields__["concurrency"].default
+SEND_CONCURRENCY = Settings.__dataclass_fields__["send_concurrency"].default  # the processes run with the default
 
 
 class Bench:
