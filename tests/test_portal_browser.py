@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from support.axe import assert_accessible
 from support.feeds import GCR
 from support.portal import ACCOUNT, ENTERPRISE, PASSWORD, customer_user, portal_server
 
@@ -67,7 +68,9 @@ def test_a_user_with_two_enterprise_ids_signs_in_switches_and_sees_only_its_own(
 
 
 def _shoot(page, name: str) -> None:
-    """The page at desktop width, then at a phone's (390 px), as PNGs."""
+    """The page at desktop width, then at a phone's (390 px), as PNGs, after axe-core finds
+    nothing serious on it."""
+    assert_accessible(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
     size = page.viewport_size
