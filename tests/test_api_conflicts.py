@@ -11,11 +11,9 @@ from sqlalchemy import select
 
 from changemgmt.store import models
 from support.api import api_server
+from support.conflicts import LATER, NEXT_WEEK, NIGHT, gcr
 
 PROBLEM = "application/problem+json"
-NIGHT = [{"start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"}]
-LATER = [{"start": "2026-12-01T10:00Z", "end": "2026-12-01T12:00Z"}]  # overlaps NIGHT by an hour
-NEXT_WEEK = [{"start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"}]
 FREEZE = {"start": "2026-11-30T00:00Z", "end": "2026-12-02T00:00Z", "reason": "Year-end freeze"}
 
 
@@ -23,17 +21,6 @@ FREEZE = {"start": "2026-11-30T00:00Z", "end": "2026-12-02T00:00Z", "reason": "Y
 def api(db, engine, settings, clock, desk):
     with api_server(db, engine, settings, clock) as world:
         yield world
-
-
-def gcr(number: str, services: list[str], windows=NIGHT, locations=()) -> dict:
-    return {
-        "number": number,
-        "title": f"Work {number}",
-        "description": "Work.",
-        "windows": windows,
-        "locations": list(locations),
-        "impacts": [{"service": s, "impact": "OUTAGE"} for s in services],
-    }
 
 
 def shared(conflict: dict) -> dict[str, list[str]]:
@@ -48,12 +35,12 @@ def reported(answer) -> dict[str, dict[str, list[str]]]:
 @pytest.fixture
 def published(desk):
     """Published GCRs around the night of 1 December, each sharing one thing with GCR-9010."""
-    desk.publish(gcr("GCR-9001", ["ACME-ETH-1"]))  # the same service (so the same customer)
-    desk.publish(gcr("GCR-9002", ["ACME-DIA-2"], windows=LATER))  # the same customer
-    desk.publish(gcr("GCR-9003", ["INIT-ETH-9"], locations=["DLLSTX01"]))  # the same location
-    desk.publish(gcr("GCR-9004", ["GLBX-WAVE-1"]))  # nothing shared
-    desk.publish(gcr("GCR-9005", ["ACME-ETH-1"], windows=NEXT_WEEK))  # another night
-    desk.create(gcr("GCR-9006", ["ACME-ETH-1"]))  # a draft conflicts with no one
+    desk.publish(gcr("GCR-9001", [("ACME-ETH-1", "OUTAGE")]))  # the same service (so the same customer)
+    desk.publish(gcr("GCR-9002", [("ACME-DIA-2", "OUTAGE")], windows=LATER))  # the same customer
+    desk.publish(gcr("GCR-9003", [("INIT-ETH-9", "OUTAGE")], locations=["DLLSTX01"]))  # the same location
+    desk.publish(gcr("GCR-9004", [("GLBX-WAVE-1", "OUTAGE")]))  # nothing shared
+    desk.publish(gcr("GCR-9005", [("ACME-ETH-1", "OUTAGE")], windows=NEXT_WEEK))  # another night
+    desk.create(gcr("GCR-9006", [("ACME-ETH-1", "OUTAGE")]))  # a draft conflicts with no one
 
 
 EXPECTED = {
@@ -65,7 +52,7 @@ EXPECTED = {
 
 def test_create_publish_and_reschedule_report_the_same_service_customer_and_location(api, published):
     with api.client("change_manager") as client:
-        made = client.post("/api/v1/gcrs", json=gcr("GCR-9010", ["ACME-ETH-1"], locations=["DLLSTX01"]))
+        made = client.post("/api/v1/gcrs", json=gcr("GCR-9010", [("ACME-ETH-1", "OUTAGE")], locations=["DLLSTX01"]))
         assert reported(made) == EXPECTED
         assert made.json()["conflicts"][0]["windows"] == [{"window": 1, "other_window": 1}]
         assert reported(client.post("/api/v1/gcrs/GCR-9010/publish")) == EXPECTED
@@ -76,7 +63,7 @@ def test_create_publish_and_reschedule_report_the_same_service_customer_and_loca
 
 def test_a_create_published_at_once_reports_its_conflicts(api, published):
     with api.client("change_manager") as client:
-        made = client.post("/api/v1/gcrs", json={**gcr("GCR-9011", ["ACME-DIA-2"]), "publish": "tentative"})
+        made = client.post("/api/v1/gcrs", json={**gcr("GCR-9011", [("ACME-DIA-2", "OUTAGE")]), "publish": "tentative"})
     assert made.json()["gcr"]["status"] == "tentative"
     assert reported(made) == {
         "GCR-9001": {"customers": ["ACC-1001"]},
@@ -85,7 +72,7 @@ def test_a_create_published_at_once_reports_its_conflicts(api, published):
 
 
 def test_conflicts_lists_each_pair_in_a_period_with_what_they_share(api, published, desk):
-    desk.publish(gcr("GCR-9010", ["ACME-ETH-1"], locations=["DLLSTX01"]))
+    desk.publish(gcr("GCR-9010", [("ACME-ETH-1", "OUTAGE")], locations=["DLLSTX01"]))
     with api.client("viewer") as client:
         night = client.get("/api/v1/conflicts", params={"from": "2026-12-01", "to": "2026-12-01"})
         week = client.get("/api/v1/conflicts", params={"from": "2026-12-08T00:00Z", "to": "2026-12-09T00:00Z"})
@@ -129,7 +116,7 @@ def audit_entry(client, number: str, action: str) -> dict:
 def test_a_blackout_refuses_a_publish_with_409_and_an_override_reason_lets_it_through(api):
     with api.client("change_manager") as client:
         freeze = client.post("/api/v1/blackouts", json=FREEZE).json()
-        client.post("/api/v1/gcrs", json=gcr("GCR-9101", ["GLBX-WAVE-1"]))
+        client.post("/api/v1/gcrs", json=gcr("GCR-9101", [("GLBX-WAVE-1", "OUTAGE")]))
         refused = client.post("/api/v1/gcrs/GCR-9101/publish", json={"override_reason": "not the blackout's"})
         assert refused.status_code == 409, refused.text
         assert refused.headers["content-type"] == PROBLEM
@@ -149,7 +136,7 @@ def test_a_blackout_refuses_a_publish_with_409_and_an_override_reason_lets_it_th
 def test_a_create_published_into_a_blackout_is_refused_whole(api):
     with api.client("change_manager") as client:
         client.post("/api/v1/blackouts", json=FREEZE)
-        document = {**gcr("GCR-9102", ["GLBX-WAVE-1"]), "publish": "confirmed"}
+        document = {**gcr("GCR-9102", [("GLBX-WAVE-1", "OUTAGE")]), "publish": "confirmed"}
         assert client.post("/api/v1/gcrs", json=document).status_code == 409
         assert client.get("/api/v1/gcrs/GCR-9102").status_code == 404  # not even the draft
         made = client.post("/api/v1/gcrs", json={**document, "blackout_override": "Agreed with NOC"})
@@ -158,7 +145,7 @@ def test_a_create_published_into_a_blackout_is_refused_whole(api):
 
 
 def test_a_reschedule_into_a_customers_blackout_is_refused_unless_overridden(api, desk):
-    desk.publish(gcr("GCR-9103", ["GLBX-WAVE-1"], windows=NEXT_WEEK))
+    desk.publish(gcr("GCR-9103", [("GLBX-WAVE-1", "OUTAGE")], windows=NEXT_WEEK))
     into = {"windows": [{"number": 1, **NIGHT[0]}]}
     with api.client("change_manager") as client:
         client.post("/api/v1/blackouts", json={**FREEZE, "account": "ACC-2002", "reason": "Their audit"})

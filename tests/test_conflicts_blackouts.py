@@ -18,22 +18,9 @@ from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import Who, change_status, update_gcr
 from changemgmt.store import models
 from changemgmt.store.db import transaction
+from support.conflicts import LATER, NEXT_WEEK, NIGHT, gcr
 
 UTC = UTC
-NIGHT = [{"start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"}]
-LATER = [{"start": "2026-12-01T10:00Z", "end": "2026-12-01T12:00Z"}]  # overlaps NIGHT by an hour
-NEXT_WEEK = [{"start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"}]
-
-
-def gcr(number: str, impacts: list[tuple[str, str]], windows=NIGHT, locations=()) -> dict:
-    return {
-        "number": number,
-        "title": f"Work {number}",
-        "description": "Work.",
-        "windows": windows,
-        "locations": list(locations),
-        "impacts": [{"service": s, "impact": i} for s, i in impacts],
-    }
 
 
 def shared(conflict) -> dict[str, list[str]]:

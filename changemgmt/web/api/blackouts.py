@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +19,7 @@ from changemgmt.gcrs.blackouts import BlackoutQuery, add_blackout, list_blackout
 from changemgmt.store.db import transaction
 from changemgmt.web.api.bodies import json_object, query_time
 from changemgmt.web.api.context import CHANGE_MANAGER, VIEWER, Caller
-from changemgmt.web.api.idempotency import idempotent
+from changemgmt.web.api.idempotency import KEY_HEADER, idempotent
 from changemgmt.web.api.openapi import body, role
 from changemgmt.web.api.problems import described
 from changemgmt.web.api.schemas import BlackoutIn, BlackoutList, BlackoutOut
@@ -27,9 +27,6 @@ from changemgmt.web.api.schemas import BlackoutIn, BlackoutList, BlackoutOut
 router = APIRouter(prefix="/api/v1/blackouts", tags=["Conflicts and blackouts"])
 ACCOUNT_MAX = 64
 FIELDS = tuple(BlackoutIn.model_fields)
-IDEMPOTENCY = Header(
-    None, alias="Idempotency-Key", max_length=200, description="Sent again with the same request, it is done once."
-)
 
 
 @router.get(
@@ -67,7 +64,7 @@ def blackouts(
     responses=described(401, 403, 413, 422),
     openapi_extra=body(BlackoutIn, role="change_manager"),
 )
-async def add(request: Request, caller: Caller = CHANGE_MANAGER, _key_header: str | None = IDEMPOTENCY) -> Response:
+async def add(request: Request, caller: Caller = CHANGE_MANAGER, _key_header: str | None = KEY_HEADER) -> Response:
     raw = await request.body()
 
     def work(session: Session) -> Response:

@@ -27,7 +27,7 @@ from changemgmt.web.api.bodies import iso, json_object, query_time
 from changemgmt.web.api.context import CHANGE_MANAGER, VIEWER, Caller
 from changemgmt.web.api.cursors import encode, offset_of
 from changemgmt.web.api.etags import check_if_match, gcr_etag
-from changemgmt.web.api.idempotency import idempotent
+from changemgmt.web.api.idempotency import KEY_HEADER, idempotent
 from changemgmt.web.api.openapi import body, role
 from changemgmt.web.api.problems import described
 from changemgmt.web.api.schemas import (
@@ -49,9 +49,6 @@ KEY_MAX = 100  # GCR numbers, accounts, service IDs and location codes in a path
 READ_ERRORS = described(401, 403, 404, 422)
 CHANGE_ERRORS = described(401, 403, 404, 409, 412, 413, 422)
 IF_MATCH = Header(None, alias="If-Match", description="The ETag read: the change is made only if it still holds.")
-IDEMPOTENCY = Header(
-    None, alias="Idempotency-Key", max_length=200, description="Sent again with the same request, it is done once."
-)
 
 
 def _key(value: str, field: str) -> str:
@@ -85,7 +82,7 @@ def _gcr_response(session: Session, change: GcrChange | None, number: str, statu
     responses=CHANGE_ERRORS,
     openapi_extra=body(GcrCreate, role="change_manager"),
 )
-async def create(request: Request, caller: Caller = CHANGE_MANAGER, _key_header: str | None = IDEMPOTENCY) -> Response:
+async def create(request: Request, caller: Caller = CHANGE_MANAGER, _key_header: str | None = KEY_HEADER) -> Response:
     raw = await request.body()
 
     def work(session: Session) -> Response:
@@ -202,7 +199,7 @@ def _status_route(action: str, model: type, summary: str):
         request: Request,
         caller: Caller = CHANGE_MANAGER,
         if_match: str | None = IF_MATCH,
-        _key_header: str | None = IDEMPOTENCY,
+        _key_header: str | None = KEY_HEADER,
     ) -> Response:
         raw = await request.body()
 
