@@ -170,7 +170,7 @@ def test_blackouts_are_added_listed_and_removed(api, db):
             "/api/v1/blackouts",
             json={"account": "ACC-1001", "start": "2026-12-05", "end": "2026-12-05", "reason": "Audit"},
         ).json()
-        assert theirs["start"] == "2026-12-05T00:00:00+00:00" and theirs["end"] == "2026-12-06T00:00:00+00:00"
+        assert theirs["start"] == "2026-12-05T00:00:00Z" and theirs["end"] == "2026-12-06T00:00:00Z"
         chicago = client.post(
             "/api/v1/blackouts",
             json={
@@ -180,9 +180,9 @@ def test_blackouts_are_added_listed_and_removed(api, db):
                 "time_zone": "America/Chicago",
             },
         ).json()
-        assert chicago["start"] == "2026-12-20T06:00:00+00:00"
+        assert chicago["start"] == "2026-12-20T06:00:00Z"
         gone = client.delete(f"/api/v1/blackouts/{chicago['id']}")
-        assert gone.status_code == 200 and gone.json()["removed_at"] == "2026-11-02T15:00:00+00:00"
+        assert gone.status_code == 200 and gone.json()["removed_at"] == "2026-11-02T15:00:00Z"
         assert client.delete(f"/api/v1/blackouts/{chicago['id']}").status_code == 404  # removed once
         assert client.delete("/api/v1/blackouts/999").status_code == 404
     first = everyone.json()["id"]
@@ -221,10 +221,12 @@ def test_a_bad_blackout_is_a_problem_naming_every_field_at_once_and_nothing_is_a
             "/api/v1/blackouts", json={"account": "ACC-9999", "start": "soon", "reason": " ", "colour": 1}
         )
         backwards = client.post("/api/v1/blackouts", json={**FREEZE, "start": "2026-12-03T00:00Z"})
+        empty = client.post("/api/v1/blackouts", json={**FREEZE, "account": " "})
         zone = client.post("/api/v1/blackouts", json={**FREEZE, "start": "2026-12-01T00:00", "time_zone": "Mars/Base"})
         listed = client.get("/api/v1/blackouts").json()["items"]
     assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM
     assert {e["field"] for e in bad.json()["errors"]} == {"colour", "account", "start", "end", "reason"}
     assert [(e["field"], e["message"]) for e in backwards.json()["errors"]] == [("end", "must be after the start")]
     assert {e["field"] for e in zone.json()["errors"]} == {"time_zone", "start"}
+    assert [e["field"] for e in empty.json()["errors"]] == ["account"]
     assert listed == []

@@ -112,11 +112,16 @@ class Blackout:
         return {
             "id": self.id,
             "account": self.account,
-            "start": self.start.astimezone(UTC).isoformat(),
-            "end": self.end.astimezone(UTC).isoformat(),
+            "start": _iso(self.start),
+            "end": _iso(self.end),
             "reason": self.reason,
-            "removed_at": self.removed_at.astimezone(UTC).isoformat() if self.removed_at else None,
+            "removed_at": _iso(self.removed_at) if self.removed_at else None,
         }
+
+
+def _iso(value: datetime) -> str:
+    """ISO 8601 in UTC with Z, as the API writes every time."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _utc(value: datetime) -> str:

@@ -86,7 +86,9 @@ def _read(data: dict[str, Any], problems: Problems) -> tuple[str | None, datetim
     account = time_zone = None
     with problems.checking():
         if data.get("account") is not None:
-            account = one_line(data["account"], "account", ACCOUNT_MAX) or None
+            account = one_line(data["account"], "account", ACCOUNT_MAX)
+            if not account:  # not a global blackout by mistake: that is no `account` at all
+                problems.add("account", "must not be empty; leave it out for a global blackout")
     with problems.checking():
         time_zone = zone(one_line(data.get("time_zone") or "UTC", "time_zone", 64, required=True)).key
     times: dict[str, datetime] = {}
