@@ -207,3 +207,17 @@ def test_the_cli_adds_blackouts_and_reports_conflicts_and_overrides(run, desk):
     assert "GCR-9001 conflicts with GCR-9002" in listed
     assert "removed blackout 1" in run("blackout", "remove", "1")
     assert "no blackout 7" in run("blackout", "remove", "7", expect=1)
+
+
+def test_the_cli_creates_and_publishes_into_a_blackout_with_an_override_reason(run, desk, db, year_end):
+    def create(*override: str) -> str:
+        flags = ("--title", "Swap", "--description", "Swap.", "--window", "2026-12-01T08:00Z/2026-12-01T09:00Z")
+        return run(
+            "gcr", "create", "--number", "GCR-9201", *flags, "--impact", "GLBX-WAVE-1", "--publish", "confirmed",
+            *override, expect=1 if not override else 0,
+        )  # fmt: skip
+
+    assert f"falls in blackout {year_end.id}" in create()
+    assert f"overrides blackout {year_end.id}" in create("--blackout-override", "Agreed with the customer")
+    details = audit(db, "GCR-9201", "publish")
+    assert details["blackout_override"] == "Agreed with the customer" and "reason" not in details
