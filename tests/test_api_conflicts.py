@@ -6,6 +6,8 @@ GCR's audit trail; blackouts are added, listed and removed, the key's name as th
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select
 
@@ -204,6 +206,32 @@ def test_blackouts_are_added_listed_and_removed(api, db):
             select(models.AuditEntry.action, models.AuditEntry.actor).where(models.AuditEntry.entity == "blackout")
         ).all()
     assert sorted(actors) == [("create", "change_manager")] * 3 + [("remove", "change_manager")]
+
+
+def test_three_removals_of_one_blackout_at_once_remove_it_once(api, db):
+    with api.client("change_manager") as client:
+        path = f"/api/v1/blackouts/{client.post('/api/v1/blackouts', json=FREEZE).json()['id']}"
+    answers: list[int] = []
+    start = threading.Barrier(3)
+
+    def remove() -> None:
+        with api.client("change_manager") as own:
+            start.wait()
+            answers.append(own.delete(path).status_code)
+
+    threads = [threading.Thread(target=remove) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [200, 404, 404]
+    with db() as session:
+        removals = session.scalars(
+            select(models.AuditEntry.id).where(
+                models.AuditEntry.entity == "blackout", models.AuditEntry.action == "remove"
+            )
+        ).all()
+    assert len(removals) == 1
 
 
 def test_a_retried_add_with_the_same_idempotency_key_adds_one_blackout(api):

@@ -77,8 +77,9 @@ def add_blackout(
 
 
 def remove_blackout(session: Session, blackout_id: int, actor: str, now: datetime) -> Blackout:
-    """Ends a blackout's effect (the row stays, marked removed), with an audit entry."""
-    row = session.get(models.Blackout, blackout_id)
+    """Ends a blackout's effect (the row stays, marked removed), with an audit entry. Of
+    two removals at once, the second finds it removed (NotFound): one audit entry."""
+    row = session.get(models.Blackout, blackout_id, with_for_update=True, populate_existing=True)
     if row is None or row.removed_at is not None:
         raise NotFound(f"no blackout {blackout_id}")
     row.removed_at, row.removed_by = now, actor
