@@ -25,6 +25,10 @@ ENDPOINTS = [
     ("GET", "/api/v1/gcrs/GCR-1001/audit", None, "viewer"),
     ("GET", "/api/v1/gcrs/GCR-1001/notices", None, "viewer"),
     ("POST", "/api/v1/gcrs/GCR-1001/deliveries/retry", None, "change_manager"),
+    ("GET", "/api/v1/conflicts?from=2026-12-01", None, "viewer"),
+    ("GET", "/api/v1/blackouts", None, "viewer"),
+    ("POST", "/api/v1/blackouts", {"start": "2026-12-24", "end": "2026-12-26", "reason": "Holidays"}, "change_manager"),
+    ("DELETE", "/api/v1/blackouts/1", None, "change_manager"),
     ("POST", "/api/v1/inventory/import?dry_run=true", {"locations": []}, "admin"),
     ("GET", "/api/v1/customers", None, "viewer"),
     ("GET", "/api/v1/contacts", None, "viewer"),
@@ -47,7 +51,13 @@ def test_every_endpoint_is_in_the_matrix(api):
         paths = client.get("/openapi.json").json()["paths"]
     listed = {(m.upper(), p) for p, operations in paths.items() for m in operations}
     tested = {
-        (m, p.split("?")[0].replace("GCR-1001", "{number}").replace("ACC-1001", "{account}"))
+        (
+            m,
+            p.split("?")[0]
+            .replace("GCR-1001", "{number}")
+            .replace("ACC-1001", "{account}")
+            .replace("/blackouts/1", "/blackouts/{blackout_id}"),
+        )
         for m, p, _, _ in ENDPOINTS
     }
     assert listed == tested

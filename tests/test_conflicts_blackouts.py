@@ -18,22 +18,9 @@ from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import Who, change_status, update_gcr
 from changemgmt.store import models
 from changemgmt.store.db import transaction
+from support.conflicts import LATER, NEXT_WEEK, NIGHT, gcr
 
 UTC = UTC
-NIGHT = [{"start": "2026-12-01T07:00Z", "end": "2026-12-01T11:00Z"}]
-LATER = [{"start": "2026-12-01T10:00Z", "end": "2026-12-01T12:00Z"}]  # overlaps NIGHT by an hour
-NEXT_WEEK = [{"start": "2026-12-08T07:00Z", "end": "2026-12-08T11:00Z"}]
-
-
-def gcr(number: str, impacts: list[tuple[str, str]], windows=NIGHT, locations=()) -> dict:
-    return {
-        "number": number,
-        "title": f"Work {number}",
-        "description": "Work.",
-        "windows": windows,
-        "locations": list(locations),
-        "impacts": [{"service": s, "impact": i} for s, i in impacts],
-    }
 
 
 def shared(conflict) -> dict[str, list[str]]:
@@ -220,3 +207,17 @@ def test_the_cli_adds_blackouts_and_reports_conflicts_and_overrides(run, desk):
     assert "GCR-9001 conflicts with GCR-9002" in listed
     assert "removed blackout 1" in run("blackout", "remove", "1")
     assert "no blackout 7" in run("blackout", "remove", "7", expect=1)
+
+
+def test_the_cli_creates_and_publishes_into_a_blackout_with_an_override_reason(run, desk, db, year_end):
+    def create(*override: str) -> str:
+        flags = ("--title", "Swap", "--description", "Swap.", "--window", "2026-12-01T08:00Z/2026-12-01T09:00Z")
+        return run(
+            "gcr", "create", "--number", "GCR-9201", *flags, "--impact", "GLBX-WAVE-1", "--publish", "confirmed",
+            *override, expect=1 if not override else 0,
+        )  # fmt: skip
+
+    assert f"falls in blackout {year_end.id}" in create()
+    assert f"overrides blackout {year_end.id}" in create("--blackout-override", "Agreed with the customer")
+    details = audit(db, "GCR-9201", "publish")
+    assert details["blackout_override"] == "Agreed with the customer" and "reason" not in details

@@ -4,24 +4,21 @@ freeze periods and the overlaps between published GCRs (SPEC §8)."""
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import click
 
 from changemgmt.cli.context import AppContext, user_errors
-from changemgmt.domain.windows import parse_instant
+from changemgmt.domain.windows import parse_bound
 from changemgmt.gcrs.blackouts import BlackoutQuery, add_blackout, list_blackouts, remove_blackout
-from changemgmt.gcrs.conflicts import conflicts_between
+from changemgmt.gcrs.conflicts import PERIOD, conflicts_between
 from changemgmt.store.db import transaction
 
 TIME_HELP = "ISO 8601 (UTC if no offset; a date alone is its midnight UTC)"
 
 
 def _time(raw: str, option: str, time_zone: str, end_of_day: bool = False) -> datetime:
-    instant = parse_instant(raw, time_zone, option)
-    is_date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()) is not None
-    return instant + timedelta(days=1) if is_date and end_of_day else instant
+    return parse_bound(raw, time_zone, option, end_of_day=end_of_day)
 
 
 @click.group("blackout")
@@ -98,7 +95,7 @@ def conflicts_command(app: AppContext, start: str | None, end: str | None, as_js
     """List published GCRs whose windows overlap in the period and which impact the same
     service, customer or work location."""
     begin = _time(start, "--from", "UTC") if start else app.now()
-    finish = _time(end, "--to", "UTC", end_of_day=True) if end else begin + timedelta(days=90)
+    finish = _time(end, "--to", "UTC", end_of_day=True) if end else begin + PERIOD
     with app.session_factory()() as session:
         pairs = conflicts_between(session, begin, finish)
     if as_json:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import click
 
 from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.domain.status import Status
-from changemgmt.domain.windows import parse_instant
+from changemgmt.domain.windows import parse_bound
 from changemgmt.gcrs.documents import load_document
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.listing import GcrQuery, GcrSummary, list_gcrs
@@ -118,7 +117,9 @@ def create_command(app: AppContext, file, number, publish, override_reason, blac
         change = create_gcr(session, parse_patch(data), _who(app))
         if publish:
             number = change.gcr.number
-            change = change_status(session, number, Status(publish), _who(app), override_reason, blackout_override)
+            change = change_status(
+                session, number, Status(publish), _who(app), override_reason, blackout_override=blackout_override
+            )
         _report(change)
 
 
@@ -228,9 +229,7 @@ def list_command(app: AppContext, statuses, start, end, account, service_id, lim
 def _list_time(raw: str | None, option: str, end_of_day: bool) -> datetime | None:
     if raw is None:
         return None
-    instant = parse_instant(raw, "UTC", option)
-    is_date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()) is not None
-    return instant + timedelta(days=1) if is_date and end_of_day else instant
+    return parse_bound(raw, "UTC", option, end_of_day=end_of_day)
 
 
 def _list_table(found: list[GcrSummary], now: datetime) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from changemgmt.domain.errors import Problems
+from changemgmt.domain.errors import DomainError, DomainErrors, Problems
 from changemgmt.domain.text import one_line
 from changemgmt.domain.windows import Window
 
@@ -102,6 +102,7 @@ class Blackout:
     end: datetime
     reason: str
     account: str | None  # None: global
+    removed_at: datetime | None = None
 
     def describe(self) -> str:
         scope = f"{self.account}'s" if self.account else "global"
@@ -111,10 +112,16 @@ class Blackout:
         return {
             "id": self.id,
             "account": self.account,
-            "start": self.start.astimezone(UTC).isoformat(),
-            "end": self.end.astimezone(UTC).isoformat(),
+            "start": _iso(self.start),
+            "end": _iso(self.end),
             "reason": self.reason,
+            "removed_at": _iso(self.removed_at) if self.removed_at else None,
         }
+
+
+def _iso(value: datetime) -> str:
+    """ISO 8601 in UTC with Z, as the API writes every time."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _utc(value: datetime) -> str:
@@ -137,30 +144,39 @@ def check_blackout_override(reason: object) -> str | None:
     return one_line(reason, "blackout_override", BLACKOUT_REASON_MAX) or None
 
 
+class BlackoutRefused(DomainErrors):
+    """A valid change that the blackouts it falls in refuse (the API answers 409): one
+    error per window, and the blackouts, each once."""
+
+    def __init__(self, hits: list[tuple[Window, Blackout]]) -> None:
+        super().__init__(
+            DomainError(
+                f"windows[{window.number}]",
+                f"falls in {blackout.describe()}; move the window, or give a blackout override reason",
+            )
+            for window, blackout in hits
+        )
+        self.blackouts = tuple(dict.fromkeys(blackout for _, blackout in hits))
+
+
 def check_blackouts(hits: list[tuple[Window, Blackout]], override: str | None) -> None:
     """Refuses, every one at once, the windows that fall in a blackout, unless the change
     manager gave a reason to override."""
-    if override:
-        return
-    problems = Problems()
-    for window, blackout in hits:
-        problems.add(
-            f"windows[{window.number}]",
-            f"falls in {blackout.describe()}; move the window, or give a blackout override reason",
-        )
-    problems.raise_any()
+    if hits and not override:
+        raise BlackoutRefused(hits)
 
 
-def check_blackout_period(start: datetime, end: datetime, reason: object) -> str:
-    """The reason of a new blackout, once its period and reason are valid."""
-    problems = Problems()
-    for name, value in (("start", start), ("end", end)):
-        if value.tzinfo is None or value.utcoffset() is None:
-            problems.add(name, "needs a time zone or UTC offset")
-    if not problems and end <= start:
+def check_blackout_period(start: datetime | None, end: datetime | None, reason: object, problems: Problems) -> str:
+    """The reason of a new blackout, adding to `problems` what is wrong with its period
+    and reason (a time that is None was already refused by the caller)."""
+    naive = [
+        name for name, value in (("start", start), ("end", end)) if value is not None and value.utcoffset() is None
+    ]
+    for name in naive:
+        problems.add(name, "needs a time zone or UTC offset")
+    if not naive and start is not None and end is not None and end <= start:
         problems.add("end", "must be after the start")
     text = ""
     with problems.checking():
         text = one_line(reason, "reason", BLACKOUT_REASON_MAX, required=True)
-    problems.raise_any()
     return text

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from changemgmt.domain.errors import DomainError
@@ -51,11 +52,25 @@ def parse_instant(raw: str | datetime, tz_name: str | None, field: str) -> datet
             value = datetime.fromisoformat(str(raw).strip())
         except ValueError:
             raise DomainError(field, f"{raw!r} is not an ISO 8601 date and time") from None
-    if value.tzinfo is not None:
-        return value.astimezone(UTC)
-    if not tz_name:
+    if value.tzinfo is None and not tz_name:
         raise DomainError(field, f"{raw!s} has no UTC offset; give one or a time zone")
-    return _localize(value, zone(tz_name, field=f"{field}.time_zone"), field)
+    try:
+        if value.tzinfo is not None or tz_name is None:
+            return value.astimezone(UTC)
+        return _localize(value, zone(tz_name, field=f"{field}.time_zone"), field)
+    except OverflowError:  # a time at the very edge of the calendar (year 1 or 9999) in UTC
+        raise DomainError(field, f"{raw!s} is out of range") from None
+
+
+def parse_bound(raw: str, tz_name: str | None, field: str, *, end_of_day: bool = False) -> datetime:
+    """One end of a period asked for (a list's --from/--to, a blackout): as parse_instant,
+    and a date alone is its midnight, or with `end_of_day` the end of that day."""
+    instant = parse_instant(raw, tz_name, field)
+    is_date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()) is not None
+    try:
+        return instant + timedelta(days=1) if is_date and end_of_day else instant
+    except OverflowError:
+        raise DomainError(field, f"{raw!s} is out of range") from None
 
 
 def _localize(wall: datetime, tz: ZoneInfo, field: str) -> datetime:

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.conflicts import Blackout, blackout_hits, check_blackout_period, check_blackouts
-from changemgmt.domain.errors import NotFound
+from changemgmt.domain.errors import NotFound, Problems
 from changemgmt.domain.windows import Window
 from changemgmt.feeds.hierarchy import enterprise_ancestors
 from changemgmt.store import models
@@ -28,7 +28,7 @@ class BlackoutQuery:
 
 
 def _blackout(row: models.Blackout, account: str | None) -> Blackout:
-    return Blackout(row.id, row.starts_at, row.ends_at, row.reason, account)
+    return Blackout(row.id, row.starts_at, row.ends_at, row.reason, account, row.removed_at)
 
 
 def _customer(session: Session, account: str) -> models.Customer:
@@ -39,11 +39,28 @@ def _customer(session: Session, account: str) -> models.Customer:
 
 
 def add_blackout(
-    session: Session, account: str | None, start: datetime, end: datetime, reason: str, actor: str, now: datetime
+    session: Session,
+    account: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    reason: object,
+    actor: str,
+    now: datetime,
+    problems: Problems | None = None,
 ) -> Blackout:
-    """Records a blackout (global when `account` is None), with an audit entry."""
-    reason = check_blackout_period(start, end, reason)
-    customer = _customer(session, account) if account else None
+    """Records a blackout (global when `account` is None), with an audit entry. Refuses,
+    with every problem at once, a bad period or reason or an unknown account, and those
+    the caller found reading its input (`problems`; a time it could not read is None)."""
+    problems = Problems() if problems is None else problems
+    reason = check_blackout_period(start, end, reason, problems)
+    customer = None
+    if account:
+        try:
+            customer = _customer(session, account)
+        except NotFound as missing:
+            problems.add("account", str(missing))
+    problems.raise_any()
+    assert start is not None and end is not None  # (else a problem was raised)
     row = models.Blackout(
         customer_id=customer.id if customer else None,
         starts_at=start,
@@ -60,8 +77,9 @@ def add_blackout(
 
 
 def remove_blackout(session: Session, blackout_id: int, actor: str, now: datetime) -> Blackout:
-    """Ends a blackout's effect (the row stays, marked removed), with an audit entry."""
-    row = session.get(models.Blackout, blackout_id)
+    """Ends a blackout's effect (the row stays, marked removed), with an audit entry. Of
+    two removals at once, the second finds it removed (NotFound): one audit entry."""
+    row = session.get(models.Blackout, blackout_id, with_for_update=True, populate_existing=True)
     if row is None or row.removed_at is not None:
         raise NotFound(f"no blackout {blackout_id}")
     row.removed_at, row.removed_by = now, actor

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from changemgmt.domain.windows import Window
 from changemgmt.store import models
 from changemgmt.store.queries import get_gcr
 
+PERIOD = timedelta(days=90)  # what `conflicts` looks at when not told where it ends
 # The statuses of GCRs others can conflict with: customers know of them, and the work is to come or going on.
 PUBLISHED = (Status.TENTATIVE.value, Status.CONFIRMED.value, Status.IN_PROGRESS.value)
 

@@ -13,13 +13,13 @@ from sqlalchemy import Engine
 from changemgmt import __version__
 from changemgmt.config import Settings
 from changemgmt.store.db import session_factory
-from changemgmt.web.api import deliveries, feeds, gcrs, inventory, notices, problems
+from changemgmt.web.api import blackouts, conflicts, deliveries, feeds, gcrs, inventory, notices, problems
 from changemgmt.web.api.context import Api
 from changemgmt.web.api.limits import BodyLimit
 from changemgmt.web.api.openapi import add_models
 
-DESCRIPTION = """Change management over HTTP: GCRs, their notices and deliveries, the
-inventory and customers' calendar feeds. Every request needs an API key
+DESCRIPTION = """Change management over HTTP: GCRs, their notices and deliveries, conflicts
+and blackouts, the inventory and customers' calendar feeds. Every request needs an API key
 (`Authorization: Bearer <key>`, made by `changemgmt keys create`); each endpoint says
 the role it needs (viewer < change_manager < admin). A GCR's ETag goes in `If-Match` to
 change it safely; an `Idempotency-Key` makes a POST safe to send again."""
@@ -34,7 +34,7 @@ def build_api(settings: Settings, engine: Engine, clock: Callable[[], datetime] 
     app = FastAPI(title="changemgmt", version=__version__, description=DESCRIPTION)
     app.state.api = Api(settings, session_factory(engine), clock)
     problems.install(app)
-    for module in (gcrs, notices, deliveries, inventory, feeds):
+    for module in (gcrs, notices, deliveries, conflicts, blackouts, inventory, feeds):
         app.include_router(module.router)
 
     def openapi():

@@ -1,6 +1,7 @@
 """Request bodies read as the CLI reads a GCR file: bytes -> one JSON object, refused with
 a problem naming `body` when they are not UTF-8, not JSON, nested too deeply or not an
-object (gcrs.input then checks the fields, as for a file)."""
+object (gcrs.input then checks the fields, as for a file); times in a query read as the
+CLI's options."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from changemgmt.domain.errors import DomainError
+from changemgmt.domain.text import one_line
+from changemgmt.domain.windows import parse_bound
 
 
 def json_object(raw: bytes, *, required: bool = True) -> dict[str, Any]:
@@ -34,3 +37,11 @@ def json_object(raw: bytes, *, required: bool = True) -> dict[str, Any]:
 def iso(value: datetime | None) -> str | None:
     """A time as the API writes it: ISO 8601 in UTC, with Z."""
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def query_time(raw: str | None, field: str, *, end_of_day: bool = False) -> datetime | None:
+    """A time in a query, as the CLI's --from/--to read them: UTC without an offset; a
+    date alone is its midnight, or with `end_of_day` the end of that day."""
+    if raw is None:
+        return None
+    return parse_bound(one_line(raw, field, 64, required=True), "UTC", field, end_of_day=end_of_day)

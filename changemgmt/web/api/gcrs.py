@@ -4,8 +4,6 @@ and answers the GCR as it is after the change, with its ETag."""
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -18,7 +16,6 @@ from changemgmt.delivery.preview import preview_message
 from changemgmt.domain.errors import DomainError
 from changemgmt.domain.status import Status
 from changemgmt.domain.text import one_line
-from changemgmt.domain.windows import parse_instant
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.listing import GcrQuery, list_gcrs
 from changemgmt.gcrs.present import gcr_document
@@ -26,11 +23,11 @@ from changemgmt.gcrs.service import GcrChange, change_status, create_gcr, update
 from changemgmt.store.db import transaction
 from changemgmt.store.models import AuditEntry
 from changemgmt.store.queries import get_gcr, lock_gcr
-from changemgmt.web.api.bodies import iso, json_object
+from changemgmt.web.api.bodies import iso, json_object, query_time
 from changemgmt.web.api.context import CHANGE_MANAGER, VIEWER, Caller
 from changemgmt.web.api.cursors import encode, offset_of
 from changemgmt.web.api.etags import check_if_match, gcr_etag
-from changemgmt.web.api.idempotency import idempotent
+from changemgmt.web.api.idempotency import KEY_HEADER, idempotent
 from changemgmt.web.api.openapi import body, role
 from changemgmt.web.api.problems import described
 from changemgmt.web.api.schemas import (
@@ -52,9 +49,6 @@ KEY_MAX = 100  # GCR numbers, accounts, service IDs and location codes in a path
 READ_ERRORS = described(401, 403, 404, 422)
 CHANGE_ERRORS = described(401, 403, 404, 409, 412, 413, 422)
 IF_MATCH = Header(None, alias="If-Match", description="The ETag read: the change is made only if it still holds.")
-IDEMPOTENCY = Header(
-    None, alias="Idempotency-Key", max_length=200, description="Sent again with the same request, it is done once."
-)
 
 
 def _key(value: str, field: str) -> str:
@@ -70,6 +64,8 @@ def _gcr_response(session: Session, change: GcrChange | None, number: str, statu
             "revision": change.revision,
             "changes": sorted(change.changes),
             "notices_planned": planned,
+            "conflicts": [c.to_json() for c in change.conflicts],
+            "blackouts_overridden": [b.to_json() for b in change.blackouts_overridden],
             "gcr": document,
         }
     headers = {"etag": gcr_etag(session, gcr)}
@@ -86,18 +82,18 @@ def _gcr_response(session: Session, change: GcrChange | None, number: str, statu
     responses=CHANGE_ERRORS,
     openapi_extra=body(GcrCreate, role="change_manager"),
 )
-async def create(request: Request, caller: Caller = CHANGE_MANAGER, _key_header: str | None = IDEMPOTENCY) -> Response:
+async def create(request: Request, caller: Caller = CHANGE_MANAGER, _key_header: str | None = KEY_HEADER) -> Response:
     raw = await request.body()
 
     def work(session: Session) -> Response:
         data = json_object(raw)
-        publish, override_reason = data.pop("publish", None), data.pop("override_reason", None)
+        publish, overrides = data.pop("publish", None), _overrides(data)
         data.pop("status", None)  # as `gcr create` ignores it in a file: publish says what to publish as
         if publish not in (None, "tentative", "confirmed"):
             raise DomainError("publish", "must be tentative or confirmed")
         change = create_gcr(session, parse_patch(data), caller.who())
         if publish:
-            change = change_status(session, change.gcr.number, Status(publish), caller.who(), override_reason)
+            change = change_status(session, change.gcr.number, Status(publish), caller.who(), **overrides)
         return _gcr_response(session, change, change.gcr.number, 201)
 
     return await run_in_threadpool(idempotent, request, caller, raw, work)
@@ -127,8 +123,8 @@ def search(
     offset = offset_of(cursor)
     query = GcrQuery(
         statuses=tuple(status),
-        start=_time(start, "from", False),
-        end=_time(end, "to", True),
+        start=query_time(start, "from"),
+        end=query_time(end, "to", end_of_day=True),
         account=_key(customer, "customer") if customer is not None else None,
         service_id=_key(service, "service") if service is not None else None,
         location_code=_key(location, "location") if location is not None else None,
@@ -145,16 +141,6 @@ def search(
             "next_cursor": encode(offset + limit) if more else None,
         }
     )
-
-
-def _time(raw: str | None, field: str, end_of_day: bool) -> datetime | None:
-    """As `gcr list --from/--to` reads them: UTC without an offset; a date alone is its
-    midnight, or for `to` the end of that day."""
-    if raw is None:
-        return None
-    instant = parse_instant(one_line(raw, field, 64, required=True), "UTC", field)
-    is_date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()) is not None
-    return instant + timedelta(days=1) if is_date and end_of_day else instant
 
 
 @router.get(
@@ -184,13 +170,19 @@ async def patch(
     def work() -> Response:
         with transaction(caller.api.sessions) as session:
             data = json_object(raw)
-            override_reason = data.pop("override_reason", None)
+            overrides = _overrides(data)
             gcr = lock_gcr(session, _key(number, "number"))
             check_if_match(if_match, gcr_etag(session, gcr))
-            change = update_gcr(session, gcr.number, parse_patch(data), caller.who(), override_reason)
+            change = update_gcr(session, gcr.number, parse_patch(data), caller.who(), **overrides)
             return _gcr_response(session, change, gcr.number)
 
     return await run_in_threadpool(work)
+
+
+def _overrides(data: dict[str, Any]) -> dict[str, Any]:
+    """Takes out of a GCR body the reasons to override the minimum notice and a blackout
+    (not fields of the GCR: they are recorded with the change)."""
+    return {name: data.pop(name, None) for name in ("override_reason", "blackout_override")}
 
 
 def _status_route(action: str, model: type, summary: str):
@@ -207,7 +199,7 @@ def _status_route(action: str, model: type, summary: str):
         request: Request,
         caller: Caller = CHANGE_MANAGER,
         if_match: str | None = IF_MATCH,
-        _key_header: str | None = IDEMPOTENCY,
+        _key_header: str | None = KEY_HEADER,
     ) -> Response:
         raw = await request.body()
 
@@ -227,7 +219,9 @@ def _status_route(action: str, model: type, summary: str):
 def _status_request(action: str, data: dict[str, Any]) -> tuple[Status, dict[str, Any]]:
     """The status an action asks for, and the options its body gives (checked as the
     CLI's flags are: unknown fields named)."""
-    known = {"publish": ("tentative", "override_reason"), "cancel": ("reason",)}.get(action, ("reason",))
+    known = {"publish": ("tentative", "override_reason", "blackout_override"), "cancel": ("reason",)}.get(
+        action, ("reason",)
+    )
     unknown = sorted(str(k)[:64] for k in data if k not in known)
     if unknown:
         raise DomainError(unknown[0], f"unknown field (known: {', '.join(known)})")
@@ -235,7 +229,7 @@ def _status_request(action: str, data: dict[str, Any]) -> tuple[Status, dict[str
         tentative = data.get("tentative", False)
         if not isinstance(tentative, bool):
             raise DomainError("tentative", "must be true or false")
-        return (Status.TENTATIVE if tentative else Status.CONFIRMED), {"override_reason": data.get("override_reason")}
+        return (Status.TENTATIVE if tentative else Status.CONFIRMED), _overrides(data)
     if action == "cancel" and not (isinstance(data.get("reason"), str) and data["reason"].strip()):
         raise DomainError("reason", "is required to cancel a GCR: say why")
     targets = {"start": Status.IN_PROGRESS, "complete": Status.COMPLETED, "cancel": Status.CANCELLED}

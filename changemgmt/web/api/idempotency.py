@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from fastapi import Request, Response
+from fastapi import Header, Request, Response
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +25,10 @@ from changemgmt.web.api.context import Caller
 HEADER = "Idempotency-Key"
 KEY_MAX = 200
 KEPT_HEADERS = ("etag", "location", "content-type")
+# A POST route's parameter, so that /openapi.json shows the header.
+KEY_HEADER = Header(
+    None, alias=HEADER, max_length=KEY_MAX, description="Sent again with the same request, it is done once."
+)
 
 
 def fingerprint(request: Request, body: bytes) -> str:

@@ -12,10 +12,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException
 
+from changemgmt.domain.conflicts import BlackoutRefused
 from changemgmt.domain.errors import DomainError, NotFound, TransitionError
 from changemgmt.inventory import ImportFailed
 
@@ -36,6 +37,9 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldProblem] = []
+    blackouts: list[dict[str, Any]] | None = Field(
+        None, description="On a 409 for a blackout: the blackouts the change falls in (override with a reason)."
+    )
 
 
 class ApiProblem(Exception):
@@ -47,7 +51,11 @@ class ApiProblem(Exception):
 
 
 def problem(
-    status: int, errors: list[tuple[str, str]], detail: str | None = None, headers: Mapping[str, str] | None = None
+    status: int,
+    errors: list[tuple[str, str]],
+    detail: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -55,6 +63,7 @@ def problem(
         "status": status,
         "detail": detail or "; ".join(f"{field}: {message}" if field else message for field, message in errors),
         "errors": [{"field": field, "message": message} for field, message in errors],
+        **(extra or {}),
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -83,8 +92,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        status = 409 if isinstance(exc, TransitionError) else 422
-        return problem(status, [(e.field, e.message) for e in exc.errors])
+        errors = [(e.field, e.message) for e in exc.errors]
+        if isinstance(exc, BlackoutRefused):
+            return problem(409, errors, extra={"blackouts": [b.to_json() for b in exc.blackouts]})
+        return problem(409 if isinstance(exc, TransitionError) else 422, errors)
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:

@@ -52,6 +52,9 @@ class GcrFields(_Closed):
     override_reason: str | None = Field(
         None, max_length=500, description="Why the minimum notice may be overridden (recorded)."
     )
+    blackout_override: str | None = Field(
+        None, max_length=500, description="Why a window may be published or moved into a blackout (recorded)."
+    )
 
 
 class GcrCreate(GcrFields):
@@ -67,6 +70,9 @@ class GcrCreate(GcrFields):
 class Publish(_Closed):
     tentative: bool = False
     override_reason: str | None = Field(None, max_length=500)
+    blackout_override: str | None = Field(
+        None, max_length=500, description="Why the GCR may be published into a blackout (recorded)."
+    )
 
 
 class StatusChange(_Closed):
@@ -151,12 +157,48 @@ class GcrOut(BaseModel):
     audit: list[AuditOut]
 
 
+class WindowPairOut(BaseModel):
+    window: int = Field(description="This GCR's window number.")
+    other_window: int = Field(description="The other GCR's window it overlaps.")
+
+
+class SharedOut(BaseModel):
+    items: list[str] = Field(description="The first 20 names, in order.")
+    total: int
+
+
+class ConflictOut(BaseModel):
+    """Another published GCR whose windows overlap, and what both impact."""
+
+    gcr: str
+    title: str
+    status: StatusName
+    windows: list[WindowPairOut]
+    services: SharedOut
+    customers: SharedOut = Field(description="Account numbers.")
+    locations: SharedOut = Field(description="Location codes.")
+
+
+class BlackoutOut(BaseModel):
+    id: int
+    account: str | None = Field(description="The customer's; null for a global blackout.")
+    start: str
+    end: str
+    reason: str
+    removed_at: str | None
+
+
 class ChangeOut(BaseModel):
     """What a change did, and the GCR after it."""
 
     revision: int | None = Field(description="The revision it made; null for an internal change.")
     changes: list[str]
     notices_planned: dict[str, int]
+    conflicts: list[ConflictOut] = Field(
+        description="Published GCRs it conflicts with, reported on create, publish and a change of windows,"
+        " impacts or locations (else empty)."
+    )
+    blackouts_overridden: list[BlackoutOut] = Field(description="Blackouts the change was allowed into, by override.")
     gcr: GcrOut
 
 
@@ -234,3 +276,26 @@ class FeedOut(BaseModel):
 class FeedList(BaseModel):
     account: str
     feeds: list[FeedOut]
+
+
+class ConflictPairOut(BaseModel):
+    gcr: str
+    conflicts_with: ConflictOut
+
+
+class ConflictList(BaseModel):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    items: list[ConflictPairOut]
+
+
+class BlackoutIn(_Closed):
+    account: str | None = Field(None, max_length=64, description="A customer's (and its accounts'); none: global.")
+    start: str = Field(description="ISO 8601; without an offset, read in time_zone (default UTC).")
+    end: str = Field(description="As start; a date alone ends with that day.")
+    reason: str = Field(min_length=1, max_length=500, description="Shown when a change is refused.")
+    time_zone: str | None = Field(None, description="IANA zone for times written without an offset.")
+
+
+class BlackoutList(BaseModel):
+    items: list[BlackoutOut]
