@@ -30,6 +30,7 @@ from changemgmt.domain.states import (
     DELIVERY_LEASE_EXPIRED,
     DELIVERY_PUT_BACK,
     DeliveryState,
+    Transition,
     is_final,
 )
 from changemgmt.store.bulk import among
@@ -181,26 +182,7 @@ def put_back(connection: Connection, delivery_ids: Sequence[int], worker: str) -
     """Puts back deliveries `worker` claimed and never sent: due again at once, as if never
     claimed (the attempt the claim opened is deleted and not counted: nothing was tried).
     Rows no longer the worker's are left alone. Returns how many were put back."""
-    if not delivery_ids:
-        return 0
-    back = [
-        row.id
-        for row in connection.execute(
-            update(DELIVERIES)
-            .where(
-                among(DELIVERIES.c.id, list(delivery_ids)),
-                DELIVERIES.c.state == DELIVERY_PUT_BACK.source,
-                DELIVERIES.c.claimed_by == worker,
-            )
-            .values(
-                state=DELIVERY_PUT_BACK.target,
-                claimed_until=None,
-                claimed_by=None,
-                attempts=DELIVERIES.c.attempts - 1,
-            )
-            .returning(DELIVERIES.c.id)
-        )
-    ]
+    back = _release(connection, delivery_ids, worker, DELIVERY_PUT_BACK, attempts=DELIVERIES.c.attempts - 1)
     if back:
         connection.execute(delete(ATTEMPTS).where(among(ATTEMPTS.c.delivery_id, back), ATTEMPTS.c.outcome.is_(None)))
     return len(back)
@@ -210,21 +192,7 @@ def abandon(connection: Connection, delivery_ids: Sequence[int], worker: str, no
     """Gives back deliveries `worker` was sending when it had to stop, their outcome
     unknown: the attempt is recorded as abandoned with `reason`, the delivery due again.
     Returns how many were given back."""
-    if not delivery_ids:
-        return 0
-    back = [
-        row.id
-        for row in connection.execute(
-            update(DELIVERIES)
-            .where(
-                among(DELIVERIES.c.id, list(delivery_ids)),
-                DELIVERIES.c.state == DELIVERY_LEASE_EXPIRED.source,
-                DELIVERIES.c.claimed_by == worker,
-            )
-            .values(state=DELIVERY_LEASE_EXPIRED.target, claimed_until=None, claimed_by=None)
-            .returning(DELIVERIES.c.id)
-        )
-    ]
+    back = _release(connection, delivery_ids, worker, DELIVERY_LEASE_EXPIRED)
     if back:
         connection.execute(
             update(ATTEMPTS)
@@ -232,3 +200,23 @@ def abandon(connection: Connection, delivery_ids: Sequence[int], worker: str, no
             .values(outcome=ATTEMPT_ABANDONED.target, finished_at=now, error=reason)
         )
     return len(back)
+
+
+def _release(
+    connection: Connection, delivery_ids: Sequence[int], worker: str, transition: Transition[DeliveryState], **values
+) -> list[int]:
+    """Moves the deliveries still claimed by `worker` along `transition`, unclaimed, with
+    `values` besides; returns the ids it moved."""
+    if not delivery_ids:
+        return []
+    released = connection.execute(
+        update(DELIVERIES)
+        .where(
+            among(DELIVERIES.c.id, list(delivery_ids)),
+            DELIVERIES.c.state == transition.source,
+            DELIVERIES.c.claimed_by == worker,
+        )
+        .values(state=transition.target, claimed_until=None, claimed_by=None, **values)
+        .returning(DELIVERIES.c.id)
+    )
+    return [row.id for row in released]
