@@ -7,17 +7,15 @@ calendar. Each page is checked with axe-core and shot at desktop and phone width
 from __future__ import annotations
 
 import pytest
-from test_portal_browser import CHROMIUM, SCREENSHOTS
 
 from changemgmt.domain.roles import Role
 from changemgmt.domain.status import Status
-from support.axe import assert_accessible
+from support.browser import chromium, needs_chromium, shoot
 from support.feeds import GCR
 from support.portal import ENTERPRISE, PASSWORD, customer_user, portal_server
 from support.staff import fail_all_deliveries, staff_user
 
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+pytestmark = needs_chromium
 
 OVERNIGHT = {
     "number": "GCR-1002",
@@ -47,10 +45,8 @@ DRAFT = {
 
 @pytest.fixture
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -82,17 +78,17 @@ def test_an_admin_reads_the_calendar_retries_a_delivery_sets_a_lead_and_makes_a_
     page.goto(f"{url}/manage/calendar?view=month&start=2026-12-01")
     month = page.inner_text("main")
     assert "GCR-1001" in month and "GCR-2001" in month and "GCR-3001" in month
-    _shoot(page, "manage-calendar-month")
+    shoot(page, "manage-calendar-month")
     page.click("text=Week")
     page.wait_for_url(f"{url}/manage/calendar?view=week&start=2026-12-01")
     page.click("text=Next")
     page.wait_for_url("**start=2026-12-07")
     assert "from 22:00" in page.inner_text("main")  # GCR-1002 begins on Wed 9 Dec in Chicago
-    _shoot(page, "manage-calendar-week")
+    shoot(page, "manage-calendar-week")
 
     page.click("nav[aria-label='Change management'] >> text=Deliveries")
     page.wait_for_url(f"{url}/manage/deliveries")
-    _shoot(page, "manage-deliveries")
+    shoot(page, "manage-deliveries")
     first = page.locator("button[name=one]").first
     number = first.get_attribute("value")
     first.click()
@@ -104,13 +100,14 @@ def test_an_admin_reads_the_calendar_retries_a_delivery_sets_a_lead_and_makes_a_
     page.click("form[role=search] button")
     page.wait_for_url("**q=acme*")
     assert "ACC-2002" not in page.inner_text("main")
-    _shoot(page, "manage-inventory")
+    shoot(page, "manage-inventory")
     page.click("text=ACC-1001")
     page.fill("#lead_name", "Dana Lead")
     page.fill("#lead_email", "dana@provider.example")
     page.click("text=Save account lead")
     page.wait_for_url("**saved=1")
     assert page.input_value("#lead_name") == "Dana Lead"
+    shoot(page, "manage-customer")
 
     page.goto(f"{url}/manage/admin")
     page.fill("#key-name", "ticketing")
@@ -118,7 +115,7 @@ def test_an_admin_reads_the_calendar_retries_a_delivery_sets_a_lead_and_makes_a_
     page.click("text=Create key")
     page.wait_for_load_state()
     assert page.input_value("#new-key").startswith("cm_")
-    _shoot(page, "manage-admin")
+    shoot(page, "manage-admin")
 
 
 def test_a_customer_user_sees_only_its_own_maintenance_on_its_calendar(browser, url):
@@ -130,16 +127,4 @@ def test_a_customer_user_sees_only_its_own_maintenance_on_its_calendar(browser, 
     text = page.inner_text("main")
     assert "GCR-1001" in text and "GCR-1002" in text
     assert "GCR-2001" not in text and "GCR-3001" not in text and "Globex" not in text
-    _shoot(page, "portal-calendar")
-
-
-def _shoot(page, name: str) -> None:
-    """As test_portal_browser's: axe-core first, then desktop and phone width PNGs."""
-    assert_accessible(page)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
-    size = page.viewport_size
-    page.set_viewport_size({"width": 390, "height": 844})
-    assert_accessible(page)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
-    page.set_viewport_size(size)
+    shoot(page, "portal-calendar")

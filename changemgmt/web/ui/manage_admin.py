@@ -4,6 +4,8 @@ invitation link, disable: users.accounts and users.invites, as `changemgmt users
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,20 +20,25 @@ from changemgmt.store.models import User
 from changemgmt.users.accounts import UserKind, create_user, disable_user, get_user, normal_email
 from changemgmt.users.invites import invitation_token, invitation_url
 from changemgmt.web.api.keys import create_key, list_keys, revoke_key
-from changemgmt.web.ui.context import Ui, form_with_csrf, not_found, page, redirect, refused, ui_of
-from changemgmt.web.ui.signin import STALE_FORM
-from changemgmt.web.ui.staff import staff_user
+from changemgmt.web.ui.context import Ui, not_found, page, redirect, refused, ui_of
+from changemgmt.web.ui.staff import answering, staff_form, staff_user
 
 router = APIRouter(prefix="/manage/admin")
 HERE = "/manage/admin"
 
 
+@contextmanager
+def _as_admin(request: Request) -> Iterator[tuple[Ui, Session, User]]:
+    """The page's transaction and its admin (Answer for anyone else)."""
+    ui = ui_of(request)
+    with ui.transaction() as session:
+        yield ui, session, staff_user(request, session, Role.ADMIN)
+
+
 @router.get("")
+@answering
 def admin_page(request: Request, done: str = "") -> Response:
-    with ui_of(request).transaction() as session:
-        user = staff_user(request, session, Role.ADMIN)
-        if isinstance(user, Response):
-            return user
+    with _as_admin(request) as (_, session, user):
         return _shown(request, session, user, {"message": _DONE.get(done)})
 
 
@@ -61,34 +68,24 @@ def _shown(request: Request, session: Session, user: User, extra: dict[str, Any]
 
 
 @router.post("/keys")
+@answering
 async def new_key(request: Request) -> Response:
-    fields = await form_with_csrf(request)
-    if fields is None:
-        return refused(request, STALE_FORM)
-    ui = ui_of(request)
-    with ui.transaction() as session:
-        user = staff_user(request, session, Role.ADMIN)
-        if isinstance(user, Response):
-            return user
+    fields = await staff_form(request)
+    with _as_admin(request) as (ui, session, user):
         try:
             key, secret = create_key(session, fields.get("name", ""), fields.get("role", ""), user.email, ui.clock())
         except DomainError as exc:
-            extra = {"key_form": fields, "key_problems": _by_field(exc)}
-            return _shown(request, session, user, extra, 422)
+            return _shown(request, session, user, {"key_form": fields, "key_problems": _by_field(exc)}, 422)
         session.flush()
-        # The secret is shown in this answer only: it is never stored, nor put in a URL.
+        # The secret is in this answer only: it is never stored, nor put in a URL.
         return _shown(request, session, user, {"new_key": {"name": key.name, "role": key.role, "secret": secret}})
 
 
 @router.post("/keys/{name}/revoke")
+@answering
 async def revoke(request: Request, name: str) -> Response:
-    if await form_with_csrf(request) is None:
-        return refused(request, STALE_FORM)
-    ui = ui_of(request)
-    with ui.transaction() as session:
-        user = staff_user(request, session, Role.ADMIN)
-        if isinstance(user, Response):
-            return user
+    await staff_form(request)
+    with _as_admin(request) as (ui, session, user):
         try:
             revoke_key(session, name, user.email, ui.clock())
         except NotFound:
@@ -97,20 +94,14 @@ async def revoke(request: Request, name: str) -> Response:
 
 
 @router.post("/users")
+@answering
 async def new_user(request: Request) -> Response:
-    fields = await form_with_csrf(request)
-    if fields is None:
-        return refused(request, STALE_FORM)
-    ui = ui_of(request)
-    with ui.transaction() as session:
-        user = staff_user(request, session, Role.ADMIN)
-        if isinstance(user, Response):
-            return user
+    fields = await staff_form(request)
+    with _as_admin(request) as (ui, session, user):
         try:
             made = _create_staff(session, fields, user.email, ui)
         except DomainError as exc:
-            extra = {"user_form": fields, "user_problems": _by_field(exc)}
-            return _shown(request, session, user, extra, 422)
+            return _shown(request, session, user, {"user_form": fields, "user_problems": _by_field(exc)}, 422)
         url = invitation_url(ui.settings, invitation_token(ui.settings, made, ui.clock()))
         return _shown(request, session, user, {"invitation": {"email": made.email, "url": url}})
 
@@ -139,14 +130,10 @@ def _create_staff(session: Session, fields: dict[str, str], actor: str, ui: Ui) 
 
 
 @router.post("/users/{email}/disable")
+@answering
 async def disable(request: Request, email: str) -> Response:
-    if await form_with_csrf(request) is None:
-        return refused(request, STALE_FORM)
-    ui = ui_of(request)
-    with ui.transaction() as session:
-        user = staff_user(request, session, Role.ADMIN)
-        if isinstance(user, Response):
-            return user
+    await staff_form(request)
+    with _as_admin(request) as (ui, session, user):
         try:
             target = get_user(session, email)
         except NotFound:

@@ -13,19 +13,18 @@ from changemgmt.domain.errors import DomainError
 from changemgmt.gcrs.listing import GcrQuery, list_gcrs
 from changemgmt.web.ui import calendar
 from changemgmt.web.ui.context import page, problems_text, ui_of
-from changemgmt.web.ui.staff import staff_user
+from changemgmt.web.ui.staff import answering, staff_user
 
 router = APIRouter(prefix="/manage")
 HERE = "/manage/calendar"
 
 
 @router.get("/calendar")
+@answering
 def manage_calendar(request: Request, view: str | None = None, start: str | None = None) -> Response:
     ui = ui_of(request)
     with ui.transaction() as session:
         user = staff_user(request, session)
-        if isinstance(user, Response):
-            return user
         zone, now = user.time_zone, ui.clock()
         today = calendar.today_in(now, zone)
         base = {"title": "Calendar", "user": user, "section": HERE}

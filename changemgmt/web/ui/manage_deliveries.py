@@ -15,9 +15,8 @@ from changemgmt.domain.errors import DomainError, NotFound, Problems
 from changemgmt.domain.roles import Role
 from changemgmt.domain.states import DeliveryState
 from changemgmt.domain.text import one_line
-from changemgmt.web.ui.context import form_with_csrf, page, problems_text, redirect, refused, ui_of
-from changemgmt.web.ui.signin import STALE_FORM
-from changemgmt.web.ui.staff import may, staff_user
+from changemgmt.web.ui.context import page, problems_text, redirect, ui_of
+from changemgmt.web.ui.staff import answering, may, staff_form, staff_user
 
 router = APIRouter(prefix="/manage")
 HERE = "/manage/deliveries"
@@ -54,6 +53,7 @@ def filters_of(state: str | None, gcr: str | None, account: str | None) -> Filte
 
 
 @router.get("/deliveries")
+@answering
 def deliveries_page(
     request: Request,
     state: str | None = None,
@@ -73,8 +73,6 @@ def deliveries_page(
 def _shown(request: Request, filters: Filters, error: str | None, status: int, message: str | None = None) -> Response:
     with ui_of(request).transaction() as session:
         user = staff_user(request, session)
-        if isinstance(user, Response):
-            return user
         rows: list[DeliverySummary] = []
         try:
             rows = list_deliveries(session, filters.query())
@@ -96,10 +94,9 @@ def _shown(request: Request, filters: Filters, error: str | None, status: int, m
 
 
 @router.post("/deliveries/retry")
+@answering
 async def retry(request: Request) -> Response:
-    fields = await form_with_csrf(request)
-    if fields is None:
-        return refused(request, STALE_FORM)
+    fields = await staff_form(request)
     chosen = [fields["one"]] if fields.get("one") else (await request.form()).getlist("delivery")
     try:
         filters = filters_of(fields.get("state"), fields.get("gcr"), fields.get("account"))
@@ -108,8 +105,6 @@ async def retry(request: Request) -> Response:
     ui = ui_of(request)
     with ui.transaction() as session:
         user = staff_user(request, session, Role.CHANGE_MANAGER)
-        if isinstance(user, Response):
-            return user
         try:
             retried = retry_deliveries(session, ids=_ids(chosen), now=ui.clock(), actor=user.email)
         except (DomainError, NotFound) as exc:

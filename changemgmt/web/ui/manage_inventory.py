@@ -5,13 +5,13 @@ which a change manager may change (inventory.leads)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from changemgmt.domain.errors import DomainError, DomainErrors, NotFound, Problems
+from changemgmt.domain.errors import DomainError, NotFound, Problems
 from changemgmt.domain.roles import Role
 from changemgmt.domain.text import one_line
 from changemgmt.inventory.exporter import COLUMNS
@@ -20,9 +20,8 @@ from changemgmt.inventory.leads import LEAD_FIELDS, set_account_lead
 from changemgmt.inventory.listing import KEYS, list_inventory
 from changemgmt.store.models import User
 from changemgmt.web.api.cursors import encode, key_of
-from changemgmt.web.ui.context import form_with_csrf, not_found, page, problems_text, redirect, refused, ui_of
-from changemgmt.web.ui.signin import STALE_FORM
-from changemgmt.web.ui.staff import may, staff_user
+from changemgmt.web.ui.context import not_found, page, problems_text, redirect, ui_of
+from changemgmt.web.ui.staff import answering, may, staff_form, staff_user
 
 router = APIRouter(prefix="/manage")
 HERE = "/manage/inventory"
@@ -31,70 +30,76 @@ RELATED_MAX = 200  # a customer page's accounts, contacts and services, each
 
 
 @router.get("/inventory")
+@answering
 def inventory_page(request: Request, kind: str = "customers", q: str = "", after: str | None = None) -> Response:
     with ui_of(request).transaction() as session:
         user = staff_user(request, session)
-        if isinstance(user, Response):
-            return user
-        context = {"title": "Inventory", "user": user, "section": HERE, "kinds": KIND_NAMES, "kind": "customers"}
-        problems = Problems()
-        if kind not in KIND_NAMES:
-            problems.add("kind", "must be one of " + ", ".join(KIND_NAMES))
-        with problems.checking():
-            q = one_line(q, "q", 100)
-        with problems.checking():
-            key = key_of(after, len(KEYS.get(kind, ()))) if kind in KIND_NAMES else None
-        if problems:
-            error = problems_text(DomainErrors(problems.errors))
-            return page(request, "manage_inventory.html", {**context, "q": "", "rows": [], "error": error}, 422)
+        context: dict[str, object] = {"title": "Inventory", "user": user, "section": HERE, "kinds": KIND_NAMES}
+        try:
+            kind, q, key = _asked(kind, q, after)
+        except DomainError as exc:
+            context |= {"kind": "customers", "q": "", "rows": [], "error": problems_text(exc)}
+            return page(request, "manage_inventory.html", context, 422)
         found = list_inventory(session, kind, {}, key, PAGE, search=q or None)
         following = None
         if found.last_key is not None:
             following = HERE + "?" + urlencode({"kind": kind, "q": q, "after": encode(list(found.last_key))})
-        context |= {"kind": kind, "q": q, "rows": found.rows, "columns": COLUMNS[kind], "next": following}
-        return page(request, "manage_inventory.html", {**context, "error": None})
+        context |= {
+            "kind": kind,
+            "q": q,
+            "rows": found.rows,
+            "columns": COLUMNS[kind],
+            "next": following,
+            "error": None,
+        }
+        return page(request, "manage_inventory.html", context)
+
+
+def _asked(kind: str, q: str, after: str | None) -> tuple[str, str, tuple[str, ...] | None]:
+    """The kind, the search and the key to list after, checked: DomainError names each
+    field that is wrong."""
+    problems = Problems()
+    if kind not in KIND_NAMES:
+        problems.add("kind", "must be one of " + ", ".join(KIND_NAMES))
+    with problems.checking():
+        q = one_line(q, "q", 100)
+    with problems.checking():
+        key = key_of(after, len(KEYS[kind])) if kind in KIND_NAMES else None
+    problems.raise_any()
+    return kind, q, key
 
 
 @router.get("/inventory/customers/{account}")
+@answering
 def customer_page(request: Request, account: str, saved: str = "") -> Response:
-    with ui_of(request).transaction() as session:
-        user = staff_user(request, session)
-        if isinstance(user, Response):
-            return user
-        context = _customer(session, user, account)
-        if context is None:
-            return not_found(request)
-        return page(request, "manage_customer.html", {**context, "saved": saved == "1"})
+    return _customer_page(request, account, {"saved": saved == "1"})
 
 
 @router.post("/inventory/customers/{account}/lead")
+@answering
 async def set_lead(request: Request, account: str) -> Response:
-    fields = await form_with_csrf(request)
-    if fields is None:
-        return refused(request, STALE_FORM)
+    fields = await staff_form(request)
     ui = ui_of(request)
     with ui.transaction() as session:
         user = staff_user(request, session, Role.CHANGE_MANAGER)
-        if isinstance(user, Response):
-            return user
         try:
             set_account_lead(session, account, fields, user.email, ui.clock())
         except NotFound:
             return not_found(request)
         except DomainError as exc:
-            error = exc
+            problems = {e.field: e.message for e in exc.errors}
         else:
-            return redirect(request, f"{HERE}/customers/{account}?saved=1")
-    with ui.transaction() as session:  # the lead as stored, beside what was typed and why it was refused
-        user = staff_user(request, session)
-        if isinstance(user, Response):
-            return user
-        context = _customer(session, user, account)
+            return redirect(request, f"{HERE}/customers/{quote(account, safe='')}?saved=1")
+    typed = {name: fields.get(name, "") for name in LEAD_FIELDS}  # shown again, to be fixed
+    return _customer_page(request, account, {"lead": typed, "problems": problems}, 422)
+
+
+def _customer_page(request: Request, account: str, extra: dict, status: int = 200) -> Response:
+    with ui_of(request).transaction() as session:
+        context = _customer(session, staff_user(request, session), account)
         if context is None:
             return not_found(request)
-        lead = {name: fields.get(name, "") for name in LEAD_FIELDS}
-        problems = {e.field: e.message for e in error.errors}
-        return page(request, "manage_customer.html", {**context, "lead": lead, "problems": problems}, 422)
+        return page(request, "manage_customer.html", {**context, **extra}, status)
 
 
 def _customer(session: Session, user: User, account: str) -> dict | None:
