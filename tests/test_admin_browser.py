@@ -103,6 +103,11 @@ def test_an_admin_reads_the_calendar_retries_a_delivery_sets_a_lead_and_makes_a_
     shoot(page, "manage-inventory")
     page.click("text=ACC-1001")
     page.fill("#lead_name", "Dana Lead")
+    page.fill("#lead_email", "dana at provider")
+    page.eval_on_selector("#lead_email", "e => e.type = 'text'")  # past the browser's own check
+    page.click("text=Save account lead")
+    page.wait_for_selector("#lead_email-problem")  # the refusal is shown, with what was typed
+    assert page.input_value("#lead_email") == "dana at provider"
     page.fill("#lead_email", "dana@provider.example")
     page.click("text=Save account lead")
     page.wait_for_url("**saved=1")
