@@ -212,6 +212,24 @@ def test_a_viewer_cannot_set_the_lead(as_, db):
         )
 
 
+def test_forms_without_the_sessions_csrf_token_change_nothing(as_, db):
+    manager, admin = as_("manager"), as_("admin")
+    lead = {"lead_name": "Mallory", "csrf": "forged"}
+    assert manager.post("/manage/inventory/customers/ACC-1001/lead", data=lead).status_code == 403
+    assert admin.post("/manage/admin/keys", data={"name": "sneaky", "role": "admin"}).status_code == 403
+    assert admin.post("/manage/admin/users", data={"email": "eve@cm.example", "role": "admin"}).status_code == 403
+    with db() as session:
+        assert session.scalars(select(models.Customer).where(models.Customer.lead_name != "")).all() == []
+        assert session.scalars(select(models.ApiKey)).all() == []
+        assert session.scalars(select(models.User).where(models.User.email == "eve@cm.example")).all() == []
+
+
+def test_the_landing_page_links_each_staff_page(as_):
+    page = as_("admin").get("/manage/").text
+    for path in ("/manage/calendar", "/manage/deliveries", "/manage/inventory", "/manage/admin"):
+        assert f'href="{path}"' in page
+
+
 # Admin
 
 
