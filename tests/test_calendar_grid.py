@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from changemgmt.domain.errors import DomainErrors
+from changemgmt.domain.errors import DomainError, DomainErrors
 from changemgmt.domain.status import Status
 from changemgmt.web.ui.calendar import Entry, parse_period, period_of, weeks
 
@@ -54,6 +54,12 @@ def test_bad_input_names_every_field():
     with pytest.raises(DomainErrors) as raised:
         parse_period("fortnight", "2026-13-01", TODAY)
     assert [e.field for e in raised.value.errors] == ["view", "start"]
+
+
+@pytest.mark.parametrize("start", ["9999-12-31", "0001-01-01"])
+def test_a_start_beyond_the_calendars_years_is_refused(start):
+    with pytest.raises(DomainError, match="start: must be from 1970-01-01 to 2999-12-31"):
+        parse_period("month", start, TODAY)
 
 
 @pytest.mark.parametrize(

@@ -136,6 +136,9 @@ def test_retrying_what_is_not_failed_says_why_and_changes_nothing(as_, db, faile
     assert all(state_of(db, i) == "failed" for i in failed[1:])
     nothing = post_form(client, DELIVERIES, f"{DELIVERIES}/retry", {})
     assert nothing.status_code == 422 and "choose one or more failed deliveries" in nothing.text
+    for junk in ("9" * 5000, "-1", "99999999"):
+        reply = post_form(client, DELIVERIES, f"{DELIVERIES}/retry", {"one": junk})
+        assert reply.status_code == 422, junk
 
 
 def test_a_retry_without_the_sessions_csrf_token_is_refused(as_, db, failed):
@@ -163,6 +166,9 @@ def test_customers_are_listed_searched_and_paged(as_, db):
     assert "ACME-ETH-1" in services and "GLBX-WAVE-1" not in services
     assert client.get("/manage/inventory", params={"kind": "planets"}).status_code == 422
     assert client.get("/manage/inventory", params={"after": "not-a-cursor"}).status_code == 422
+    assert client.get("/manage/inventory", params={"q": "a\x00b"}).status_code == 422
+    assert client.get(DELIVERIES, params={"gcr": "G" * 5000}).status_code == 422
+    assert client.get("/manage/calendar", params={"start": "9999-12-31"}).status_code == 422
 
 
 def test_a_customer_page_shows_its_enterprise_accounts_contacts_and_services(as_):

@@ -14,6 +14,7 @@ from changemgmt.domain.notice import status_label
 from changemgmt.domain.status import Status
 
 VIEWS = ("month", "week")
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)  # a grid's days, before and after, stay dates
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = (
     "January",
@@ -131,6 +132,9 @@ def parse_period(view: str | None, start: str | None, today: date) -> Period:
             day = date.fromisoformat(start)
         except ValueError:
             problems.add("start", "must be a date such as 2026-12-01")
+        else:
+            if not FIRST_DAY <= day <= LAST_DAY:
+                problems.add("start", f"must be from {FIRST_DAY} to {LAST_DAY}")
     problems.raise_any()
     return period_of(chosen, day)
 

@@ -114,8 +114,11 @@ async def retry(request: Request) -> Response:
     return _shown(request, filters, error, 422)
 
 
+ID_DIGITS = 9  # ids fit a 32-bit column; a longer number is no delivery of ours
+
+
 def _ids(chosen: list) -> list[int]:
-    ids = [int(value) for value in chosen if isinstance(value, str) and value.isdigit()]
+    ids = [int(v) for v in chosen if isinstance(v, str) and v.isdigit() and len(v) <= ID_DIGITS]
     if not ids or len(ids) != len(chosen):
         raise DomainError("delivery", "choose one or more failed deliveries to retry")
     return ids
