@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from changemgmt.content.view import WindowView
+from changemgmt.content.view import NoticeView, WindowView
 from changemgmt.delivery.message import build_ics
 from changemgmt.domain.access import Context, Permission, Scope
 from changemgmt.domain.errors import DomainError, NotFound
@@ -137,17 +137,31 @@ def portal_calendar(request: Request, root: str, view: str | None = None, start:
         except DomainError as exc:
             return page(request, "error.html", {**frame, "message": problems_text(exc)}, 422)
         upcoming, recent = maintenance(session, ui.settings, context, ui.clock())
-        entries = [_entry(customer.account, s, w) for s in upcoming + recent for w in s.view.windows]
+        entries = _entries(customer.account, upcoming + recent)
         here = f"/portal/{quote(customer.account, safe='')}/calendar"
         weeks = calendar.weeks(period, entries, user.time_zone, today)
         shown = {"period": period, "weeks": weeks, "zone": user.time_zone, "today": today, "here": here}
         return page(request, "portal_calendar.html", {**frame, **shown})
 
 
-def _entry(root: str, shown: Shown, window: WindowView) -> calendar.Entry:
-    view = shown.view
+def _entries(root: str, shown: list[Shown]) -> list[calendar.Entry]:
+    """One entry per window of each GCR, naming the accounts it affects (an enterprise's
+    GCR over many accounts is one entry, not one per account)."""
+    accounts: dict[tuple, tuple[WindowView, list[NoticeView]]] = {}
+    for s in shown:
+        for w in s.view.windows:
+            key = (s.view.gcr_number, w.number, w.start, w.end, w.cancelled)
+            accounts.setdefault(key, (w, []))[1].append(s.view)
+    return [_entry(root, views, window) for window, views in accounts.values()]
+
+
+def _entry(root: str, views: list[NoticeView], window: WindowView) -> calendar.Entry:
+    view = views[0]
     href = f"/portal/{quote(root, safe='')}/gcrs/{quote(view.gcr_number, safe='')}"
-    note = f"{view.customer.account} · {view.customer.name}"
+    if len(views) == 1:
+        note = f"{view.customer.account} · {view.customer.name}"
+    else:
+        note = f"{len(views)} accounts: " + ", ".join(sorted(v.customer.account for v in views))
     return calendar.Entry(
         view.gcr_number, view.title, view.status, href, window.start, window.end, window.cancelled, note
     )
