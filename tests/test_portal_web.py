@@ -7,7 +7,10 @@ from __future__ import annotations
 import httpx
 import icalendar
 import pytest
+from sqlalchemy import select
 
+from changemgmt.store import models
+from changemgmt.store.db import transaction
 from support.feeds import GCR
 from support.portal import ACCOUNT, ENTERPRISE, csrf_of, customer_user, portal_server, signed_in_client
 
@@ -143,3 +146,35 @@ def test_a_wrong_password_is_refused_with_one_message_and_no_session(url):
     )
     assert reply.status_code == 401 and "do not match an active user" in reply.text
     assert client.get("/portal/ENT-100/").status_code == 303
+
+
+def test_the_calendar_shows_the_users_own_maintenance_on_its_days(url):
+    client = signed_in_client(url, "ops@acme.example")
+    page = client.get("/portal/ENT-100/calendar", params={"view": "month", "start": "2026-12-01"}).text
+    assert 'href="/portal/ENT-100/gcrs/GCR-1001"' in page and "01:00–05:00" in page  # America/Chicago
+    assert "ACC-1001 · Acme Logistics" in page and 'aria-current="page">Calendar' in page
+    assert "GCR-2001" not in page and "GCR-3001" not in page and "Globex" not in page and "GLBX" not in page
+    week = client.get("/portal/ENT-100/calendar", params={"view": "week", "start": "2026-12-16"}).text
+    assert "GCR-1001" not in week and "No maintenance windows in this week." in week
+
+
+def test_the_calendar_of_another_customer_is_not_found_and_bad_dates_are_named(url):
+    globex = signed_in_client(url, "noc@globex.example")
+    page = globex.get("/portal/ACC-2002/calendar", params={"start": "2026-12-01"}).text
+    assert "GCR-2001" in page and "GCR-1001" in page and "Acme" not in page and "ACME" not in page
+    assert globex.get("/portal/ENT-100/calendar").status_code == 404
+    assert globex.get("/portal/ACC-3003/calendar").status_code == 404
+    bad = globex.get("/portal/ACC-2002/calendar", params={"view": "day", "start": "tomorrow"})
+    assert bad.status_code == 422 and "view: must be week or month" in bad.text and "start: must be a date" in bad.text
+
+
+def test_a_gcr_over_several_of_the_enterprises_accounts_is_one_entry_a_window(url, db, desk):
+    with transaction(db) as session:
+        enterprise = session.scalars(select(models.Customer).where(models.Customer.account == "ENT-100")).one()
+        second = models.Customer(account="ACC-1005", name="Acme Freight", time_zone="UTC", parent=enterprise)
+        session.add(models.Service(service_id="ACME-ETH-5", customer=second, product="Ethernet 1G", bandwidth="1G"))
+    both = {**INITECH_ONLY, "number": "GCR-1005", "impacts": [{"service": "ACME-ETH-1"}, {"service": "ACME-ETH-5"}]}
+    desk.publish(both)
+    client = signed_in_client(url, "ops@acme.example")
+    page = client.get("/portal/ENT-100/calendar", params={"start": "2026-12-04"}).text
+    assert page.count('href="/portal/ENT-100/gcrs/GCR-1005"') == 1 and "2 accounts: ACC-1001, ACC-1005" in page

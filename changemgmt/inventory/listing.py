@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy.orm import Session
 
 from changemgmt.inventory.exporter import _QUERIES, COLUMNS, _as_is, _bytewise
@@ -29,6 +29,14 @@ FILTERS = {
     "services": ("service_id", "account", "product", "location"),
 }
 
+# The columns a search looks in (for words, in any case), by kind.
+SEARCHED = {
+    "locations": ("code", "name", "city"),
+    "customers": ("account", "name"),
+    "contacts": ("account", "email", "name"),
+    "services": ("service_id", "account", "product"),
+}
+
 
 @dataclass(frozen=True)
 class InventoryPage:
@@ -37,9 +45,15 @@ class InventoryPage:
 
 
 def list_inventory(
-    session: Session, kind: str, filters: dict[str, Any], after: tuple[str, ...] | None, limit: int
+    session: Session,
+    kind: str,
+    filters: dict[str, Any],
+    after: tuple[str, ...] | None,
+    limit: int,
+    search: str | None = None,
 ) -> InventoryPage:
-    """Up to `limit` rows of `kind` matching `filters`, after the row whose key is `after`."""
+    """Up to `limit` rows of `kind` matching `filters` (and holding `search` in one of its
+    SEARCHED columns, in any case), after the row whose key is `after`."""
     kind = check_kind_name(kind)
     order = _bytewise if session.get_bind().dialect.name == "postgresql" else _as_is
     query = _QUERIES[kind](order)
@@ -49,6 +63,11 @@ def list_inventory(
             query = query.where(or_(columns["a_end"] == value, columns["z_end"] == value))
         else:
             query = query.where(columns[name] == value)
+    if search:
+        words = search.lower()
+        query = query.where(
+            or_(*(func.lower(columns[name]).contains(words, autoescape=True) for name in SEARCHED[kind]))
+        )
     if after is not None:
         query = query.where(_after([order(columns[name]) for name in KEYS[kind]], after))
     rows = [dict(zip(COLUMNS[kind], row)) for row in session.execute(query.limit(limit + 1))]

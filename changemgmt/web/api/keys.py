@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from changemgmt.domain.errors import DomainError, NotFound
+from changemgmt.domain.errors import DomainError, NotFound, Problems
 from changemgmt.domain.roles import check_role  # one ladder for keys and users
 from changemgmt.domain.text import one_line
 from changemgmt.store.models import ApiKey, AuditEntry
@@ -39,10 +39,16 @@ def secret_hash(secret: str) -> str:
 
 
 def create_key(session: Session, name: str, role: str, actor: str, now: datetime) -> tuple[ApiKey, str]:
-    """A new key and its secret, which is shown to the caller once and never again."""
-    name, checked_role = check_key_name(name), check_role(role)
-    if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
-        raise DomainError("name", f"a key named {name} already exists (names are never reused, revoked ones too)")
+    """A new key and its secret, which is shown to the caller once and never again.
+    Raises DomainError naming each bad field (name, role), having written nothing."""
+    problems = Problems()
+    with problems.checking():
+        name = check_key_name(name)
+        if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+            raise DomainError("name", f"a key named {name} already exists (names are never reused, revoked ones too)")
+    with problems.checking():
+        checked_role = check_role(role)
+    problems.raise_any()
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         name=name,

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from changemgmt.config import Settings
 from changemgmt.store.db import session_factory
-from changemgmt.web.ui import portal, signin
+from changemgmt.web.ui import manage_admin, manage_calendar, manage_deliveries, manage_inventory, portal, signin
 from changemgmt.web.ui.context import HERE, Ui, current_user, page, redirect, ui_of
 
 STATIC = HERE / "static"
@@ -37,7 +37,15 @@ def manage_home(request: Request) -> Response:
         return page(request, "manage.html", {"title": "Change management", "user": user})
 
 
-ROUTERS = (signin.router, portal.router, manage)
+ROUTERS = (
+    signin.router,
+    portal.router,
+    manage,
+    manage_calendar.router,
+    manage_deliveries.router,
+    manage_inventory.router,
+    manage_admin.router,
+)
 
 
 def utc_now() -> datetime:

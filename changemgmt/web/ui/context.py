@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
+from changemgmt.domain.errors import DomainError
 from changemgmt.domain.timefmt import local_and_utc, utc_text
 from changemgmt.store.db import transaction
 from changemgmt.store.models import User
@@ -124,6 +125,11 @@ async def form_with_csrf(request: Request) -> dict[str, str] | None:
     if web.fresh or not web.csrf_matches(fields.get("csrf")):
         return None
     return fields
+
+
+def problems_text(error: DomainError) -> str:
+    """Every problem of a bad input, each naming its field, on one line."""
+    return "; ".join(str(e) for e in error.errors)
 
 
 HTML = HTMLResponse

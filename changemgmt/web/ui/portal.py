@@ -12,9 +12,10 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from changemgmt.content.view import NoticeView, WindowView
 from changemgmt.delivery.message import build_ics
 from changemgmt.domain.access import Context, Permission, Scope
-from changemgmt.domain.errors import NotFound
+from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.domain.notice import status_label
 from changemgmt.feeds.manage import open_feed
 from changemgmt.feeds.registry import Scope as FeedScope
@@ -22,8 +23,19 @@ from changemgmt.feeds.registry import feed_url, has_accounts, webcal_url
 from changemgmt.store.models import Customer, User
 from changemgmt.users.access import context_for, roots
 from changemgmt.users.accounts import UserKind, set_default_enterprise
-from changemgmt.users.portal import accounts_of, gcr_for, maintenance
-from changemgmt.web.ui.context import current_user, finish, form_with_csrf, not_found, page, redirect, refused, ui_of
+from changemgmt.users.portal import Shown, accounts_of, gcr_for, maintenance
+from changemgmt.web.ui import calendar
+from changemgmt.web.ui.context import (
+    current_user,
+    finish,
+    form_with_csrf,
+    not_found,
+    page,
+    problems_text,
+    redirect,
+    refused,
+    ui_of,
+)
 from changemgmt.web.ui.signin import STALE_FORM
 
 router = APIRouter(prefix="/portal")
@@ -104,6 +116,55 @@ def portal_list(request: Request, root: str) -> Response:
         return page(
             request, "portal_list.html", {**frame, "title": "Maintenance", "upcoming": upcoming, "recent": recent}
         )
+
+
+@router.get("/{root}/calendar")
+def portal_calendar(request: Request, root: str, view: str | None = None, start: str | None = None) -> Response:
+    """The same maintenance as the list, laid out on the days of a week or a month."""
+    ui = ui_of(request)
+    with ui.transaction() as session:
+        user = _user(request, session)
+        if user is None:
+            return _signin(request)
+        try:
+            context, customer = _context(session, user, root)
+        except _Denied:
+            return not_found(request)
+        frame = {**_frame(session, user, context, customer), "title": "Maintenance calendar"}
+        today = calendar.today_in(ui.clock(), user.time_zone)
+        try:
+            period = calendar.parse_period(view, start, today)
+        except DomainError as exc:
+            return page(request, "error.html", {**frame, "message": problems_text(exc)}, 422)
+        upcoming, recent = maintenance(session, ui.settings, context, ui.clock())
+        entries = _entries(customer.account, upcoming + recent)
+        here = f"/portal/{quote(customer.account, safe='')}/calendar"
+        weeks = calendar.weeks(period, entries, user.time_zone, today)
+        shown = {"period": period, "weeks": weeks, "zone": user.time_zone, "today": today, "here": here}
+        return page(request, "portal_calendar.html", {**frame, **shown})
+
+
+def _entries(root: str, shown: list[Shown]) -> list[calendar.Entry]:
+    """One entry per window of each GCR, naming the accounts it affects (an enterprise's
+    GCR over many accounts is one entry, not one per account)."""
+    accounts: dict[tuple, tuple[WindowView, list[NoticeView]]] = {}
+    for s in shown:
+        for w in s.view.windows:
+            key = (s.view.gcr_number, w.number, w.start, w.end, w.cancelled)
+            accounts.setdefault(key, (w, []))[1].append(s.view)
+    return [_entry(root, views, window) for window, views in accounts.values()]
+
+
+def _entry(root: str, views: list[NoticeView], window: WindowView) -> calendar.Entry:
+    view = views[0]
+    href = f"/portal/{quote(root, safe='')}/gcrs/{quote(view.gcr_number, safe='')}"
+    if len(views) == 1:
+        note = f"{view.customer.account} · {view.customer.name}"
+    else:
+        note = f"{len(views)} accounts: " + ", ".join(sorted(v.customer.account for v in views))
+    return calendar.Entry(
+        view.gcr_number, view.title, view.status, href, window.start, window.end, window.cancelled, note
+    )
 
 
 @router.get("/{root}/gcrs/{number}")
