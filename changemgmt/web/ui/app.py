@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from changemgmt.config import Settings
 from changemgmt.store.db import session_factory
-from changemgmt.web.ui import portal, signin
+from changemgmt.web.ui import portal, portal_contacts, portal_users, signin
 from changemgmt.web.ui.context import HERE, Ui, current_user, page, redirect, ui_of
 
 STATIC = HERE / "static"
@@ -37,7 +37,7 @@ def manage_home(request: Request) -> Response:
         return page(request, "manage.html", {"title": "Change management", "user": user})
 
 
-ROUTERS = (signin.router, portal.router, manage)
+ROUTERS = (signin.router, portal.router, portal_contacts.router, portal_users.router, manage)
 
 
 def utc_now() -> datetime:
