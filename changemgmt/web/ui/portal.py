@@ -61,6 +61,10 @@ class Portal:
     def frame(self, session: Session) -> dict:
         return _frame(session, self.user, self.context, self.root)
 
+    def accounts(self, session: Session) -> list[Customer]:
+        """The accounts the grant covers, the enterprise ID (or the account) first."""
+        return sorted(accounts_of(session, self.context), key=lambda a: a.id != self.root.id)
+
 
 def portal_for(request: Request, session: Session, root: str) -> Portal | Response:
     """The portal of `root` for the signed-in user, or the answer instead of the page:

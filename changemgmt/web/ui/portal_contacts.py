@@ -27,7 +27,6 @@ from changemgmt.inventory.preferences import (
 from changemgmt.store.bulk import among
 from changemgmt.store.models import Contact, Customer
 from changemgmt.users.access import visible_customer
-from changemgmt.users.portal import accounts_of
 from changemgmt.web.ui.context import form_values_with_csrf, not_found, page, redirect, refused, ui_of
 from changemgmt.web.ui.portal import Portal, portal_for
 from changemgmt.web.ui.signin import STALE_FORM
@@ -45,7 +44,7 @@ FIELD_LABELS = {"email": "Email", "name": "Name", "role": "Role", "kinds": "Noti
 
 
 def _contacts(session: Session, portal: Portal) -> list[tuple[Customer, list[Contact]]]:
-    accounts = accounts_of(session, portal.context)
+    accounts = portal.accounts(session)
     found: dict[int, list[Contact]] = {a.id: [] for a in accounts}
     for contact in session.scalars(
         select(Contact).where(among(Contact.customer_id, sorted(found))).order_by(Contact.email)

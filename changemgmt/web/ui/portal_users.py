@@ -16,7 +16,6 @@ from changemgmt.domain.access import Permission, Scope, check_permissions
 from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.users.enterprise import change_access, invite, portal_users, remove_access
 from changemgmt.users.invitations import send_invitation
-from changemgmt.users.portal import accounts_of
 from changemgmt.web.ui.context import Ui, form_values_with_csrf, not_found, page, redirect, refused, ui_of
 from changemgmt.web.ui.portal import Portal, portal_for
 from changemgmt.web.ui.signin import STALE_FORM
@@ -52,7 +51,7 @@ def _users_page(request: Request, session: Session, portal: Portal, status: int 
         **portal.frame(session),
         "title": "Users",
         "users": portal_users(session, portal.context),
-        "accounts": accounts_of(session, portal.context),
+        "accounts": portal.accounts(session),
         "grantable": [(p.value, PERMISSION_LABELS[p]) for p in grantable],
         "permissions_text": lambda access: ", ".join(
             PERMISSION_LABELS[p] for p in Permission if p in access.permissions
