@@ -8,7 +8,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from changemgmt.store.models import AuditEntry, Contact
+from changemgmt.delivery.transports import FileTransport
+from changemgmt.delivery.worker import Worker
+from changemgmt.inventory.preferences import unsubscribe
+from changemgmt.store.db import transaction
+from changemgmt.store.models import AuditEntry, Contact, Recipient
+from support.feeds import GCR
 from support.portal import CONTACTS, ENTERPRISE, csrf_of, customer_user, portal_server, signed_in_client
 
 
@@ -88,9 +93,6 @@ def test_it_edits_a_contact_and_its_preferences(url, db):
 
 
 def test_it_resubscribes_and_removes_a_contact(url, db, clock):
-    from changemgmt.inventory.preferences import unsubscribe
-    from changemgmt.store.db import transaction
-
     with transaction(db) as session:
         unsubscribe(
             session, session.scalar(select(Contact).where(Contact.email == "noc@acme.example")), clock(), "test"
@@ -124,3 +126,18 @@ def test_other_customers_contacts_are_not_found_and_forms_need_the_csrf_token(ur
     assert client.get("/portal/ACC-2002/contacts").status_code == 404
     assert client.post("/portal/ENT-100/contacts", data=NEW).status_code == 403
     assert contact(db, "ops@globex.example") is not None and contact(db, "oncall@acme.example") is None
+
+
+def test_a_contact_that_notices_went_to_is_kept_on_record_unsubscribed(desk, db, engine, settings, clock, url):
+    desk.publish(GCR)
+    worker = Worker(engine, FileTransport(settings.outbox_dir), settings, clock)
+    assert worker.drain()
+    worker.close()
+    client = signed_in_client(url, "admin@acme.example")
+    noc = contact(db, "noc@acme.example")
+    reply = post(client, f"/portal/ENT-100/contacts/{noc.id}/remove")
+    assert "kept on record, unsubscribed" in reply.text
+    kept = contact(db, "noc@acme.example")
+    assert kept.unsubscribed_at == clock()
+    with db() as session:
+        assert session.scalar(select(Recipient.email).where(Recipient.contact_id == noc.id)) == "noc@acme.example"
