@@ -150,19 +150,30 @@ def _contact_page(request: Request, session: Session, portal: Portal, contact: C
     return page(request, "portal_contact.html", context, status)
 
 
+def _managed_contact(
+    request: Request, session: Session, root: str, contact_id: int
+) -> tuple[Portal, Contact] | Response:
+    """The portal and the contact, when the grant covers its account (else not found)
+    and allows managing contacts (else refused)."""
+    portal = portal_for(request, session, root)
+    if isinstance(portal, Response):
+        return portal
+    try:
+        contact = _visible_contact(session, portal, contact_id)
+    except NotFound:
+        return not_found(request)
+    if not portal.context.may(Permission.CONTACTS):
+        return refused(request, NO_PERMISSION)
+    return portal, contact
+
+
 @router.get("/{root}/contacts/{contact_id}")
 def contact_page(request: Request, root: str, contact_id: int) -> Response:
     with ui_of(request).transaction() as session:
-        portal = portal_for(request, session, root)
-        if isinstance(portal, Response):
-            return portal
-        try:
-            contact = _visible_contact(session, portal, contact_id)
-        except NotFound:
-            return not_found(request)
-        if not portal.context.may(Permission.CONTACTS):
-            return refused(request, NO_PERMISSION)
-        return _contact_page(request, session, portal, contact)
+        found = _managed_contact(request, session, root, contact_id)
+        if isinstance(found, Response):
+            return found
+        return _contact_page(request, session, *found)
 
 
 async def _change(request: Request, root: str, contact_id: int, action: str) -> Response:
@@ -171,15 +182,10 @@ async def _change(request: Request, root: str, contact_id: int, action: str) -> 
         return refused(request, STALE_FORM)
     ui = ui_of(request)
     with ui.transaction() as session:
-        portal = portal_for(request, session, root)
-        if isinstance(portal, Response):
-            return portal
-        try:
-            contact = _visible_contact(session, portal, contact_id)
-        except NotFound:
-            return not_found(request)
-        if not portal.context.may(Permission.CONTACTS):
-            return refused(request, NO_PERMISSION)
+        found = _managed_contact(request, session, root, contact_id)
+        if isinstance(found, Response):
+            return found
+        portal, contact = found
         actor, now = portal.user.email, ui.clock()
         if action == "remove":
             return redirect(
