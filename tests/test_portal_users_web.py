@@ -120,6 +120,11 @@ def test_a_single_account_admin_cannot_grant_more_than_it_has(desk, db, clock, s
         data = {"csrf": csrf_of(form.text), "email": "y@acme.example", "account": "ACC-1001"}
         wide = admin.post("/portal/ACC-1001/users", data={**data, "scope": "enterprise"})
         assert wide.status_code == 422 and "single accounts only" in wide.text
+        every = admin.post(
+            "/portal/ACC-1001/users", data={**data, "email": "not an address", "scope": "enterprise", "name": "a\tb"}
+        )
+        assert every.status_code == 422
+        assert all(f"{field}:" in every.text for field in ("Email", "Name", "Scope"))
         more = admin.post("/portal/ACC-1001/users", data={**data, "permissions": "contacts"})
         assert more.status_code == 422 and "you do not have yourself: contacts" in more.text
     with db() as session:

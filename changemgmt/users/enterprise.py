@@ -13,11 +13,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.access import Context, Permission, Scope
-from changemgmt.domain.errors import DomainError, NotFound
+from changemgmt.domain.errors import DomainError, NotFound, Problems
+from changemgmt.domain.text import NAME_MAX, display_name
 from changemgmt.store.bulk import among
 from changemgmt.store.models import AccessGrant, Customer, User
 from changemgmt.users.access import grant_access, visible_customer
-from changemgmt.users.accounts import UserKind, audit, create_user, find_user
+from changemgmt.users.accounts import UserKind, audit, create_user, find_user, normal_email
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,25 @@ def portal_users(session: Session, context: Context) -> list[PortalUser]:
 
 
 def check_grantable(
-    session: Session, context: Context, account: str, scope: Scope, permissions: frozenset[Permission]
+    session: Session,
+    context: Context,
+    account: str,
+    scope: Scope,
+    permissions: frozenset[Permission],
+    problems: Problems | None = None,
 ) -> Customer:
     """The customer `account` names, when the context may grant it with this scope and
-    these permissions; NotFound outside the context, DomainError beyond its rights."""
+    these permissions; NotFound outside the context, DomainErrors beyond its rights (or
+    added to `problems`, for the caller to raise with its own)."""
     customer = visible_customer(session, context, account)
+    found = problems if problems is not None else Problems()
     if scope is Scope.ENTERPRISE and context.scope is not Scope.ENTERPRISE:
-        raise DomainError("scope", "your own access is to single accounts: you can grant single accounts only")
+        found.add("scope", "your own access is to single accounts: you can grant single accounts only")
     beyond = sorted(p.value for p in permissions - context.permissions)
     if beyond:
-        raise DomainError("permissions", f"you cannot grant what you do not have yourself: {', '.join(beyond)}")
+        found.add("permissions", f"you cannot grant what you do not have yourself: {', '.join(beyond)}")
+    if problems is None:
+        found.raise_any()
     return customer
 
 
@@ -76,8 +86,15 @@ def invite(
     now: datetime,
 ) -> tuple[User, bool]:
     """Gives `email` access to `account` (a new customer user when there is none);
-    returns the user and whether it still needs an invitation (it has no password)."""
-    check_grantable(session, context, account, scope, permissions)
+    returns the user and whether it still needs an invitation (it has no password).
+    DomainErrors name every field at fault; nothing is written then."""
+    problems = Problems()
+    check_grantable(session, context, account, scope, permissions, problems)
+    with problems.checking():
+        email = normal_email(email)
+    with problems.checking():
+        display_name(name, "name", NAME_MAX)
+    problems.raise_any()
     user = find_user(session, email)
     if user is None:
         user = create_user(
