@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import re
+from dataclasses import replace
 from email import policy
 
 import httpx
@@ -25,6 +26,7 @@ from support.portal import (
     portal_server,
     signed_in_client,
 )
+from support.smtp_server import free_port
 
 
 @pytest.fixture
@@ -147,3 +149,15 @@ def test_without_the_manage_users_permission_the_page_and_its_forms_are_refused(
     )
     with db() as session:
         assert session.scalar(select(User).where(User.email == "z@acme.example")) is None
+
+
+def test_an_invitation_that_could_not_be_sent_says_so_and_is_recorded(desk, db, clock, settings):
+    customer_user(db, clock, "admin@acme.example", [("ENT-100", ENTERPRISE)], permissions=ADMIN)
+    unreachable = replace(settings, email_backend="smtp", smtp_host="127.0.0.1", smtp_port=free_port())
+    with portal_server(unreachable, clock) as url:
+        admin = signed_in_client(url, "admin@acme.example")
+        reply = post(admin, "/portal/ENT-100/users", email="new@acme.example", account="ACC-1001")
+    assert reply.status_code == 200 and "could not be sent" in reply.text
+    with db() as session:
+        [failed] = session.scalars(select(AuditEntry).where(AuditEntry.action == "invite_failed"))
+    assert failed.actor == "admin@acme.example" and "unreachable" in failed.details["error"]

@@ -6,14 +6,13 @@ import click
 
 from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.config import ConfigError
-from changemgmt.delivery.transports import make_transport
 from changemgmt.domain.access import Scope, check_permissions
 from changemgmt.domain.errors import DomainError
 from changemgmt.domain.roles import check_role
 from changemgmt.store.db import transaction
 from changemgmt.users.access import grant_access
 from changemgmt.users.accounts import UserKind, create_user, disable_user, get_user
-from changemgmt.users.invitations import send_invitation
+from changemgmt.users.invitations import email_invitation
 
 PERMISSIONS = click.Choice(["view", "contacts", "users"])
 
@@ -104,17 +103,11 @@ def _check_zone(zone: str) -> None:
 def invite_command(app: AppContext, email: str) -> None:
     """Email the user a link (valid 3 days, usable once) with which it sets its password,
     through EMAIL_BACKEND; print the link too, for the operator."""
-    transport = make_transport(app.settings)
-    try:
-        invitation = send_invitation(app.session_factory(), app.settings, transport, email, app.actor, app.now())
-    finally:
-        close = getattr(transport, "close", None)
-        if close is not None:
-            close()
+    invitation = email_invitation(app.session_factory(), app.settings, email, app.actor, app.now())
     if not invitation.sent:
         click.echo(invitation.url)
         raise click.ClickException(f"the invitation email to {invitation.email} was not sent: {invitation.error}")
-    click.echo(f"invitation emailed to {invitation.email} through {transport.name}; its link:")
+    click.echo(f"invitation emailed to {invitation.email} through {invitation.transport}; its link:")
     click.echo(invitation.url)
 
 

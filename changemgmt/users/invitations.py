@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from changemgmt.config import Settings
 from changemgmt.delivery.mail import Mail
 from changemgmt.delivery.render import default_template_dir
-from changemgmt.delivery.transports import SendError, Transport
+from changemgmt.delivery.transports import SendError, Transport, make_transport
 from changemgmt.domain.errors import DomainError
 from changemgmt.store.db import transaction
 from changemgmt.store.models import User
@@ -27,6 +27,7 @@ from changemgmt.users.invites import VALID_FOR, invitation_token, invitation_url
 class Invitation:
     email: str
     url: str
+    transport: str
     error: str | None  # None: the transport took the email
 
     @property
@@ -85,4 +86,17 @@ def send_invitation(
         user = get_user(session, address)
         details = {"message_id": mail.message_id, **({"error": error[:1000]} if error else {})}
         audit(session, user, "invite_failed" if error else "invite_sent", actor, now, details)
-    return Invitation(address, url, error)
+    return Invitation(address, url, transport.name, error)
+
+
+def email_invitation(
+    db: sessionmaker[Session], settings: Settings, email: str, actor: str, now: datetime
+) -> Invitation:
+    """send_invitation through the transport EMAIL_BACKEND names, closed afterwards."""
+    transport = make_transport(settings)
+    try:
+        return send_invitation(db, settings, transport, email, actor, now)
+    finally:
+        close = getattr(transport, "close", None)
+        if close is not None:
+            close()

@@ -10,12 +10,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from changemgmt.delivery.transports import make_transport
 from changemgmt.domain.access import Permission, Scope, check_permissions
 from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.users.enterprise import change_access, invite, portal_users, remove_access
-from changemgmt.users.invitations import send_invitation
+from changemgmt.users.invitations import email_invitation
 from changemgmt.web.ui.context import Ui, form_values_with_csrf, not_found, page, redirect, refused, ui_of
 from changemgmt.web.ui.portal import Portal, portal_for
 from changemgmt.web.ui.signin import STALE_FORM
@@ -127,13 +127,9 @@ async def invite_user(request: Request, root: str) -> Response:
         email, admin, back = user.email, portal.user.email, portal
     if not needs_invitation:
         return redirect(request, _back(back, "granted"))
-    transport = make_transport(ui.settings)
-    try:
-        sent = send_invitation(ui.db, ui.settings, transport, email, admin, ui.clock()).sent
-    finally:
-        close = getattr(transport, "close", None)
-        if close is not None:
-            close()
+    # The send waits on the mail server: off the event loop.
+    invitation = await run_in_threadpool(email_invitation, ui.db, ui.settings, email, admin, ui.clock())
+    sent = invitation.sent
     return redirect(request, _back(back, "invited" if sent else "invite-failed"))
 
 
