@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from test_portal_browser import CHROMIUM, _shoot, browser  # noqa: F401 (the fixture)
+from test_portal_browser import CHROMIUM, _shoot, browser, sync_api  # noqa: F401 (the fixture)
 
 from changemgmt.store.models import Contact
 from support.axe import assert_accessible
 from support.feeds import GCR
 from support.portal import ADMIN, ENTERPRISE, PASSWORD, customer_user, portal_server
 
+expect = sync_api.expect
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
 
@@ -33,9 +34,11 @@ def test_a_customer_user_subscribes_adds_a_contact_and_changes_a_preference(desk
         sign_in(page, url, "ops@acme.example")
         page.click("nav.tabs >> text=Subscribe")
         page.wait_for_url(f"{url}/portal/ENT-100/subscribe")
+        expect(page.locator("h1")).to_have_text("Subscribe to your maintenance calendar")
         assert page.locator("a[href^='webcal://']").count() >= 2
         page.click("nav.tabs >> text=Notifications")
         page.wait_for_url(f"{url}/portal/ENT-100/contacts")
+        expect(page.locator("h1")).to_have_text("Notification contacts")
         _shoot(page, "portal-contacts")
 
         page.select_option("#account", "ACC-1001")
@@ -46,12 +49,17 @@ def test_a_customer_user_subscribes_adds_a_contact_and_changes_a_preference(desk
         page.select_option("#min_impact", "OUTAGE")
         page.click("text=Add contact")
         page.wait_for_url(f"{url}/portal/ENT-100/contacts?done=added")
-        assert "Contact added." in page.inner_text("main") and "oncall@acme.example" in page.inner_text("main")
+        expect(page.locator("[role=status]")).to_have_text("Contact added.")
+        expect(page.locator("main")).to_contain_text("oncall@acme.example")
 
-        page.click("a:has-text('Edit'):has(span:text-is(' noc@acme.example'))")
+        noc = page.locator("a:has-text('Edit'):has(span:text-is(' noc@acme.example'))")
+        noc.click()
+        page.wait_for_url(f"{url}{noc.get_attribute('href')}")
+        expect(page.locator("h1")).to_have_text("Acme NOC")
         page.uncheck("input[name=reminders]")
         page.click("button:text-is('Save')")
         page.wait_for_url(f"{url}/portal/ENT-100/contacts?done=saved")
+        expect(page.locator("[role=status]")).to_contain_text("Contact saved")
         with db() as session:
             contacts = {c.email: c for c in session.scalars(select(Contact))}
         assert contacts["noc@acme.example"].reminders is False
@@ -60,6 +68,7 @@ def test_a_customer_user_subscribes_adds_a_contact_and_changes_a_preference(desk
 
         page.click("nav.tabs >> text=Users")
         page.wait_for_url(f"{url}/portal/ENT-100/users")
+        expect(page.locator("h1")).to_have_text("Users")
         assert "viewer@acme.example" in page.inner_text("main")
         _shoot(page, "portal-users")
 
