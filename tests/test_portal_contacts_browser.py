@@ -53,13 +53,18 @@ def test_a_customer_user_subscribes_adds_a_contact_and_changes_a_preference(desk
         expect(page.locator("main")).to_contain_text("oncall@acme.example")
 
         noc = page.locator("a:has-text('Edit'):has(span:text-is(' noc@acme.example'))")
+        edit = noc.get_attribute("href")
         noc.click()
-        page.wait_for_url(f"{url}{noc.get_attribute('href')}")
+        page.wait_for_url(f"{url}{edit}")
         expect(page.locator("h1")).to_have_text("Acme NOC")
         page.uncheck("input[name=reminders]")
         page.click("button:text-is('Save')")
         page.wait_for_url(f"{url}/portal/ENT-100/contacts?done=saved")
         expect(page.locator("[role=status]")).to_contain_text("Contact saved")
+        page.fill("#email", "not an address")
+        page.evaluate("document.querySelector('form.form').noValidate = true")  # the server's check
+        page.click("text=Add contact")
+        expect(page.locator("[role=alert]")).to_contain_text("Email: 'not an address' is not an email address")
         with db() as session:
             contacts = {c.email: c for c in session.scalars(select(Contact))}
         assert contacts["noc@acme.example"].reminders is False
