@@ -24,6 +24,10 @@ from changemgmt.config import Settings, load_settings
 from changemgmt.domain.states import NoticeState
 from changemgmt.store import models
 from changemgmt.store.db import make_engine, session_factory
+from changemgmt.users.access import context_for
+from changemgmt.users.accounts import find_user
+from changemgmt.users.passwords import verify_password
+from changemgmt.users.portal import maintenance
 from conftest import NOW
 from support.blank import blank_database
 
@@ -186,3 +190,27 @@ def test_the_demo_never_mails_its_made_up_contacts_through_a_real_backend(env, d
     assert f"EMAIL_BACKEND is {backend}" in result.output and "EMAIL_BACKEND=file" in result.output
     with db() as session:
         assert session.scalar(select(func.count()).select_from(models.Customer)) == 0
+
+
+def test_the_demo_makes_a_change_manager_and_a_customer_user_and_prints_how_to_sign_in(demo):
+    lines = demo.output.splitlines()
+    assert "sign in at http://localhost:8000/signin (demo users; their passwords are for this demo only):" in lines
+    printed = dict(re.findall(r"^  .*?: (\S+@demo\.example)  password: (demo-\S+)$", demo.output, re.M))
+    assert set(printed) == {"manager@demo.example", "customer@demo.example"}
+    with demo.db() as session:
+        for address, password in printed.items():
+            assert verify_password(find_user(session, address).password_hash, password)
+        customer = find_user(session, "customer@demo.example")
+        [grant] = session.scalars(select(models.AccessGrant).where(models.AccessGrant.user_id == customer.id))
+        assert grant.scope == "enterprise" and grant.permissions == ["contacts", "users", "view"]
+        assert customer.default_enterprise_id == grant.customer_id
+        assert find_user(session, "manager@demo.example").role == "change_manager"
+        context = context_for(session, customer)
+        upcoming, recent = maintenance(session, demo.settings, context, NOW)
+    assert upcoming and recent  # the portal has maintenance to show
+
+
+def test_a_second_run_prints_no_password_again(demo):
+    again = demo.run("demo", *SMALL)
+    assert "manager@demo.example  password: as printed when the demo first made it" in again.output
+    assert "password: demo-" not in again.output

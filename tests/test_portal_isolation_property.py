@@ -1,5 +1,6 @@
 """Portal isolation as a property (hypothesis): random enterprises, accounts, grants and
-GCRs; every page a user can reach (its lists, the GCR pages it may open, their .ics)
+GCRs; every page a user can reach (its lists, contacts and users, the GCR pages it may
+open, their .ics)
 names none of another customer's services, accounts or names, and every GCR page it may
 not open is not found."""
 
@@ -15,7 +16,7 @@ from changemgmt.store import models
 from changemgmt.store.db import transaction
 from conftest import empty_database
 from support.gcrs import Desk
-from support.portal import customer_user, portal_server, session_cookie
+from support.portal import ADMIN, customer_user, portal_server, session_cookie
 
 WORLDS = st.fixed_dictionaries(
     {
@@ -51,6 +52,8 @@ def _build(db, world):
         session.flush()
         for (e, a), customer in owners.items():
             session.add(models.Service(service_id=_service(e, a), customer=customer, product="Ethernet"))
+            contact = f"Contact of {customer.account}"  # names the account: a leak is found by it
+            session.add(models.Contact(customer=customer, email=f"c{e}x{a}@example.com", name=contact))
     return {key: (c.account, c.name, _service(*key)) for key, c in owners.items()}
 
 
@@ -100,8 +103,15 @@ def test_no_page_a_user_reaches_names_anything_it_may_not_see(db, settings, cloc
                 grants[key] = scope
             if not grants:
                 return
+            everyone = [(owners[k][0], Scope.ENTERPRISE) for k in owners if k[1] is None]
+            customer_user(db, clock, "all@example.com", everyone, password=None)  # on every users page
             user = customer_user(
-                db, clock, "u@example.com", [(owners[k][0], s) for k, s in grants.items()], password=None
+                db,
+                clock,
+                "u@example.com",
+                [(owners[k][0], s) for k, s in grants.items()],
+                password=None,
+                permissions=ADMIN,
             )
             visible = set()
             for (e, a), scope in grants.items():
@@ -113,7 +123,7 @@ def test_no_page_a_user_reaches_names_anything_it_may_not_see(db, settings, cloc
             client = httpx.Client(base_url=url, cookies={"cm_session": session_cookie(settings, user, 0, clock())})
             for key in grants:
                 root = owners[key][0]
-                pages = [client.get(f"/portal/{root}/"), client.get(f"/portal/{root}/subscribe")]
+                pages = [client.get(f"/portal/{root}/{page}") for page in ("", "subscribe", "contacts", "users")]
                 for number, keys in impacted_by.items():
                     reply = client.get(f"/portal/{root}/gcrs/{number}")
                     scope_keys = {k for k in owners if (k in visible and _covers(key, grants[key], k))}

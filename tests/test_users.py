@@ -182,8 +182,9 @@ def test_a_bad_lead_email_is_named_and_nothing_is_written(run, home, world):
 def test_users_create_invite_and_disable(run, db, world):
     out = run("users", "create", "ops@acme.example", "--enterprise", "ENT-100", "--permission", "contacts")
     assert "changemgmt users invite ops@acme.example" in out
-    link = run("users", "invite", "ops@acme.example").strip()
-    assert link.startswith("http://localhost:8000/invitation/")
+    said = run("users", "invite", "ops@acme.example").splitlines()
+    assert said[0] == "invitation emailed to ops@acme.example through file; its link:"
+    assert said[1].startswith("http://localhost:8000/invitation/")
     assert "no customer with account ACC-9" in run("users", "create", "x@acme.example", "--account", "ACC-9", expect=1)
     assert "role" in run("users", "create", "y@acme.example", expect=1)
     assert "disabled" in run("users", "disable", "ops@acme.example")

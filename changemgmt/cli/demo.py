@@ -14,6 +14,7 @@ from changemgmt.cli.context import AppContext
 from changemgmt.delivery.transports import make_transport
 from changemgmt.demo import sample as demo
 from changemgmt.demo.replay import replay
+from changemgmt.demo.users import DemoUser, busiest_enterprise, demo_users
 from changemgmt.feeds.publisher import rebuild_all
 from changemgmt.inventory import import_inventory
 from changemgmt.store.migrate import upgrade
@@ -28,7 +29,8 @@ from changemgmt.store.models import Gcr
 def demo_command(app: AppContext, customers: int, services: int, seed: int) -> None:
     """Load a sample: customers across North America, contacts, services, and GCRs with
     the history that put them where they are (their mail is in the outbox, dated when it
-    went out); then publish every calendar feed.
+    went out); then publish every calendar feed; then make a change manager and a
+    customer user to sign in with (their made-up passwords printed once, for the demo).
 
     Safe to run again: the inventory is upserted and existing GCRs are left alone. The
     sample's contacts are made up, so its mail only ever goes to the file outbox."""
@@ -46,6 +48,7 @@ def demo_command(app: AppContext, customers: int, services: int, seed: int) -> N
         click.echo(line)
     now = app.now()
     steps = demo.history(now, sample)
+    enterprise = busiest_enterprise(sample, steps)
     with app.session_factory()() as session:
         existing = set(session.scalars(select(Gcr.number).where(Gcr.number.in_({s.number for s in steps}))))
     for number in sorted(existing):
@@ -66,3 +69,11 @@ def demo_command(app: AppContext, customers: int, services: int, seed: int) -> N
         f"feeds: {written.total + written.unchanged} written to {app.settings.calendars_dir}/; "
         f"`changemgmt feeds url ACCOUNT` prints a customer's subscription URL"
     )
+    _sign_in(app, demo_users(app.session_factory(), enterprise, app.settings.default_time_zone, app.actor, now))
+
+
+def _sign_in(app: AppContext, users: list[DemoUser]) -> None:
+    click.echo(f"sign in at {app.settings.base_url}/signin (demo users; their passwords are for this demo only):")
+    for user in users:
+        password = user.password or "as printed when the demo first made it"
+        click.echo(f"  {user.what}: {user.email}  password: {password}")

@@ -12,7 +12,7 @@ from changemgmt.domain.roles import check_role
 from changemgmt.store.db import transaction
 from changemgmt.users.access import grant_access
 from changemgmt.users.accounts import UserKind, create_user, disable_user, get_user
-from changemgmt.users.invites import invitation_token, invitation_url
+from changemgmt.users.invitations import email_invitation
 
 PERMISSIONS = click.Choice(["view", "contacts", "users"])
 
@@ -101,13 +101,14 @@ def _check_zone(zone: str) -> None:
 @click.pass_obj
 @user_errors
 def invite_command(app: AppContext, email: str) -> None:
-    """Print a link (valid 3 days, usable once) with which the user sets its password."""
-    with transaction(app.session_factory()) as session:
-        user = get_user(session, email)
-        if user.disabled_at is not None:
-            raise DomainError("email", f"{user.email} is disabled")
-        url = invitation_url(app.settings, invitation_token(app.settings, user, app.now()))
-    click.echo(url)
+    """Email the user a link (valid 3 days, usable once) with which it sets its password,
+    through EMAIL_BACKEND; print the link too, for the operator."""
+    invitation = email_invitation(app.session_factory(), app.settings, email, app.actor, app.now())
+    if not invitation.sent:
+        click.echo(invitation.url)
+        raise click.ClickException(f"the invitation email to {invitation.email} was not sent: {invitation.error}")
+    click.echo(f"invitation emailed to {invitation.email} through {invitation.transport}; its link:")
+    click.echo(invitation.url)
 
 
 @users_group.command("disable")

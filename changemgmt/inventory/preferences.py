@@ -56,11 +56,39 @@ def contact_of(session: Session, contact_id: int | None) -> Contact:
     return contact
 
 
-def _audit(session: Session, contact: Contact, action: str, now: datetime, details: dict) -> None:
+KIND_LABELS = {
+    NoticeKind.NEW: "New maintenance",
+    NoticeKind.UPDATED: "Updates",
+    NoticeKind.RESCHEDULED: "Reschedules",
+    NoticeKind.REMINDER: "Reminders",
+    NoticeKind.STARTED: "Work started",
+    NoticeKind.COMPLETED: "Work completed",
+    NoticeKind.CANCELLED: "Cancellations",
+    NoticeKind.EMERGENCY: "Emergency maintenance",
+}
+
+
+def preference_choices(shown: Preferences) -> dict:
+    """What a preferences form offers, with `shown` chosen: `kinds` (value, label,
+    checked), `impacts` (value, label, selected) and `reminders`."""
+    return {
+        "kinds": [{"value": k.value, "label": KIND_LABELS[k], "checked": k in shown.kinds} for k in NoticeKind],
+        "impacts": [{"value": i.value, "label": i.label, "selected": i is shown.min_impact} for i in Impact],
+        "reminders": shown.reminders,
+    }
+
+
+def preferences_from_form(values: dict[str, list[str]]) -> Preferences:
+    """Preferences from a posted form's fields (`kinds` repeated, `min_impact`, a
+    `reminders` checkbox); DomainErrors naming each field at fault."""
+    return parse_preferences(values.get("kinds", []), (values.get("min_impact") or [""])[0], "reminders" in values)
+
+
+def audit_contact(session: Session, contact: Contact, action: str, now: datetime, details: dict, actor: str) -> None:
     session.add(
         AuditEntry(
             at=now,
-            actor=f"contact:{contact.id}",
+            actor=actor,
             entity="contact",
             entity_key=f"{contact.customer.account}:{contact.email}",
             action=action,
@@ -69,28 +97,37 @@ def _audit(session: Session, contact: Contact, action: str, now: datetime, detai
     )
 
 
-def unsubscribe(session: Session, contact: Contact, now: datetime, via: str) -> bool:
-    """Unsubscribes the contact; False when it already was (nothing changes)."""
+def _own(contact: Contact) -> str:
+    return f"contact:{contact.id}"
+
+
+def unsubscribe(session: Session, contact: Contact, now: datetime, via: str, actor: str | None = None) -> bool:
+    """Unsubscribes the contact; False when it already was (nothing changes). `actor`:
+    who did it (None: the contact itself)."""
     if contact.unsubscribed_at is not None:
         return False
     contact.unsubscribed_at = now
-    _audit(session, contact, "unsubscribe", now, {"via": via})
+    audit_contact(session, contact, "unsubscribe", now, {"via": via}, actor or _own(contact))
     session.flush()
     return True
 
 
-def resubscribe(session: Session, contact: Contact, now: datetime) -> bool:
+def resubscribe(
+    session: Session, contact: Contact, now: datetime, via: str = "preferences page", actor: str | None = None
+) -> bool:
     """Takes back an unsubscribe; False when there was none. A hard bounce's suppression
     stays: the address itself does not take mail."""
     if contact.unsubscribed_at is None:
         return False
     contact.unsubscribed_at = None
-    _audit(session, contact, "resubscribe", now, {"via": "preferences page"})
+    audit_contact(session, contact, "resubscribe", now, {"via": via}, actor or _own(contact))
     session.flush()
     return True
 
 
-def set_preferences(session: Session, contact: Contact, preferences: Preferences, now: datetime) -> bool:
+def set_preferences(
+    session: Session, contact: Contact, preferences: Preferences, now: datetime, actor: str | None = None
+) -> bool:
     """Stores the preferences; False when they were already these."""
     if preferences == Preferences.of(contact):
         return False
@@ -98,12 +135,7 @@ def set_preferences(session: Session, contact: Contact, preferences: Preferences
     contact.notice_kinds = None if every else sorted(k.value for k in preferences.kinds)
     contact.min_impact = preferences.min_impact.value
     contact.reminders = preferences.reminders
-    _audit(
-        session,
-        contact,
-        "preferences",
-        now,
-        {"notice_kinds": contact.notice_kinds, "min_impact": contact.min_impact, "reminders": contact.reminders},
-    )
+    details = {"notice_kinds": contact.notice_kinds, "min_impact": contact.min_impact, "reminders": contact.reminders}
+    audit_contact(session, contact, "preferences", now, details, actor or _own(contact))
     session.flush()
     return True

@@ -1,6 +1,6 @@
 """Invitations: a signed link, valid for a while, with which a user sets its password.
 The link names the user and its session epoch, which setting a password bumps, so a link
-works once; it is sent by email through the configured transport."""
+works once; users.invitations sends it by email through the configured transport."""
 
 from __future__ import annotations
 
@@ -39,17 +39,3 @@ def invited_user(session: Session, settings: Settings, token: str, now: datetime
     if user is None or user.session_epoch != epoch or user.disabled_at is not None:
         return None
     return user
-
-
-def invitation_text(settings: Settings, user: User, url: str, valid_for: timedelta = VALID_FOR) -> tuple[str, str]:
-    """The invitation's subject and plain-text body."""
-    hours = int(valid_for.total_seconds() // 3600)
-    subject = f"Your {settings.provider_name} change-management sign-in"
-    body = (
-        f"Hello {user.name or user.email},\n\n"
-        f"You have been given a sign-in to {settings.provider_name}'s maintenance pages.\n"
-        f"Set your password here (the link works once, for {hours} hours):\n\n{url}\n\n"
-        f"Your sign-in address is {user.email}.\n\n"
-        f"Questions: {settings.cm_name}, {settings.cm_email}, {settings.cm_phone}\n"
-    )
-    return subject, body

@@ -19,10 +19,15 @@ from support.asgi_server import serving
 
 PASSWORD = "correct horse battery"
 VIEW = frozenset({Permission.VIEW})
+CONTACTS = frozenset({Permission.VIEW, Permission.CONTACTS})
+ADMIN = frozenset(Permission)
 
 
-def customer_user(db, clock, email, grants, *, password=PASSWORD, time_zone="America/Chicago", default=None):
-    """A customer user with `grants`: [(account, Scope), ...]; returns its id."""
+def customer_user(
+    db, clock, email, grants, *, password=PASSWORD, time_zone="America/Chicago", default=None, permissions=VIEW
+):
+    """A customer user with `grants`: [(account, Scope), ...], each with `permissions`;
+    returns its id."""
     with transaction(db) as session:
         user = create_user(
             session,
@@ -36,7 +41,7 @@ def customer_user(db, clock, email, grants, *, password=PASSWORD, time_zone="Ame
             password=password,
         )
         for account, scope in grants:
-            grant_access(session, user, account, scope, VIEW, "test", clock())
+            grant_access(session, user, account, scope, permissions, "test", clock())
         if default is not None:
             from changemgmt.feeds.registry import customer_by_account
 

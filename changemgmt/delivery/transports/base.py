@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from changemgmt.delivery.mail import Mail
 from changemgmt.delivery.message import OutgoingMessage
 
 
@@ -70,4 +71,9 @@ class Transport(Protocol):
 
     def send(self, message: OutgoingMessage) -> SendResult:
         """Hands the message over for all its recipients, or raises SendError."""
+        ...
+
+    def send_mail(self, mail: Mail) -> SendResult:
+        """Hands a transactional email (delivery.mail) over for its one recipient, or
+        raises SendError."""
         ...

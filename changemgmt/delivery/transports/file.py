@@ -3,6 +3,7 @@
 The first copy of a notice for a contact is `notice-<notice id>-contact-<contact id>.eml`;
 a re-send of it (the worker's retry, or a crash before its outcome was recorded) is
 `...-2.eml`, `...-3.eml`: every send stays visible and none overwrites an earlier one.
+A transactional email (delivery.mail) is `mail-<its key>.eml`, numbered the same way.
 
 A file is written whole under a temporary name, then hard-linked to the first free final
 name: link() fails when the name exists, as open(O_CREAT | O_EXCL) does, so a reader never
@@ -21,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from changemgmt.content.view import Recipient
+from changemgmt.delivery.mail import Mail
 from changemgmt.delivery.message import OutgoingMessage
 from changemgmt.delivery.transports.base import SendError, SendResult
 
@@ -49,6 +51,14 @@ class FileTransport:
                     f"cannot write to outbox: {exc}", permanent=False, sent_contact_ids=tuple(done), outage=True
                 ) from exc
             done.append(recipient.contact_id)
+        return SendResult(provider_message_id=None)
+
+    def send_mail(self, mail: Mail) -> SendResult:
+        """Writes `mail-<key>.eml` (a second send of it, `mail-<key>-2.eml`)."""
+        try:
+            _write_new(self.outbox_dir, f"mail-{mail.key}", mail.email().as_bytes())
+        except OSError as exc:
+            raise SendError(f"cannot write to outbox: {exc}", permanent=False, outage=True) from exc
         return SendResult(provider_message_id=None)
 
 

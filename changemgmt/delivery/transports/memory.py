@@ -6,6 +6,7 @@ import email
 from email import policy
 from email.message import EmailMessage
 
+from changemgmt.delivery.mail import Mail
 from changemgmt.delivery.message import OutgoingMessage
 from changemgmt.delivery.transports.base import SendError, SendResult
 
@@ -15,6 +16,7 @@ class InMemoryTransport:
 
     def __init__(self) -> None:
         self.sent: list[OutgoingMessage] = []
+        self.mails: list[Mail] = []
         self._failures: list[SendError] = []
 
     def fail_next(self, *errors: SendError) -> None:
@@ -26,6 +28,12 @@ class InMemoryTransport:
             raise self._failures.pop(0)
         self.sent.append(message)
         return SendResult(provider_message_id=f"memory-{len(self.sent)}")
+
+    def send_mail(self, mail: Mail) -> SendResult:
+        if self._failures:
+            raise self._failures.pop(0)
+        self.mails.append(mail)
+        return SendResult(provider_message_id=f"memory-mail-{len(self.mails)}")
 
     @property
     def emails(self) -> list[EmailMessage]:

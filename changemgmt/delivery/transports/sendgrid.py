@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import httpx
 
+from changemgmt.delivery.mail import Mail
 from changemgmt.delivery.message import OutgoingMessage, sendgrid_body
 from changemgmt.delivery.transports.base import SendError, SendResult
 
@@ -54,8 +55,20 @@ class SendGridTransport:
             body = sendgrid_body(message)
         except ValueError as exc:
             raise SendError(str(exc), permanent=True) from exc
+        response = self._post(body)
+        if response.is_success:
+            return SendResult(provider_message_id=response.headers.get("X-Message-Id"))
+        raise http_error(response, message, self._clock())
+
+    def send_mail(self, mail: Mail) -> SendResult:
+        response = self._post(mail.sendgrid_body())
+        if response.is_success:
+            return SendResult(provider_message_id=response.headers.get("X-Message-Id"))
+        raise http_error(response, None, self._clock())
+
+    def _post(self, body: dict) -> httpx.Response:
         try:
-            response = self._client.post(MAIL_SEND, content=json.dumps(body).encode("utf-8"))
+            return self._client.post(MAIL_SEND, content=json.dumps(body).encode("utf-8"))
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise SendError(f"SendGrid unreachable: {_said(exc)}", permanent=False, outage=True) from exc
         except (httpx.WriteError, httpx.WriteTimeout) as exc:
@@ -68,17 +81,15 @@ class SendGridTransport:
                 unknown=True,
                 outage=True,
             ) from exc
-        if response.is_success:
-            return SendResult(provider_message_id=response.headers.get("X-Message-Id"))
-        raise http_error(response, message, self._clock())
 
     def close(self) -> None:
         self._client.close()
 
 
-def http_error(response: httpx.Response, message: OutgoingMessage, now: float) -> SendError:
+def http_error(response: httpx.Response, message: OutgoingMessage | None, now: float) -> SendError:
     """429 and 5xx are outages worth waiting out (429 until its reset); a 4xx naming some
-    recipients refuses those alone; any other 4xx is permanent."""
+    of a notice's recipients refuses those alone; any other 4xx is permanent (None: a
+    transactional mail, its one recipient is the whole of it)."""
     status = response.status_code
     errors = _errors(response)
     detail = f"SendGrid answered {status}: " + (
@@ -88,8 +99,8 @@ def http_error(response: httpx.Response, message: OutgoingMessage, now: float) -
         return SendError(detail, permanent=False, status=status, retry_after=_retry_after(response, now), outage=True)
     if status >= 500:
         return SendError(detail, permanent=False, status=status, outage=True)
-    refused = _refused(errors, message)
-    if refused and len(refused) < len(message.recipients) and len(refused) == len(errors):
+    refused = _refused(errors, message) if message is not None else {}
+    if message is not None and refused and len(refused) < len(message.recipients) and len(refused) == len(errors):
         # The request was refused for these recipients' sake only: the others may go at once.
         return SendError(detail, permanent=False, status=status, refused=refused, retry_after=0.0)
     return SendError(detail, permanent=True, status=status, refused=refused)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 
+from changemgmt.delivery.mail import Mail
 from changemgmt.delivery.message import OutgoingMessage
 from changemgmt.delivery.transports.base import SendError, SendResult
 
@@ -79,6 +80,22 @@ class SmtpTransport:
         if refused and not done:
             raise SendError("; ".join(refused.values()), permanent=True, refused=refused)
         return SendResult(provider_message_id=None, refused=refused)
+
+    def send_mail(self, mail: Mail) -> SendResult:
+        try:
+            with self._connect() as connection:
+                connection.send_message(mail.email(), from_addr=mail.envelope_from, to_addrs=[mail.to.strip()])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, said = next(iter(exc.recipients.values()), (None, b""))
+            permanent = code is not None and 500 <= code < 600
+            raise SendError(
+                f"SMTP server refused {mail.to.strip()}: {code} {_text(said)}", permanent=permanent
+            ) from exc
+        except smtplib.SMTPException as exc:
+            raise smtp_error(exc, ()) from exc
+        except OSError as exc:
+            raise SendError(f"SMTP server unreachable: {exc}", permanent=False, outage=True) from exc
+        return SendResult(provider_message_id=None)
 
 
 def _text(said: bytes | str) -> str:

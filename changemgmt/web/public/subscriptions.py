@@ -24,12 +24,11 @@ from starlette.responses import HTMLResponse, Response
 
 from changemgmt.config import Settings
 from changemgmt.domain.errors import DomainError, NotFound
-from changemgmt.domain.impact import Impact
-from changemgmt.domain.notice import NoticeKind
 from changemgmt.inventory.preferences import (
     Preferences,
     contact_of,
-    parse_preferences,
+    preference_choices,
+    preferences_from_form,
     resubscribe,
     set_preferences,
     unsubscribe,
@@ -44,16 +43,6 @@ from changemgmt.web.public.problems import problem
 MAX_FORM = 16 * 1024
 MAX_TOKEN = 100
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
-KIND_LABELS = {
-    NoticeKind.NEW: "New maintenance",
-    NoticeKind.UPDATED: "Updates",
-    NoticeKind.RESCHEDULED: "Reschedules",
-    NoticeKind.REMINDER: "Reminders",
-    NoticeKind.STARTED: "Work started",
-    NoticeKind.COMPLETED: "Work completed",
-    NoticeKind.CANCELLED: "Cancellations",
-    NoticeKind.EMERGENCY: "Emergency maintenance",
-}
 
 
 def subscriptions_router(
@@ -109,15 +98,11 @@ def subscriptions_router(
 
     def preferences_page(session: Session, found: Contact, token: str, status: int = 200, **extra) -> Response:
         shown: Preferences = extra.pop("shown", None) or Preferences.of(found)
-        kinds = [{"value": k.value, "label": KIND_LABELS[k], "checked": k in shown.kinds} for k in NoticeKind]
-        impacts = [{"value": i.value, "label": i.label, "selected": i is shown.min_impact} for i in Impact]
         return page(
             "preferences.html",
             status,
             unsubscribed=found.unsubscribed_at is not None,
-            kinds=kinds,
-            impacts=impacts,
-            reminders=shown.reminders,
+            **preference_choices(shown),
             message=extra.pop("message", ""),
             errors=extra.pop("errors", []),
             **common(found, token),
@@ -146,9 +131,7 @@ def subscriptions_router(
                 resubscribe(session, found, clock())
                 return preferences_page(session, found, token, message="You are subscribed again.")
             try:
-                chosen = parse_preferences(
-                    values.get("kinds", []), (values.get("min_impact") or [""])[0], "reminders" in values
-                )
+                chosen = preferences_from_form(values)
             except DomainError as error:
                 return preferences_page(session, found, token, 422, errors=[str(e) for e in error.errors])
             set_preferences(session, found, chosen, clock())

@@ -15,7 +15,16 @@ from sqlalchemy import Engine
 
 from changemgmt.config import Settings
 from changemgmt.store.db import session_factory
-from changemgmt.web.ui import manage_admin, manage_calendar, manage_deliveries, manage_inventory, portal, signin
+from changemgmt.web.ui import (
+    manage_admin,
+    manage_calendar,
+    manage_deliveries,
+    manage_inventory,
+    portal,
+    portal_contacts,
+    portal_users,
+    signin,
+)
 from changemgmt.web.ui.context import HERE, Ui, current_user, page, redirect, ui_of
 
 STATIC = HERE / "static"
@@ -40,6 +49,8 @@ def manage_home(request: Request) -> Response:
 ROUTERS = (
     signin.router,
     portal.router,
+    portal_contacts.router,
+    portal_users.router,
     manage,
     manage_calendar.router,
     manage_deliveries.router,

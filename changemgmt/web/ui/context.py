@@ -132,4 +132,17 @@ def problems_text(error: DomainError) -> str:
     return "; ".join(str(e) for e in error.errors)
 
 
+async def form_values_with_csrf(request: Request) -> dict[str, list[str]] | None:
+    """As form_with_csrf, with every value of each field (checkbox groups repeat one name)."""
+    form = await request.form()
+    values: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            values.setdefault(key, []).append(value)
+    web = web_session(request)
+    if web.fresh or not web.csrf_matches(next(iter(values.get("csrf", [])), None)):
+        return None
+    return values
+
+
 HTML = HTMLResponse

@@ -5,6 +5,7 @@ user's grant (users.access, users.portal); what it may not see is "not found".""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -60,6 +61,36 @@ def _context(session: Session, user: User, root: str | None) -> tuple[Context, C
     return context, session.get_one(Customer, context.root)
 
 
+@dataclass(frozen=True)
+class Portal:
+    """A signed-in customer user, and what its grant of the enterprise ID in the URL
+    shows it (`root`: that enterprise ID or single account)."""
+
+    user: User
+    context: Context
+    root: Customer
+
+    def frame(self, session: Session) -> dict:
+        return _frame(session, self.user, self.context, self.root)
+
+    def accounts(self, session: Session) -> list[Customer]:
+        """The accounts the grant covers, the enterprise ID (or the account) first."""
+        return sorted(accounts_of(session, self.context), key=lambda a: a.id != self.root.id)
+
+
+def portal_for(request: Request, session: Session, root: str) -> Portal | Response:
+    """The portal of `root` for the signed-in user, or the answer instead of the page:
+    sign in (no customer user signed in) or not found (no grant of `root`)."""
+    user = _user(request, session)
+    if user is None:
+        return _signin(request)
+    try:
+        context, customer = _context(session, user, root)
+    except _Denied:
+        return not_found(request)
+    return Portal(user, context, customer)
+
+
 def _frame(session: Session, user: User, context: Context, root: Customer) -> dict:
     """What the layout of every portal page shows: who is signed in, the switcher, the
     account lead of the chosen enterprise ID or account."""
@@ -70,6 +101,7 @@ def _frame(session: Session, user: User, context: Context, root: Customer) -> di
         "roots": roots(session, user),
         "is_default": user.default_enterprise_id == root.id,
         "may_manage_contacts": context.may(Permission.CONTACTS),
+        "may_manage_users": context.may(Permission.USERS),
         "status_label": status_label,
     }
 
@@ -104,15 +136,11 @@ def switch(request: Request, to: str = "") -> Response:
 def portal_list(request: Request, root: str) -> Response:
     ui = ui_of(request)
     with ui.transaction() as session:
-        user = _user(request, session)
-        if user is None:
-            return _signin(request)
-        try:
-            context, customer = _context(session, user, root)
-        except _Denied:
-            return not_found(request)
-        upcoming, recent = maintenance(session, ui.settings, context, ui.clock())
-        frame = _frame(session, user, context, customer)
+        portal = portal_for(request, session, root)
+        if isinstance(portal, Response):
+            return portal
+        upcoming, recent = maintenance(session, ui.settings, portal.context, ui.clock())
+        frame = portal.frame(session)
         return page(
             request, "portal_list.html", {**frame, "title": "Maintenance", "upcoming": upcoming, "recent": recent}
         )
@@ -171,15 +199,14 @@ def _entry(root: str, views: list[NoticeView], window: WindowView) -> calendar.E
 def portal_gcr(request: Request, root: str, number: str) -> Response:
     ui = ui_of(request)
     with ui.transaction() as session:
-        user = _user(request, session)
-        if user is None:
-            return _signin(request)
+        portal = portal_for(request, session, root)
+        if isinstance(portal, Response):
+            return portal
         try:
-            context, customer = _context(session, user, root)
-            shown = gcr_for(session, ui.settings, context, number, ui.clock())
-        except (_Denied, NotFound):
+            shown = gcr_for(session, ui.settings, portal.context, number, ui.clock())
+        except NotFound:
             return not_found(request)
-        frame = _frame(session, user, context, customer)
+        frame = portal.frame(session)
         return page(request, "portal_gcr.html", {**frame, "title": number, "shown": shown, "number": number})
 
 
@@ -187,17 +214,16 @@ def portal_gcr(request: Request, root: str, number: str) -> Response:
 def portal_ics(request: Request, root: str, number: str, account: str) -> Response:
     ui = ui_of(request)
     with ui.transaction() as session:
-        user = _user(request, session)
-        if user is None:
-            return _signin(request)
+        portal = portal_for(request, session, root)
+        if isinstance(portal, Response):
+            return portal
         try:
-            context, _ = _context(session, user, root)
             shown = [
                 s
-                for s in gcr_for(session, ui.settings, context, number, ui.clock())
+                for s in gcr_for(session, ui.settings, portal.context, number, ui.clock())
                 if s.view.customer.account == account
             ]
-        except (_Denied, NotFound):
+        except NotFound:
             return not_found(request)
         if not shown:
             return not_found(request)
@@ -210,26 +236,24 @@ def portal_ics(request: Request, root: str, number: str, account: str) -> Respon
 def portal_subscribe(request: Request, root: str) -> Response:
     ui = ui_of(request)
     with ui.transaction() as session:
-        user = _user(request, session)
-        if user is None:
-            return _signin(request)
-        try:
-            context, customer = _context(session, user, root)
-        except _Denied:
-            return not_found(request)
-        wanted = [(a.account, f"{a.account} · {a.name}", FeedScope.CUSTOMER) for a in accounts_of(session, context)]
-        if context.scope is Scope.ENTERPRISE and has_accounts(session, customer.id):
+        portal = portal_for(request, session, root)
+        if isinstance(portal, Response):
+            return portal
+        customer = portal.root
+        wanted = [
+            (a.account, f"{a.account} · {a.name}", FeedScope.CUSTOMER) for a in accounts_of(session, portal.context)
+        ]
+        if portal.context.scope is Scope.ENTERPRISE and has_accounts(session, customer.id):
             wanted.insert(0, (customer.account, f"{customer.name} (all accounts)", FeedScope.ENTERPRISE))
     feeds = []
     for account, name, scope in wanted:  # each feed made and written on first use
         url = feed_url(ui.settings, open_feed(ui.db, ui.settings, ui.clock(), account, scope).token)
         feeds.append({"name": name, "account": account, **subscribe_links(url, name)})
     with ui.transaction() as session:
-        user = _user(request, session)
-        if user is None:
-            return _signin(request)
-        context, customer = _context(session, user, root)
-        frame = _frame(session, user, context, customer)
+        portal = portal_for(request, session, root)
+        if isinstance(portal, Response):
+            return portal
+        frame = portal.frame(session)
         return page(request, "portal_subscribe.html", {**frame, "title": "Subscribe", "feeds": feeds})
 
 
