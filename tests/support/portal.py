@@ -72,3 +72,20 @@ def signed_in_client(url: str, email: str, password: str = PASSWORD) -> httpx.Cl
 def session_cookie(settings, user_id: int, epoch: int, now) -> str:
     """A session cookie for the user, as signing in makes it (without paying for Argon2)."""
     return sessions.encode(settings, sessions.signed_in(user_id, epoch, now))
+
+
+def staff_user(db, clock, email, role, *, password=PASSWORD, time_zone="America/Chicago"):
+    """A change-management user with `role` (a domain.roles.Role); returns its id."""
+    with transaction(db) as session:
+        user = create_user(
+            session,
+            email=email,
+            name=email.split("@")[0],
+            kind=UserKind.STAFF,
+            role=role,
+            time_zone=time_zone,
+            actor="test",
+            now=clock(),
+            password=password,
+        )
+        return user.id
