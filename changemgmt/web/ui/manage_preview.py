@@ -48,6 +48,8 @@ def preview(request: Request, number: str, account: str = "", kind: str = "", te
             "kinds": list(NoticeKind),
             "tentative": tentative,
             "message": message,
+            # the copy its first contact gets: their organisation's name and links filled in
+            "copy": message.rendered_for(message.recipients[0] if message.recipients else None) if message else None,
             "errors": [error] if error else [],
         }
         return staff_page(request, user, "manage_preview.html", context, 422 if error else 200)

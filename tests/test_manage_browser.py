@@ -1,0 +1,99 @@
+"""The change manager's pages in a real headless Chromium (Debian's, driven by Playwright):
+a change manager signs in, creates a GCR with two windows and impacts pasted as IDs, sees
+its conflict with a published GCR, previews one customer's email, publishes, reschedules,
+and sees the notices go out on the timeline (the worker run one drain at a time, as the
+clock would). axe-core checks each page; screenshots at desktop and phone width go to
+docs/screenshots/."""
+
+from __future__ import annotations
+
+import pytest
+from test_portal_browser import CHROMIUM, _shoot, browser  # noqa: F401 (the fixture)
+
+from changemgmt.delivery.transports import FileTransport
+from changemgmt.delivery.worker import Worker
+from changemgmt.domain.roles import Role
+from support.portal import PASSWORD, portal_server, staff_user
+
+OVERLAPPING = {
+    "number": "GCR-2001",
+    "title": "Houston wave upgrade",
+    "description": "New line cards in Houston West.",
+    "windows": [{"start": "2026-12-01T08:00Z", "end": "2026-12-01T09:00Z"}],
+    "impacts": [{"service": "GLBX-WAVE-1", "impact": "OUTAGE"}],
+}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+
+
+@pytest.fixture
+def worker(engine, settings, clock):
+    worker = Worker(engine, FileTransport(settings.outbox_dir), settings, clock)
+    yield worker
+    worker.close()
+
+
+def test_a_change_manager_creates_previews_publishes_and_reschedules_a_gcr(
+    desk,
+    db,
+    clock,
+    settings,
+    browser,  # noqa: F811 (the fixture imported above)
+    worker,
+):
+    desk.publish(OVERLAPPING)
+    staff_user(db, clock, "cm@example.net", Role.CHANGE_MANAGER)
+    with portal_server(settings, clock) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/signin")
+        page.fill("#email", "cm@example.net")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/manage/gcrs")
+        assert "GCR-2001" in page.inner_text("main")
+        _shoot(page, "manage-gcrs")
+
+        page.click("nav >> text=New GCR")
+        page.wait_for_url(f"{url}/manage/gcrs/new")
+        page.fill("#number", "GCR-4001")
+        page.fill("#title", "Dallas ring optics upgrade")
+        page.fill("#description", "Replacing the optics on the Dallas ring.")
+        page.fill("#reason", "The optics are end of life.")
+        page.fill("#window_1_start", "2026-12-01T01:00")
+        page.fill("#window_1_end", "2026-12-01T05:00")
+        page.fill("#window_2_start", "2026-12-08T01:00")
+        page.fill("#window_2_end", "2026-12-08T05:00")
+        page.fill("#services", "ACME-ETH-1, ACME-DIA-2\nGLBX-WAVE-1:DEGRADED:30")
+        _shoot(page, "manage-gcr-new")
+        page.click("text=Create draft")
+        page.wait_for_url(f"{url}/manage/gcrs/GCR-4001?done=created")
+        warnings = page.inner_text(".warnings")
+        assert "Conflict" in warnings and "GCR-2001" in warnings and "GLBX-WAVE-1" in warnings
+        assert "Tue 1 Dec 2026 01:00 CST (07:00 UTC)" in page.inner_text("main")
+
+        page.select_option("#preview-account", "ACC-2002")
+        page.click(".preview-form button")
+        page.wait_for_url(f"{url}/manage/gcrs/GCR-4001/preview?account=ACC-2002")
+        email = page.frame_locator("iframe.mail").locator("body").inner_text()
+        assert "GLBX-WAVE-1" in email and "ACME" not in email
+        assert "ops@globex.example" in page.inner_text("main")
+        _shoot(page, "manage-preview")
+
+        page.click("text=← GCR-4001")
+        page.click("button:has-text('Publish')")
+        page.wait_for_url(f"{url}/manage/gcrs/GCR-4001?done=publish")
+        assert "Confirmed" in page.inner_text(".facts")
+
+        page.click("text=Edit or reschedule")
+        page.fill("#window_1_start", "2026-12-01T02:00")
+        page.click("text=Save changes")
+        page.wait_for_url(f"{url}/manage/gcrs/GCR-4001?done=saved")
+        assert "Tue 1 Dec 2026 02:00 CST (08:00 UTC)" in page.inner_text("main")
+
+        assert worker.drain() > 0  # the worker sends what is due now
+        page.reload()
+        notices = page.inner_text("#notices")
+        assert "ACC-1001" in notices and "ACC-2002" in notices and "sent" in notices
+        assert "rescheduled" in notices and "new" in notices  # a notice for each change, each sent
+        assert "update · revision 3" in page.inner_text("#history-h + table")
+        _shoot(page, "manage-gcr")
