@@ -40,6 +40,7 @@ def test_a_change_manager_creates_previews_publishes_and_reschedules_a_gcr(
     settings,
     browser,  # noqa: F811 (the fixture imported above)
     worker,
+    tmp_path,
 ):
     desk.publish(OVERLAPPING)
     staff_user(db, clock, "cm@example.net", Role.CHANGE_MANAGER)
@@ -63,8 +64,17 @@ def test_a_change_manager_creates_previews_publishes_and_reschedules_a_gcr(
         page.fill("#window_1_end", "2026-12-01T05:00")
         page.fill("#window_2_start", "2026-12-08T01:00")
         page.fill("#window_2_end", "2026-12-08T05:00")
+        page.wait_for_selector("#utc-2 >> text=Tue 8 Dec 2026 07:00 UTC – Tue 8 Dec 2026 11:00 UTC")  # htmx
         page.fill("#services", "ACME-ETH-1, ACME-DIA-2\nGLBX-WAVE-1:DEGRADED:30")
         _shoot(page, "manage-gcr-new")
+        page.fill("#window_1_start", "2027-03-14T02:30")  # first a time the clocks skip
+        page.fill("#window_1_end", "2027-03-14T04:00")
+        page.click("text=Create draft")
+        problems = page.inner_text("#problems")
+        assert "Window 1 start: 02:30 on 2027-03-14 does not exist in America/Chicago" in problems
+        page.screenshot(path=str(tmp_path / "refused.png"), full_page=True)
+        page.fill("#window_1_start", "2026-12-01T01:00")
+        page.fill("#window_1_end", "2026-12-01T05:00")
         page.click("text=Create draft")
         page.wait_for_url(f"{url}/manage/gcrs/GCR-4001?done=created")
         warnings = page.inner_text(".warnings")

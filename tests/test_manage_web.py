@@ -87,6 +87,7 @@ def test_bad_filters_are_each_named(url, cm):
     reply = cm.get("/manage/gcrs", params={"status": "done", "from": "tomorrow", "customer": "ACC-9"})
     assert reply.status_code == 422
     text = _problems(reply.text)
+    assert "There are 3 problems; fix the search" in text
     assert "Status" in text and "From" in text and "Customer account" in text and "ACC-9" in text
 
 
@@ -149,6 +150,17 @@ def test_a_time_that_happens_twice_asks_for_the_offset(url, cm):
     data = new_gcr(csrf(cm, "/manage/gcrs/new"), window_1_start="2026-11-01T01:30")
     text = _problems(cm.post("/manage/gcrs/new", data=data).text)
     assert "happens twice in America/Chicago: clocks go back from 02:00 to 01:00" in text
+
+
+def test_the_utc_of_a_window_row_is_shown_as_it_is_typed(url, cm):
+    reply = cm.get(
+        "/manage/gcrs/window-utc", params={"window_1_start": "2026-12-01T01:00", "window_1_end": "2026-12-01T03:00"}
+    )
+    assert reply.text == '<span class="">Tue 1 Dec 2026 07:00 UTC – Tue 1 Dec 2026 09:00 UTC</span>'
+    gap = cm.get(
+        "/manage/gcrs/window-utc", params={"window_1_start": "2027-03-14T02:30", "window_1_end": "2027-03-14T04:00"}
+    )
+    assert "clocks jump from 02:00 to 03:00" in gap.text and "error-text" in gap.text
 
 
 def test_a_viewer_reads_but_cannot_change(url):

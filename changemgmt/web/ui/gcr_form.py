@@ -24,7 +24,7 @@ from changemgmt.store.models import Gcr, Impact
 TEXT = ("number", "title", "description", "reason", "work_location", "internal_notes", "locations")
 CONTACT = ("contact_name", "contact_email", "contact_phone")
 IMPACTS_SHOWN_MAX = 2000  # more than this are kept unless replaced (not written into the page)
-NEW_ROWS = 2
+NEW_ROWS = 3
 
 
 @dataclass
@@ -44,7 +44,9 @@ class GcrForm:
     errors: list[DomainError] = field(default_factory=list)
 
     def error_fields(self) -> set[str]:
-        return {e.field.split(" line ")[0].split(".")[0] for e in self.errors}
+        """The form fields at fault (a service named in an impact: the service IDs box)."""
+        fields = {e.field.split(" line ")[0].split(".")[0] for e in self.errors}
+        return fields | ({"services"} if any(f.startswith("impacts") for f in fields) else set())
 
 
 def blank_form() -> GcrForm:
@@ -121,7 +123,7 @@ def document_of(
     windows = []
     for row in form.rows:
         with problems.checking():
-            window = _window(row, time_zone)
+            window = read_row(row, time_zone)
             if window is not None:
                 windows.append(window)
     if windows or not creating:
@@ -135,7 +137,7 @@ def document_of(
     return {k: v for k, v in document.items() if v is not None}, problems.errors
 
 
-def _window(row: WindowRow, time_zone: str) -> dict[str, Any] | None:
+def read_row(row: WindowRow, time_zone: str) -> dict[str, Any] | None:
     """The row as a window with UTC times, or None when both its times are empty."""
     start, end = row.start.strip(), row.end.strip()
     if not start and not end:

@@ -6,25 +6,27 @@ the GCR changed since."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from changemgmt.domain.errors import DomainError, NotFound
 from changemgmt.domain.impact import Impact
+from changemgmt.domain.timefmt import utc_text
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import create_gcr, update_gcr
 from changemgmt.gcrs.state import next_window_number
 from changemgmt.store.models import Gcr, Location
 from changemgmt.store.queries import gcr_version, lock_gcr
-from changemgmt.web.ui.context import form_with_csrf, not_found, redirect, refused, ui_of
-from changemgmt.web.ui.gcr_form import GcrForm, blank_form, document_of, form_of, posted_form
+from changemgmt.web.ui.context import finish, form_with_csrf, not_found, redirect, refused, ui_of
+from changemgmt.web.ui.gcr_form import GcrForm, WindowRow, blank_form, document_of, form_of, posted_form, read_row
 from changemgmt.web.ui.signin import STALE_FORM
-from changemgmt.web.ui.staff import NotStaff, changer, staff_page, who
+from changemgmt.web.ui.staff import NotStaff, changer, staff_page, staff_user, who
 
 router = APIRouter(prefix="/manage/gcrs")
 LOCATIONS_LISTED = 2000  # offered as suggestions; any code can be typed
@@ -40,6 +42,31 @@ def stale_message(number: str) -> DomainError:
         f"{number} was changed by someone else since you opened this form. Nothing was saved. "
         "Open the GCR again to see what changed, then make your change again.",
     )
+
+
+@router.get("/window-utc")
+def window_utc(request: Request) -> Response:
+    """A window row's times in UTC, or why they cannot be read (htmx asks as they are
+    typed; without JavaScript the form shows them once posted)."""
+    with ui_of(request).transaction() as session:
+        try:
+            time_zone = staff_user(request, session).time_zone
+        except NotStaff as refusal:
+            return refusal.response
+    given = request.query_params
+    start = next((v for k, v in given.items() if k.endswith("_start")), "")
+    end = next((v for k, v in given.items() if k.endswith("_end")), "")
+    row = WindowRow(0, None, start[:64], end[:64])
+    try:
+        read_row(row, time_zone)
+    except DomainError as error:
+        return finish(request, HTMLResponse(_escaped("; ".join(e.message for e in error.errors), "error-text")))
+    text = f"{utc_text(row.utc[0])} – {utc_text(row.utc[1])}" if row.utc else ""
+    return finish(request, HTMLResponse(_escaped(text, "")))
+
+
+def _escaped(text: str, css_class: str) -> str:
+    return f'<span class="{css_class}">{html.escape(text)}</span>'
 
 
 @router.get("/new")
