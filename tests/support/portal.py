@@ -24,17 +24,7 @@ VIEW = frozenset({Permission.VIEW})
 def customer_user(db, clock, email, grants, *, password=PASSWORD, time_zone="America/Chicago", default=None):
     """A customer user with `grants`: [(account, Scope), ...]; returns its id."""
     with transaction(db) as session:
-        user = create_user(
-            session,
-            email=email,
-            name=email.split("@")[0],
-            kind=UserKind.CUSTOMER,
-            role=None,
-            time_zone=time_zone,
-            actor="test",
-            now=clock(),
-            password=password,
-        )
+        user = _new_user(session, clock, email, UserKind.CUSTOMER, None, password, time_zone)
         for account, scope in grants:
             grant_access(session, user, account, scope, VIEW, "test", clock())
         if default is not None:
@@ -42,6 +32,26 @@ def customer_user(db, clock, email, grants, *, password=PASSWORD, time_zone="Ame
 
             user.default_enterprise_id = customer_by_account(session, default).id
         return user.id
+
+
+def staff_user(db, clock, email, role, *, password=PASSWORD, time_zone="America/Chicago"):
+    """A change-management user with `role` (a domain.roles.Role); returns its id."""
+    with transaction(db) as session:
+        return _new_user(session, clock, email, UserKind.STAFF, role, password, time_zone).id
+
+
+def _new_user(session, clock, email, kind, role, password, time_zone):
+    return create_user(
+        session,
+        email=email,
+        name=email.split("@")[0],
+        kind=kind,
+        role=role,
+        time_zone=time_zone,
+        actor="test",
+        now=clock(),
+        password=password,
+    )
 
 
 ENTERPRISE, ACCOUNT = Scope.ENTERPRISE, Scope.ACCOUNT
@@ -72,20 +82,3 @@ def signed_in_client(url: str, email: str, password: str = PASSWORD) -> httpx.Cl
 def session_cookie(settings, user_id: int, epoch: int, now) -> str:
     """A session cookie for the user, as signing in makes it (without paying for Argon2)."""
     return sessions.encode(settings, sessions.signed_in(user_id, epoch, now))
-
-
-def staff_user(db, clock, email, role, *, password=PASSWORD, time_zone="America/Chicago"):
-    """A change-management user with `role` (a domain.roles.Role); returns its id."""
-    with transaction(db) as session:
-        user = create_user(
-            session,
-            email=email,
-            name=email.split("@")[0],
-            kind=UserKind.STAFF,
-            role=role,
-            time_zone=time_zone,
-            actor="test",
-            now=clock(),
-            password=password,
-        )
-        return user.id
