@@ -98,6 +98,7 @@ def test_the_list_pages(url, desk, cm):
     assert len(_numbers(first)) == 25 and 'rel="next"' in first
     second = cm.get("/manage/gcrs", params={"status": "draft", "page": 2}).text
     assert len(_numbers(second)) == 5 and not set(_numbers(first)) & set(_numbers(second))
+    assert _numbers(cm.get("/manage/gcrs", params={"status": "draft", "page": "x"}).text) == _numbers(first)
 
 
 def test_a_change_manager_creates_a_gcr_with_windows_in_its_zone_and_pasted_impacts(url, cm, db):
@@ -278,6 +279,21 @@ def test_a_failed_delivery_is_retried_from_the_timeline(url, cm, db):
     with transaction(db) as session:
         assert session.get(Delivery, delivery_id).state == DeliveryState.PENDING
     assert "retry deliveries" in reply.text
+    assert (
+        cm.post(f"/manage/gcrs/GCR-1001/deliveries/{delivery_id}/retry", data={"csrf": csrf_of(page)}).status_code
+        == 422
+    )
+    assert cm.post("/manage/gcrs/GCR-1001/deliveries/x/retry", data={"csrf": csrf_of(page)}).status_code == 404
+
+
+def test_a_delivery_is_retried_only_from_its_own_gcrs_page(url, cm, desk, db):
+    desk.publish(OVERLAPPING)
+    with transaction(db) as session:
+        other = session.scalar(
+            select(Delivery.id).join(Notice).join(Gcr).where(Gcr.number == "GCR-2001").order_by(Delivery.id)
+        )
+    page = cm.get("/manage/gcrs/GCR-1001").text
+    assert cm.post(f"/manage/gcrs/GCR-1001/deliveries/{other}/retry", data={"csrf": csrf_of(page)}).status_code == 404
 
 
 def _numbers(html: str) -> list[str]:

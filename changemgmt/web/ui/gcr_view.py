@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
@@ -87,7 +87,9 @@ def _services(session: Session, gcr: Gcr) -> tuple[list[dict[str, Any]], int]:
         .order_by(Customer.account, Service.service_id)
     )
     rows = session.execute(query.limit(SERVICES_SHOWN)).all()
-    total = len(rows) if len(rows) < SERVICES_SHOWN else len(session.execute(query).all())
+    total = len(rows)
+    if total == SERVICES_SHOWN:
+        total = session.scalar(select(func.count()).select_from(Impact).where(Impact.gcr_id == gcr.id)) or 0
     lines = [
         {"service_id": sid, "account": account, "product": product, "impact": stored_impact(level), "minutes": minutes}
         for sid, account, product, level, minutes in rows

@@ -34,7 +34,9 @@ TARGETS = {
 
 
 @router.post("/{number}/deliveries/{delivery_id}/retry")
-async def retry(request: Request, number: str, delivery_id: int) -> Response:
+async def retry(request: Request, number: str, delivery_id: str) -> Response:
+    if not delivery_id.isdigit() or len(delivery_id) > 18:
+        return not_found(request)
     fields = await form_with_csrf(request)
     if fields is None:
         return refused(request, STALE_FORM)
@@ -46,11 +48,11 @@ async def retry(request: Request, number: str, delivery_id: int) -> Response:
                 select(Gcr.number)
                 .join(Notice, Notice.gcr_id == Gcr.id)
                 .join(Delivery, Delivery.notice_id == Notice.id)
-                .where(Delivery.id == delivery_id)
+                .where(Delivery.id == int(delivery_id))
             )
             if owner != number:
                 raise NotFound(f"no delivery {delivery_id} of {number}")
-            retry_deliveries(session, ids=[delivery_id], now=ui.clock(), actor=user.email)
+            retry_deliveries(session, ids=[int(delivery_id)], now=ui.clock(), actor=user.email)
     except NotStaff as refusal:
         return refusal.response
     except NotFound:

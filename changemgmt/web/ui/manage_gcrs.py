@@ -36,10 +36,11 @@ def manage_home(request: Request) -> Response:
 
 
 @router.get("/gcrs")
-def gcr_list(request: Request, page: int = 1) -> Response:
+def gcr_list(request: Request) -> Response:
     ui = ui_of(request)
     given = {name: request.query_params.get(name, "").strip() for name in FILTERS}
-    page = max(page, 1)
+    raw_page = request.query_params.get("page", "")
+    page = min(max(int(raw_page), 1), 10_000) if raw_page.isdigit() and len(raw_page) < 6 else 1
     with ui.transaction() as session:
         try:
             user = staff_user(request, session)

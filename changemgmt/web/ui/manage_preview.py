@@ -17,17 +17,24 @@ from changemgmt.web.ui.staff import NotStaff, staff_page, staff_user
 router = APIRouter(prefix="/manage/gcrs")
 
 
-def _message(request: Request, number: str, account: str, kind: str, tentative: bool) -> OutgoingMessage:
+def _message(request: Request, number: str, account: str, kind: str, tentative: str) -> OutgoingMessage:
     ui = ui_of(request)
     with ui.transaction() as session:
         staff_user(request, session)
         return preview_message(
-            session, ui.settings, number, account, kind or None, tentative, ui.clock(), sessions=None
+            session,
+            ui.settings,
+            number,
+            account,
+            kind or None,
+            tentative in ("1", "on", "true"),
+            ui.clock(),
+            sessions=None,
         )
 
 
 @router.get("/{number}/preview")
-def preview(request: Request, number: str, account: str = "", kind: str = "", tentative: bool = False) -> Response:
+def preview(request: Request, number: str, account: str = "", kind: str = "", tentative: str = "") -> Response:
     try:
         message = _message(request, number, account, kind, tentative)
         error = None
@@ -46,7 +53,6 @@ def preview(request: Request, number: str, account: str = "", kind: str = "", te
             "account": account,
             "kind": kind,
             "kinds": list(NoticeKind),
-            "tentative": tentative,
             "message": message,
             # the copy its first contact gets: their organisation's name and links filled in
             "copy": message.rendered_for(message.recipients[0] if message.recipients else None) if message else None,
@@ -56,7 +62,7 @@ def preview(request: Request, number: str, account: str = "", kind: str = "", te
 
 
 @router.get("/{number}/preview.ics")
-def preview_ics(request: Request, number: str, account: str = "", kind: str = "", tentative: bool = False) -> Response:
+def preview_ics(request: Request, number: str, account: str = "", kind: str = "", tentative: str = "") -> Response:
     try:
         message = _message(request, number, account, kind, tentative)
     except NotStaff as refusal:
