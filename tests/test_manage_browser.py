@@ -107,3 +107,23 @@ def test_a_change_manager_creates_previews_publishes_and_reschedules_a_gcr(
         assert "rescheduled" in notices and "new" in notices  # a notice for each change, each sent
         assert "update · revision 3" in page.inner_text("#history-h + table")
         _shoot(page, "manage-gcr")
+
+
+def test_a_refused_action_shows_its_reason_with_javascript_on(desk, db, clock, settings, browser):  # noqa: F811
+    """htmx swaps in a refusal's page (4xx) as it does a success's: the problem is shown."""
+    desk.publish(OVERLAPPING)
+    staff_user(db, clock, "cm@example.net", Role.CHANGE_MANAGER)
+    with portal_server(settings, clock) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/signin")
+        page.fill("#email", "cm@example.net")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/manage/gcrs")
+        page.goto(f"{url}/manage/gcrs/GCR-2001")
+        desk.update("GCR-2001", {"title": "Houston wave upgrade, moved"})  # by someone else, meanwhile
+        page.fill("#reason", "No crew")
+        page.click("text=Cancel GCR")
+        page.wait_for_selector("#problems")
+        assert "was changed by someone else since you opened this form" in page.inner_text("#problems")
+        assert "Confirmed" in page.inner_text(".facts")
