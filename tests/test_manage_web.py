@@ -7,6 +7,7 @@ bad input names every field at fault and saves nothing, a stale form is refused.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 
 from changemgmt.domain.roles import Role
 from changemgmt.domain.states import DeliveryState, NoticeState
+from changemgmt.gcrs.blackouts import add_blackout
 from changemgmt.store.db import transaction
 from changemgmt.store.models import Delivery, Gcr, Notice
 from support.feeds import GCR
@@ -206,6 +208,20 @@ def test_publishing_a_draft_within_the_minimum_notice_needs_an_override_reason(u
     assert "override reason: Vendor date" in done.text  # in the history
 
 
+def test_a_blackout_is_warned_of_and_publishing_into_it_needs_an_override(url, cm, db, clock):
+    with transaction(db) as session:
+        start, end = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 3, tzinfo=UTC)
+        add_blackout(session, "ACC-2002", start, end, "Globex year-end freeze", "test", clock())
+    page = cm.post("/manage/gcrs/new", data=new_gcr(csrf(cm, "/manage/gcrs/new"))).text
+    assert "Globex year-end freeze" in _warnings(page) and "ACC-2002" in _warnings(page)
+    publish = {"csrf": csrf_of(page), "version": _version(page)}
+    refused = cm.post("/manage/gcrs/GCR-4001/publish", data=publish)
+    assert refused.status_code == 422
+    assert "Window 1" in _problems(refused.text) and "Window 2" in _problems(refused.text)
+    done = cm.post("/manage/gcrs/GCR-4001/publish", data={**publish, "blackout_override": "Agreed with Globex"})
+    assert done.status_code == 200 and "blackout override: Agreed with Globex" in done.text
+
+
 def test_a_stale_form_is_refused_with_a_clear_message(url, cm, desk):
     page = cm.get("/manage/gcrs/GCR-1001").text
     desk.update("GCR-1001", {"title": "Fibre splice, moved"})  # someone else, meanwhile
@@ -229,6 +245,17 @@ def test_rescheduling_a_published_gcr_shows_the_new_times_and_plans_notices(url,
     assert "Tue 1 Dec 2026 02:00 CST (08:00 UTC)" in reply.text
     notices = reply.text.split('id="notices-h"')[1]
     assert "rescheduled" in notices or "updated" in notices
+
+
+def test_rescheduling_into_the_minimum_notice_needs_an_override_reason(url, cm):
+    fields = _form_fields(cm.get("/manage/gcrs/GCR-1001/edit").text)
+    moved = {**fields, "window_1_start": "2026-11-04T01:00", "window_1_end": "2026-11-04T03:00"}
+    refused = cm.post("/manage/gcrs/GCR-1001/edit", data=moved)
+    assert refused.status_code == 422 and "Window 1 start" in _problems(refused.text)
+    assert "less than the minimum notice of 7 days" in _problems(refused.text)
+    assert 'value="2026-11-04T01:00"' in refused.text  # as typed
+    done = cm.post("/manage/gcrs/GCR-1001/edit", data={**moved, "override_reason": "Fibre cut: cannot wait"})
+    assert done.status_code == 200 and "Wed 4 Nov 2026 01:00 CST (07:00 UTC)" in done.text
 
 
 def test_cancelling_needs_a_reason(url, cm):
