@@ -25,6 +25,7 @@ from changemgmt.gcrs.conflicts import conflicts_of
 from changemgmt.store.bulk import among
 from changemgmt.store.models import AuditEntry, Customer, Delivery, Gcr, Impact, Notice, Service
 from changemgmt.store.queries import accounts_reached, gcr_version, impacted_customers
+from changemgmt.store.revisions import revision_states
 
 SERVICES_SHOWN = 200  # a GCR may impact 100,000 services: the page lists the first ones
 NOTICES_SHOWN = 500
@@ -58,7 +59,8 @@ def gcr_view(session: Session, settings: Settings, gcr: Gcr, now: datetime) -> d
         and needs_emergency_notice(windows, now=now, minimum=settings.minimum_notice, emergency=False),
         "minimum_notice_days": settings.minimum_notice.days,
         "actions": actions_for(status),
-        "history": _history(session, gcr),
+        "history": (history := _history(session, gcr)),
+        "moves": window_moves(session, gcr, history),
         "notices": _notices(session, gcr),
         "now": now,
     }
@@ -105,6 +107,35 @@ def _history(session: Session, gcr: Gcr) -> list[AuditEntry]:
             .order_by(AuditEntry.id.desc())
         )
     )
+
+
+@dataclass(frozen=True)
+class WindowMove:
+    """A window a revision added, moved or dropped: `before` and `after` as it stood."""
+
+    number: int
+    before: Window | None
+    after: Window | None
+
+
+def window_moves(session: Session, gcr: Gcr, history: list[AuditEntry]) -> dict[int, list[WindowMove]]:
+    """By revision: the windows it changed, compared with the revision before it."""
+    revisions = [
+        e.details["revision"]
+        for e in history
+        if e.details.get("revision", 0) > 1 and "windows" in e.details.get("changes", ())
+    ]
+    states = revision_states(session, [(gcr.id, r) for r in revisions] + [(gcr.id, r - 1) for r in revisions])
+    moves: dict[int, list[WindowMove]] = {}
+    for revision in revisions:
+        if (gcr.id, revision) not in states or (gcr.id, revision - 1) not in states:
+            continue
+        old = {w.number: w for w in states[(gcr.id, revision - 1)].windows}
+        new = {w.number: w for w in states[(gcr.id, revision)].windows}
+        moves[revision] = [
+            WindowMove(n, old.get(n), new.get(n)) for n in sorted(old.keys() | new.keys()) if old.get(n) != new.get(n)
+        ]
+    return moves
 
 
 def _notices(session: Session, gcr: Gcr) -> list[NoticeLine]:
