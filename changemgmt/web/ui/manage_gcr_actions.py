@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from changemgmt.delivery.operations import retry_deliveries
 from changemgmt.domain.errors import DomainError, NotFound
+from changemgmt.domain.policy import check_cancel_reason
 from changemgmt.domain.status import Status
 from changemgmt.gcrs.service import change_status
 from changemgmt.store.models import Delivery, Gcr, Notice
@@ -98,7 +99,6 @@ async def act(request: Request, number: str, action: str) -> Response:
 
 
 def _reason(action: str, fields: dict[str, str]) -> str | None:
-    reason = fields.get("reason", "").strip()
-    if action == "cancel" and not reason:
-        raise DomainError("reason", "is required to cancel a GCR: say why")
-    return reason or None
+    if action == "cancel":
+        check_cancel_reason(fields.get("reason"))
+    return fields.get("reason", "").strip() or None
