@@ -45,12 +45,7 @@ def test_a_change_manager_creates_previews_publishes_and_reschedules_a_gcr(
     desk.publish(OVERLAPPING)
     staff_user(db, clock, "cm@example.net", Role.CHANGE_MANAGER)
     with portal_server(settings, clock) as url:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{url}/signin")
-        page.fill("#email", "cm@example.net")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{url}/manage/gcrs")
+        page = _signed_in(browser, url)
         assert "GCR-2001" in page.inner_text("main")
         _shoot(page, "manage-gcrs")
 
@@ -114,12 +109,7 @@ def test_a_refused_action_shows_its_reason_with_javascript_on(desk, db, clock, s
     desk.publish(OVERLAPPING)
     staff_user(db, clock, "cm@example.net", Role.CHANGE_MANAGER)
     with portal_server(settings, clock) as url:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{url}/signin")
-        page.fill("#email", "cm@example.net")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{url}/manage/gcrs")
+        page = _signed_in(browser, url)
         page.goto(f"{url}/manage/gcrs/GCR-2001")
         desk.update("GCR-2001", {"title": "Houston wave upgrade, moved"})  # by someone else, meanwhile
         page.fill("#reason", "No crew")
@@ -127,3 +117,14 @@ def test_a_refused_action_shows_its_reason_with_javascript_on(desk, db, clock, s
         page.wait_for_selector("#problems")
         assert "was changed by someone else since you opened this form" in page.inner_text("#problems")
         assert "Confirmed" in page.inner_text(".facts")
+
+
+def _signed_in(browser, url: str):  # noqa: F811 (the fixture's value)
+    """A desktop-sized page where the change manager has signed in (on the GCR list)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{url}/signin")
+    page.fill("#email", "cm@example.net")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/manage/gcrs")
+    return page
