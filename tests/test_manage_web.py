@@ -146,6 +146,14 @@ def test_bad_input_names_every_field_and_saves_nothing(url, cm, db):
         assert session.scalar(select(Gcr).where(Gcr.number == "GCR-4001")) is None
 
 
+def test_a_draft_may_have_no_impacts_yet_but_is_not_published_without(url, cm):
+    page = cm.post("/manage/gcrs/new", data=new_gcr(csrf(cm, "/manage/gcrs/new"), services="")).text
+    assert "No service is impacted yet" in page and 'id="preview-account"' not in page
+    refused = cm.post("/manage/gcrs/GCR-4001/publish", data={"csrf": csrf_of(page), "version": _version(page)})
+    assert refused.status_code == 422
+    assert "Impacts</strong>: a published GCR needs at least one impacted service" in _problems(refused.text)
+
+
 def test_an_unknown_service_is_named(url, cm):
     reply = cm.post("/manage/gcrs/new", data=new_gcr(csrf(cm, "/manage/gcrs/new"), services="NOPE-1, ACME-ETH-1"))
     assert reply.status_code == 422 and "no service with ID &#39;NOPE-1&#39;" in reply.text
