@@ -18,6 +18,7 @@ from changemgmt.feeds.publisher import rebuild_all
 from changemgmt.store.db import make_engine, session_factory, transaction
 from changemgmt.store.migrate import recreate
 from changemgmt.store.models import Base
+from support.browser import chromium
 from support.feeds import GCR, Feeds
 from support.gcrs import Clock, Desk
 from world import build_world
@@ -125,3 +126,10 @@ def published_feeds(db, settings, clock, desk):
     desk.publish(GCR)
     rebuild_all(db, settings, clock())
     return Feeds(db, settings, clock)
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (tests/support/browser.py)."""
+    with chromium() as browser:
+        yield browser

@@ -10,7 +10,7 @@ import pytest
 
 from changemgmt.domain.roles import Role
 from changemgmt.domain.status import Status
-from support.browser import chromium, needs_chromium, shoot
+from support.browser import needs_chromium, shoot
 from support.feeds import GCR
 from support.portal import ENTERPRISE, PASSWORD, customer_user, portal_server
 from support.staff import fail_all_deliveries, staff_user
@@ -44,12 +44,6 @@ DRAFT = {
 
 
 @pytest.fixture
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
 def url(desk, db, engine, clock, settings):
     desk.publish(GCR)
     desk.publish(OVERNIGHT)
@@ -74,7 +68,7 @@ def sign_in(browser, url: str, email: str, home: str):
 
 
 def test_an_admin_reads_the_calendar_retries_a_delivery_sets_a_lead_and_makes_a_key(browser, url):
-    page = sign_in(browser, url, "ada@cm.example", "/manage/")
+    page = sign_in(browser, url, "ada@cm.example", "/manage/gcrs")
     page.goto(f"{url}/manage/calendar?view=month&start=2026-12-01")
     month = page.inner_text("main")
     assert "GCR-1001" in month and "GCR-2001" in month and "GCR-3001" in month

@@ -97,6 +97,27 @@ def test_an_ambiguous_fall_back_time_is_refused_unless_the_offset_is_given():
     assert parse_instant("2026-11-01T01:30-06:00", "America/Chicago", "s") == datetime(2026, 11, 1, 7, 30, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("wall", "zone", "explained"),
+    [
+        ("2027-03-14T02:30", "America/Chicago", "does not exist in America/Chicago: clocks jump from 02:00 to 03:00"),
+        ("2026-03-29T02:30", "Europe/Berlin", "does not exist in Europe/Berlin: clocks jump from 02:00 to 03:00"),
+        ("2026-10-04T02:15", "Australia/Lord_Howe", "clocks jump from 02:00 to 02:30"),  # a half-hour change
+        (
+            "2026-11-01T01:30",
+            "America/Chicago",
+            "happens twice in America/Chicago: clocks go back from 02:00 to 01:00; "
+            "give the UTC offset (-05:00 for the first, -06:00 for the second)",
+        ),
+        ("2026-04-05T01:45", "Australia/Lord_Howe", "clocks go back from 02:00 to 01:30"),
+    ],
+)
+def test_a_skipped_or_repeated_local_time_is_explained(wall, zone, explained):
+    with pytest.raises(DomainError) as error:
+        parse_instant(wall, zone, "windows[1].start")
+    assert explained in error.value.message and error.value.message.startswith(f"{wall[11:]} on {wall[:10]} ")
+
+
 def test_an_unknown_zone_is_named():
     with pytest.raises(DomainError, match="IANA") as error:
         parse_instant("2026-12-01T01:00", "Mars/Olympus", "windows[1].start")

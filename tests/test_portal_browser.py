@@ -5,9 +5,7 @@ docs/screenshots/."""
 
 from __future__ import annotations
 
-import pytest
-
-from support.browser import chromium, needs_chromium, shoot
+from support.browser import needs_chromium, shoot
 from support.feeds import GCR
 from support.portal import ACCOUNT, ENTERPRISE, PASSWORD, customer_user, portal_server
 
@@ -20,12 +18,6 @@ INITECH_ONLY = {
 }
 
 pytestmark = needs_chromium
-
-
-@pytest.fixture
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def test_a_user_with_two_enterprise_ids_signs_in_switches_and_sees_only_its_own(desk, db, clock, settings, browser):

@@ -9,19 +9,13 @@ from sqlalchemy import select
 
 from changemgmt.store.models import Contact
 from support.axe import assert_accessible
-from support.browser import chromium, needs_chromium, shoot
+from support.browser import needs_chromium, shoot
 from support.feeds import GCR
 from support.portal import ADMIN, ENTERPRISE, PASSWORD, customer_user, portal_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 pytestmark = needs_chromium
-
-
-@pytest.fixture
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def sign_in(page, url, email):

@@ -12,6 +12,7 @@ from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.domain.status import Status
 from changemgmt.domain.windows import parse_bound
 from changemgmt.gcrs.documents import load_document
+from changemgmt.gcrs.impact_lists import flag_impact
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.listing import GcrQuery, GcrSummary, list_gcrs
 from changemgmt.gcrs.present import gcr_document, gcr_text
@@ -66,18 +67,12 @@ def _document(file: str | None, flags: dict[str, Any]) -> dict[str, Any]:
     if flags.get("windows"):
         data["windows"] = list(flags["windows"])  # START/END, as a document may write them
     if flags.get("impacts"):
-        data["impacts"] = [_impact(raw) for raw in flags["impacts"]]
+        data["impacts"] = [flag_impact(raw) for raw in flags["impacts"]]
     contact = {k: flags[f"contact_{k}"] for k in ("name", "email", "phone") if flags.get(f"contact_{k}") is not None}
     if contact:
         given = data.get("contact")
         data["contact"] = {**(given if isinstance(given, dict) else {}), **contact}
     return data
-
-
-def _impact(raw: str) -> dict[str, Any]:
-    service, _, rest = raw.partition(":")
-    level, _, minutes = rest.partition(":")
-    return {"service": service, "impact": level or "OUTAGE", "max_outage_minutes": minutes or None}
 
 
 def _who(app: AppContext) -> Who:

@@ -81,3 +81,10 @@ def check_minimum_notice(
 def needs_emergency_notice(windows: Iterable[Window], *, now: datetime, minimum: timedelta, emergency: bool) -> bool:
     """True when customers must get an `emergency` notice rather than `new`."""
     return emergency or any(w.start - now < minimum for w in windows)
+
+
+def check_cancel_reason(reason: object) -> str:
+    """Why a GCR is cancelled, which the API and the pages require (customers are told)."""
+    if not (isinstance(reason, str) and reason.strip()):
+        raise DomainError("reason", "is required to cancel a GCR: say why")
+    return reason

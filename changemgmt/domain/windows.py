@@ -78,12 +78,44 @@ def _localize(wall: datetime, tz: ZoneInfo, field: str) -> datetime:
     second = wall.replace(tzinfo=tz, fold=1)
     round_trip = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
     if round_trip != wall:
-        raise DomainError(field, f"{wall:%Y-%m-%d %H:%M} does not exist in {tz.key} (clocks spring forward)")
-    if first.utcoffset() != second.utcoffset():
+        before, after = _clock_change(first, second, tz)
         raise DomainError(
-            field, f"{wall:%Y-%m-%d %H:%M} happens twice in {tz.key} (clocks fall back); give the UTC offset"
+            field,
+            f"{wall:%H:%M} on {wall:%Y-%m-%d} does not exist in {tz.key}: "
+            f"clocks jump from {before:%H:%M} to {after:%H:%M}",
+        )
+    if first.utcoffset() != second.utcoffset():
+        before, after = _clock_change(first, second, tz)
+        raise DomainError(
+            field,
+            f"{wall:%H:%M} on {wall:%Y-%m-%d} happens twice in {tz.key}: clocks go back from "
+            f"{before:%H:%M} to {after:%H:%M}; give the UTC offset ({_offset(first)} for the first, "
+            f"{_offset(second)} for the second)",
         )
     return first.astimezone(UTC)
+
+
+def _clock_change(first: datetime, second: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The wall clock just before and just after the change of offset around a time that
+    does not exist or happens twice (`first` and `second`: its two folds)."""
+    early, late = sorted((first.astimezone(UTC), second.astimezone(UTC)))
+    old_offset = early.astimezone(tz).utcoffset()
+    while late - early > timedelta(minutes=1):  # the instant of the change, to the minute
+        middle = early + (late - early) / 2
+        if middle.astimezone(tz).utcoffset() == old_offset:
+            early = middle
+        else:
+            late = middle
+    change = late.replace(second=0, microsecond=0)
+    new_offset = change.astimezone(tz).utcoffset()
+    assert old_offset is not None and new_offset is not None
+    return (change + old_offset).replace(tzinfo=None), (change + new_offset).replace(tzinfo=None)
+
+
+def _offset(value: datetime) -> str:
+    minutes = int(value.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+    sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def utc(value: datetime) -> datetime:

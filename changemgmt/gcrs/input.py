@@ -242,13 +242,14 @@ def _impacts(value: Any) -> tuple[ServiceImpact, ...]:
     problems, impacts = Problems(), []
     for index, item in enumerate(value, start=1):
         with problems.checking():
-            impacts.append(_impact(item, f"impacts[{index}]"))
+            impacts.append(read_impact(item, f"impacts[{index}]"))
     if problems:
         raise _PartlyRead(problems.errors, tuple(impacts))
     return tuple(impacts)
 
 
-def _impact(item: Any, field: str) -> ServiceImpact:
+def read_impact(item: Any, field: str) -> ServiceImpact:
+    """One impact: {service, impact, max_outage_minutes} or a service ID (an outage)."""
     if isinstance(item, str):
         item = {"service": item}
     if not isinstance(item, dict):

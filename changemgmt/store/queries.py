@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.errors import NotFound
 from changemgmt.store.bulk import among
-from changemgmt.store.models import Customer, Event, Gcr, Impact, Service
+from changemgmt.store.models import AuditEntry, Customer, Event, Gcr, Impact, Service
 
 
 def get_gcr(session: Session, number: str) -> Gcr:
@@ -18,6 +18,15 @@ def get_gcr(session: Session, number: str) -> Gcr:
     if gcr is None:
         raise NotFound(f"no GCR {number}")
     return gcr
+
+
+def gcr_version(session: Session, gcr: Gcr) -> str:
+    """'revision.last audit entry id': it changes with every change to the GCR, internal
+    ones (which make no revision) included. The API's ETag and the pages' stale-form check."""
+    last = session.scalar(
+        select(func.max(AuditEntry.id)).where(AuditEntry.entity == "gcr", AuditEntry.entity_key == gcr.number)
+    )
+    return f"{gcr.revision}.{last or 0}"
 
 
 # Whatever writes a GCR's revision or its notices first locks the GCR, then decides from

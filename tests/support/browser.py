@@ -37,6 +37,9 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
     size = page.viewport_size
     page.set_viewport_size(PHONE)
+    # Two animation frames: a frame from another origin (a sandboxed email preview) is
+    # painted at the new width only then; a screenshot taken at once shows it blank.
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     assert_accessible(page)
     page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
     page.set_viewport_size(size)

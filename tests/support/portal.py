@@ -29,17 +29,7 @@ def customer_user(
     """A customer user with `grants`: [(account, Scope), ...], each with `permissions`;
     returns its id."""
     with transaction(db) as session:
-        user = create_user(
-            session,
-            email=email,
-            name=email.split("@")[0],
-            kind=UserKind.CUSTOMER,
-            role=None,
-            time_zone=time_zone,
-            actor="test",
-            now=clock(),
-            password=password,
-        )
+        user = _new_user(session, clock, email, UserKind.CUSTOMER, None, password, time_zone)
         for account, scope in grants:
             grant_access(session, user, account, scope, permissions, "test", clock())
         if default is not None:
@@ -47,6 +37,26 @@ def customer_user(
 
             user.default_enterprise_id = customer_by_account(session, default).id
         return user.id
+
+
+def staff_user(db, clock, email, role, *, password=PASSWORD, time_zone="America/Chicago"):
+    """A change-management user with `role` (a domain.roles.Role); returns its id."""
+    with transaction(db) as session:
+        return _new_user(session, clock, email, UserKind.STAFF, role, password, time_zone).id
+
+
+def _new_user(session, clock, email, kind, role, password, time_zone):
+    return create_user(
+        session,
+        email=email,
+        name=email.split("@")[0],
+        kind=kind,
+        role=role,
+        time_zone=time_zone,
+        actor="test",
+        now=clock(),
+        password=password,
+    )
 
 
 ENTERPRISE, ACCOUNT = Scope.ENTERPRISE, Scope.ACCOUNT

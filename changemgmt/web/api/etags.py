@@ -7,18 +7,15 @@ internal ones (which make no revision) included."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from changemgmt.store.models import AuditEntry, Gcr
+from changemgmt.store.models import Gcr
+from changemgmt.store.queries import gcr_version
 from changemgmt.web.api.problems import ApiProblem
 
 
 def gcr_etag(session: Session, gcr: Gcr) -> str:
-    last = session.scalar(
-        select(func.max(AuditEntry.id)).where(AuditEntry.entity == "gcr", AuditEntry.entity_key == gcr.number)
-    )
-    return f'"{gcr.revision}.{last or 0}"'
+    return f'"{gcr_version(session, gcr)}"'
 
 
 def check_if_match(header: str | None, current: str) -> None:

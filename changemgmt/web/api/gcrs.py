@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from changemgmt.delivery.preview import preview_message
 from changemgmt.domain.errors import DomainError
+from changemgmt.domain.policy import check_cancel_reason
 from changemgmt.domain.status import Status
 from changemgmt.domain.text import one_line
 from changemgmt.gcrs.input import parse_patch
@@ -230,8 +231,8 @@ def _status_request(action: str, data: dict[str, Any]) -> tuple[Status, dict[str
         if not isinstance(tentative, bool):
             raise DomainError("tentative", "must be true or false")
         return (Status.TENTATIVE if tentative else Status.CONFIRMED), _overrides(data)
-    if action == "cancel" and not (isinstance(data.get("reason"), str) and data["reason"].strip()):
-        raise DomainError("reason", "is required to cancel a GCR: say why")
+    if action == "cancel":
+        check_cancel_reason(data.get("reason"))
     targets = {"start": Status.IN_PROGRESS, "complete": Status.COMPLETED, "cancel": Status.CANCELLED}
     return targets[action], {"reason": data.get("reason")}
 

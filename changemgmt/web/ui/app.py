@@ -1,5 +1,5 @@
-"""The browser side as one FastAPI app: sign-in, the customer portal, a placeholder home
-for change managers, and our static files (htmx, the style sheet). create_app (web/app.py)
+"""The browser side as one FastAPI app: sign-in, the customer portal, the change
+manager's pages under /manage/, and our static files (htmx, the style sheet). create_app (web/app.py)
 passes it every request that is not a feed or an operations path. Another app may
 include `ROUTERS` instead, with a `Ui` as `app.state.ui` and `STATIC` mounted."""
 
@@ -19,13 +19,17 @@ from changemgmt.web.ui import (
     manage_admin,
     manage_calendar,
     manage_deliveries,
+    manage_gcr_actions,
+    manage_gcr_edit,
+    manage_gcrs,
     manage_inventory,
+    manage_preview,
     portal,
     portal_contacts,
     portal_users,
     signin,
 )
-from changemgmt.web.ui.context import HERE, Ui, current_user, page, redirect, ui_of
+from changemgmt.web.ui.context import HERE, Ui, redirect
 
 STATIC = HERE / "static"
 manage = APIRouter()
@@ -36,26 +40,21 @@ def home(request: Request) -> Response:
     return redirect(request, "/signin")
 
 
-@manage.get("/manage/")
-def manage_home(request: Request) -> Response:
-    """The change manager's pages are still to come; this one confirms the sign-in."""
-    with ui_of(request).transaction() as session:
-        user = current_user(request, session)
-        if user is None or user.kind != "staff":
-            return redirect(request, "/signin")
-        return page(request, "manage.html", {"title": "Change management", "user": user})
-
-
+# The edit and preview routes come before /manage/gcrs/{number}, which would take "new".
 ROUTERS = (
     signin.router,
     portal.router,
     portal_contacts.router,
     portal_users.router,
-    manage,
+    manage_gcr_edit.router,
+    manage_preview.router,
+    manage_gcr_actions.router,
+    manage_gcrs.router,
     manage_calendar.router,
     manage_deliveries.router,
     manage_inventory.router,
     manage_admin.router,
+    manage,
 )
 
 
