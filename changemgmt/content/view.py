@@ -45,6 +45,9 @@ class CustomerView:
     account: str
     name: str
     time_zone: str  # IANA zone the times are shown in, beside UTC
+    lead_name: str = ""  # the account lead: the customer's own contact at the provider
+    lead_email: str = ""
+    lead_phone: str = ""
 
 
 @dataclass(frozen=True)

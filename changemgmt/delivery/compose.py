@@ -108,9 +108,15 @@ def compose_views(
     customers = {
         c.id: c
         for c in session.execute(
-            select(Customer.id, Customer.account, Customer.name, Customer.time_zone).where(
-                among(Customer.id, {n.customer_id for n in notices})
-            )
+            select(
+                Customer.id,
+                Customer.account,
+                Customer.name,
+                Customer.time_zone,
+                Customer.lead_name,
+                Customer.lead_email,
+                Customer.lead_phone,
+            ).where(among(Customer.id, {n.customer_id for n in notices}))
         )
     }
     services = _services(session, set(customers))
@@ -183,7 +189,14 @@ def _view(notice: NoticeFacts, state, previous, customer, owned, dropped, settin
         emergency=state.emergency,
         revision=notice.revision,
         contact=state.contact or Contact(settings.cm_name, settings.cm_email, settings.cm_phone),
-        customer=CustomerView(customer.account, customer.name, customer.time_zone),
+        customer=CustomerView(
+            customer.account,
+            customer.name,
+            customer.time_zone,
+            customer.lead_name or "",
+            customer.lead_email or "",
+            customer.lead_phone or "",
+        ),
         services=tuple(_line(owned[i.service_id], i) for i in impacts),
         windows=windows,
         issued_at=now,

@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 
 import changemgmt
 from changemgmt.config import Settings
-from changemgmt.content.view import NoticeView, ServiceLine, WindowView, shown_numbers
+from changemgmt.content.view import CustomerView, NoticeView, ServiceLine, WindowView, shown_numbers
 from changemgmt.delivery.headers import header_safe
 from changemgmt.domain.notice import NoticeKind, status_label
 from changemgmt.domain.status import Status
@@ -201,6 +201,13 @@ def _first_day(view: NoticeView) -> str:
     return local_day(first.start, view.customer.time_zone) if first else ""
 
 
+def _lead(customer: CustomerView) -> dict[str, str] | None:
+    """The customer's account lead, when it has one (named under Questions)."""
+    if not (customer.lead_name or customer.lead_email):
+        return None
+    return {"name": customer.lead_name, "email": customer.lead_email, "phone": customer.lead_phone}
+
+
 def notice_context(
     view: NoticeView, *, provider_name: str, organisation: str | None = None, feed: Mapping[str, str] | None = None
 ) -> dict:
@@ -235,6 +242,7 @@ def notice_context(
         },
         "feed": dict(feed) if feed else None,
         "contact": {"name": view.contact.name, "email": view.contact.email, "phone": view.contact.phone},
+        "lead": _lead(view.customer),
         "windows": [
             _window(w, zone, numbers[w.number], len(numbers) > 1) for w in sorted(view.windows, key=lambda w: w.number)
         ],
