@@ -3,7 +3,7 @@ to a loopback SendGrid, against the floor of rendering the same notices.
 
     .venv/bin/python bench/fanout.py --pg-url postgresql://postgres@127.0.0.1:5432/cm_fanout
         [--customers 20000 --services 100000 --contacts 40000] [--small 4] [--windows 1]
-        [--batch 250 --concurrency 8] [--transport sendgrid|keepalive] [--profile DIR]
+        [--batch 250 --concurrency N] [--transport sendgrid|keepalive] [--profile DIR]
 
 With a database in the URL, everything in that database is dropped and rebuilt; with none
 (`postgresql://postgres@127.0.0.1:5432/`), the bench creates `cm_fanout_<pid>` and drops it
@@ -173,7 +173,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=4, help="The small run is this many times smaller (0: none).")
     parser.add_argument("--windows", type=int, default=1, help="Windows of the GCR.")
     parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="Worker batch size.")
-    parser.add_argument("--concurrency", type=int, default=8, help="Worker send threads.")
+    parser.add_argument("--concurrency", type=int, help="Worker send threads (default: SEND_CONCURRENCY's).")
     parser.add_argument(
         "--transport",
         choices=("sendgrid", "keepalive"),

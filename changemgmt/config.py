@@ -188,7 +188,7 @@ class Settings:
     heartbeat_timeout_seconds: float = 20.0  # also: a silent worker's deliveries are taken back
     # A worker sends this many deliveries at once (its send threads); a worker killed
     # mid-send re-sends at most this many after the restart.
-    send_concurrency: int = 8
+    send_concurrency: int = 32
     # On SIGTERM a worker stops claiming, lets its sends in flight finish for up to this
     # long, records them, puts back what it claimed and never sent, and exits.
     worker_grace_seconds: float = 10.0
@@ -272,7 +272,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         event_retention_days=_positive_int("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS", "180")),
         heartbeat_seconds=_seconds("HEARTBEAT_SECONDS", env.get("HEARTBEAT_SECONDS", "5")),
         heartbeat_timeout_seconds=_seconds("HEARTBEAT_TIMEOUT_SECONDS", env.get("HEARTBEAT_TIMEOUT_SECONDS", "20")),
-        send_concurrency=max(1, _positive_int("SEND_CONCURRENCY", env.get("SEND_CONCURRENCY", "8"))),
+        send_concurrency=max(1, _positive_int("SEND_CONCURRENCY", env.get("SEND_CONCURRENCY", "32"))),
         worker_grace_seconds=_seconds("WORKER_GRACE_SECONDS", env.get("WORKER_GRACE_SECONDS", "10")),
         sendgrid_webhook_public_keys=_public_keys(env.get("SENDGRID_WEBHOOK_PUBLIC_KEYS", "")),
         sendgrid_webhook_max_age=timedelta(

@@ -184,7 +184,7 @@ def deliver(
     home: str,
     sendgrid_host: str,
     batch: int,
-    concurrency: int,
+    concurrency: int | None,
     profile: str | None = None,
     transport: str = "sendgrid",
 ) -> dict:

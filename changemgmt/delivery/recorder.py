@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from changemgmt.delivery.claim import abandon, put_back
 from changemgmt.delivery.outcomes import Outcome, record_outcomes
@@ -162,16 +162,18 @@ class Recorder:
                     # the disk makes them cheap. A server crash (not a restart, not a
                     # killed worker) may then lose the last fraction of a second of
                     # outcomes: those deliveries are sent again, never lost.
-                    session.execute(text("SET LOCAL synchronous_commit = off"))
-                    # Each statement here looks up a handful of rows by key. Statistics
+                    # Each statement here then looks up a handful of rows by key. Statistics
                     # taken mid fan-out can make a state filter look selective enough to
                     # scan the whole table instead, on every write (bench/fanout.py).
-                    session.execute(text("SET LOCAL enable_seqscan = off"))
+                    session.connection().exec_driver_sql(
+                        "SET LOCAL synchronous_commit = off; SET LOCAL enable_seqscan = off"
+                    )
                 now = self.clock()
                 if group.outcomes:
                     record_outcomes(session, group.outcomes, now, self.give_up_after, self.rng)
                 connection = session.connection()
-                put_back(connection, group.put_back, self.worker)
+                if group.put_back:
+                    put_back(connection, group.put_back, self.worker)
                 for reason in {r for _, r in group.abandoned}:
                     ids = [d for d, r in group.abandoned if r == reason]
                     abandon(connection, ids, self.worker, now, reason)

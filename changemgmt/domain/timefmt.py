@@ -55,7 +55,12 @@ def _local_and_utc(utc: datetime, zone_name: str) -> str:
 
 def local_day(instant: datetime, zone_name: str) -> str:
     """'Tue 1 Dec 2026': the day `instant` falls on in the zone."""
-    return _day(require_aware(instant).astimezone(ZoneInfo(zone_name)))
+    return _local_day(require_aware(instant).astimezone(UTC), zone_name)
+
+
+@lru_cache(maxsize=4096)
+def _local_day(utc: datetime, zone_name: str) -> str:
+    return _day(utc.astimezone(ZoneInfo(zone_name)))
 
 
 def utc_text(instant: datetime) -> str:

@@ -64,8 +64,9 @@ def update_rows(
         return
     names = [name for name in rows[0] if name not in match]
     if is_postgres(session.get_bind()):
-        statement, parameters = _json_update(session, table, rows, match, names, only, constants)
-        session.execute(statement, parameters)
+        sql, parameters = _json_update(session, table, rows, match, names, only, constants)
+        session.flush()  # as session.execute would (autoflush): the ORM's pending rows first
+        session.connection().exec_driver_sql(sql, parameters)
         return
     statement = (
         update(table)
@@ -80,18 +81,29 @@ def update_rows(
     )
 
 
-def _json_update(session: Session, table: Table, rows, match, names, only, constants):
-    settings = [f"{name} = v.{name}" for name in names] + [f"{name} = :k_{name}" for name in constants]
+def _json_update(session: Session, table: Table, rows, match, names, only, constants) -> tuple[str, dict]:
+    """The UPDATE as driver-level SQL and its parameters: it runs once per few outcomes a
+    worker records, where building and compiling a SQLAlchemy statement each time cost
+    more than the database did."""
+    settings = [f"{name} = v.{name}" for name in names] + [f"{name} = %(k_{name})s" for name in constants]
     conditions = [f"{table.name}.{name} = v.{name}" for name in match]
-    conditions += [f"{table.name}.{name} = :w_{name}" for name in only]
+    conditions += [f"{table.name}.{name} = %(w_{name})s" for name in only]
     # PostgreSQL guesses 100 rows for any recordset: for the few rows a worker records at a
     # time it then hashes them and scans the whole table (a fan-out of 20,000 slowed to a
     # fifth). The LIMIT tells it how many there are, so it looks each one up by index.
-    rowset = f"(SELECT * FROM {_recordset(table)} LIMIT {len(rows):d})"
+    rowset = f"(SELECT * FROM {_recordset(table, '%(rows)s')} LIMIT {len(rows):d})"
     sql = f"UPDATE {table.name} SET {', '.join(settings)} FROM {rowset} AS v WHERE {' AND '.join(conditions)}"
-    typed = [bindparam(f"k_{name}", value, type_=table.c[name].type) for name, value in constants.items()]
-    typed += [bindparam(f"w_{name}", value, type_=table.c[name].type) for name, value in only.items()]
-    return text(sql).bindparams(*typed), {"rows": _rows_json(session, table, rows, [*match, *names])}
+    dialect = session.get_bind().dialect
+    parameters = {f"k_{name}": _bound(table, name, value, dialect) for name, value in constants.items()}
+    parameters |= {f"w_{name}": _bound(table, name, value, dialect) for name, value in only.items()}
+    parameters["rows"] = _rows_json(session, table, rows, [*match, *names])
+    return sql, parameters
+
+
+def _bound(table: Table, name: str, value, dialect):
+    """`value` as the column's type hands it to the driver."""
+    processor = table.c[name].type.bind_processor(dialect)
+    return processor(value) if processor else value
 
 
 def _values_insert(table: Table, conflict, update, returning):
@@ -116,9 +128,9 @@ def _json_insert(session: Session, table: Table, rows, conflict, update, returni
     return text(sql), {"rows": _rows_json(session, table, rows, names)}
 
 
-def _recordset(table: Table) -> str:
-    """The :rows parameter as rows of the table's type (absent fields are NULL)."""
-    return f"json_populate_recordset(NULL::{table.name}, CAST(:rows AS JSON))"
+def _recordset(table: Table, placeholder: str = ":rows") -> str:
+    """The rows parameter as rows of the table's type (absent fields are NULL)."""
+    return f"json_populate_recordset(NULL::{table.name}, CAST({placeholder} AS JSON))"
 
 
 def _rows_json(session: Session, table: Table, rows, names) -> str:
