@@ -110,7 +110,14 @@ class Worker:
         self.sends = SendThreads(self.concurrency)
         # The database side (claim, load) runs here, beside the rendering; the recorder writes outcomes.
         self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
-        self.recorder = Recorder(self.engine, self.name, self.clock, self.settings.give_up_after, self.rng)
+        self.recorder = Recorder(
+            self.engine,
+            self.name,
+            self.clock,
+            self.settings.give_up_after,
+            self.rng,
+            group_target=max(1, self.concurrency // 2),
+        )
         # Revisions never change: parse each once for all batches, not once per batch.
         self.revisions = RevisionCache(maxsize=4)
         self._permits = threading.Semaphore(self.concurrency)  # sent or sending, and not recorded
