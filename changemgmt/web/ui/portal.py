@@ -151,14 +151,11 @@ def portal_calendar(request: Request, root: str, view: str | None = None, start:
     """The same maintenance as the list, laid out on the days of a week or a month."""
     ui = ui_of(request)
     with ui.transaction() as session:
-        user = _user(request, session)
-        if user is None:
-            return _signin(request)
-        try:
-            context, customer = _context(session, user, root)
-        except _Denied:
-            return not_found(request)
-        frame = {**_frame(session, user, context, customer), "title": "Maintenance calendar"}
+        portal = portal_for(request, session, root)
+        if isinstance(portal, Response):
+            return portal
+        user, context, customer = portal.user, portal.context, portal.root
+        frame = {**portal.frame(session), "title": "Maintenance calendar"}
         today = calendar.today_in(ui.clock(), user.time_zone)
         try:
             period = calendar.parse_period(view, start, today)
