@@ -12,7 +12,7 @@ from sqlalchemy import select
 from changemgmt.store import models
 from changemgmt.store.db import transaction
 from support.feeds import GCR
-from support.portal import ACCOUNT, ENTERPRISE, csrf_of, customer_user, portal_server, signed_in_client
+from support.portal import ACCOUNT, ENTERPRISE, PASSWORD, csrf_of, customer_user, portal_server, signed_in_client
 
 GLOBEX_ONLY = {
     "number": "GCR-2001",
@@ -178,3 +178,29 @@ def test_a_gcr_over_several_of_the_enterprises_accounts_is_one_entry_a_window(ur
     client = signed_in_client(url, "ops@acme.example")
     page = client.get("/portal/ENT-100/calendar", params={"start": "2026-12-04"}).text
     assert page.count('href="/portal/ENT-100/gcrs/GCR-1005"') == 1 and "2 accounts: ACC-1001, ACC-1005" in page
+
+
+def test_signing_in_from_a_page_returns_to_it_and_never_leaves_the_site(url, db, clock):
+    stranger = httpx.Client(base_url=url)
+    sent = stranger.get("/portal/ENT-100/gcrs/GCR-1001")
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/signin?next=/portal/ENT-100/gcrs/GCR-1001"
+    form = stranger.get(sent.headers["location"]).text
+    assert 'name="next" value="/portal/ENT-100/gcrs/GCR-1001"' in form
+    signed_in = stranger.post(
+        "/signin",
+        data={
+            "email": "ops@acme.example",
+            "password": PASSWORD,
+            "csrf": csrf_of(form),
+            "next": "/portal/ENT-100/gcrs/GCR-1001",
+        },
+    )
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/portal/ENT-100/gcrs/GCR-1001"
+    for hostile in ("https://evil.example/portal/", "//evil.example/portal/", "/portal/\\evil", "/manage/gcrs"):
+        client = httpx.Client(base_url=url)
+        form = client.get("/signin").text
+        reply = client.post(
+            "/signin", data={"email": "ops@acme.example", "password": PASSWORD, "csrf": csrf_of(form), "next": hostile}
+        )
+        assert reply.status_code == 303 and reply.headers["location"] == "/portal/", hostile

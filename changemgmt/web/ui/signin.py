@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from changemgmt.domain.errors import DomainError
@@ -28,13 +28,23 @@ def home_of(kind: str) -> str:
     return "/portal/" if kind == UserKind.CUSTOMER.value else "/manage/"
 
 
+def landing(kind: str, wanted: str) -> str:
+    """Where a user lands after signing in: the page it was sent to sign in from
+    (`wanted`, the `next` of the sign-in link), when that is a page of its own part of the
+    site; else its home. Never another site: only a path under the user's home."""
+    home = home_of(kind)
+    if wanted.startswith(home) and "//" not in wanted and "\\" not in wanted and len(wanted) <= 2000:
+        return wanted
+    return home
+
+
 @router.get("/signin")
-def signin_form(request: Request) -> Response:
+def signin_form(request: Request, wanted: str = Query("", alias="next")) -> Response:
     with ui_of(request).transaction() as session:
         user = current_user(request, session)
         if user is not None:
-            return redirect(request, home_of(user.kind))
-    return page(request, "signin.html", {"title": "Sign in", "error": None, "email": ""})
+            return redirect(request, landing(user.kind, wanted))
+    return page(request, "signin.html", {"title": "Sign in", "error": None, "email": "", "next": wanted[:2000]})
 
 
 @router.post("/signin")
@@ -50,11 +60,12 @@ async def signin(request: Request) -> Response:
         try:
             user = sign_in(session, email, fields.get("password", ""), address, ui.clock())
             start_session(request, sessions.signed_in(user.id, user.session_epoch, ui.clock()))
-            home = home_of(user.kind)
+            home = landing(user.kind, fields.get("next", ""))
         except SignInRefused as exc:
             error = exc.message  # the attempt is recorded: the transaction commits
     if error is not None:
-        return page(request, "signin.html", {"title": "Sign in", "error": error, "email": email[:254]}, 401)
+        shown = {"title": "Sign in", "error": error, "email": email[:254], "next": fields.get("next", "")[:2000]}
+        return page(request, "signin.html", shown, 401)
     return redirect(request, home)
 
 
