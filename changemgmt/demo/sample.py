@@ -155,6 +155,21 @@ def _locations() -> Iterator[dict[str, str]]:
             }
 
 
+# The provider's account leads, each the single point of contact of a share of the
+# accounts (assigned in turn, not drawn: the sample's random draws stay as they were).
+LEADS = (
+    ("Dana Whitfield", "dana.whitfield@example.net", "+1 214 555 0142"),
+    ("Marcus Oyelaran", "marcus.oyelaran@example.net", "+1 312 555 0178"),
+    ("Priya Raman", "priya.raman@example.net", "+1 415 555 0136"),
+    ("Sofia Lindqvist", "sofia.lindqvist@example.net", "+1 646 555 0191"),
+)
+
+
+def _lead(number: int) -> dict[str, str]:
+    name, email, phone = LEADS[number % len(LEADS)]
+    return {"lead_name": name, "lead_email": email, "lead_phone": phone}
+
+
 def _customers(rng: random.Random, count: int) -> Iterator[dict[str, str]]:
     enterprises = max(1, count // 15)
     for number in range(1, enterprises + 1):
@@ -165,6 +180,7 @@ def _customers(rng: random.Random, count: int) -> Iterator[dict[str, str]]:
             "parent_account": "",
             "time_zone": city[3],
             "active": "true",
+            **_lead(number),
         }
     for number in range(1, count - enterprises + 1):
         city = rng.choice(CITIES)
@@ -175,6 +191,7 @@ def _customers(rng: random.Random, count: int) -> Iterator[dict[str, str]]:
             "parent_account": parent,
             "time_zone": city[3],
             "active": "false" if rng.random() < 0.02 else "true",
+            **_lead(number),
         }
 
 
