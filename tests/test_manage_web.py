@@ -5,7 +5,9 @@ without the session's CSRF token refused."""
 
 from __future__ import annotations
 
+import email
 import re
+from email import policy
 
 import httpx
 import pytest
@@ -271,13 +273,30 @@ def test_an_admin_creates_a_key_shown_once_and_revokes_it(as_, db):
     assert "Role: must be one of" in again.text
 
 
-def test_an_admin_creates_a_user_whose_invitation_link_works(as_, url):
+def test_an_admin_creates_a_user_whose_invitation_is_emailed_and_can_send_it_again(as_, url, settings):
     client = as_("admin")
     data = {"email": "Nina@CM.example", "name": "Nina", "role": "viewer", "time_zone": "Europe/Paris"}
     reply = post_form(client, "/manage/admin", "/manage/admin/users", data)
+    assert "It was emailed to them through file" in reply.text
     link = re.search(r'id="invitation" class="url" type="text" readonly value="([^"]+)"', reply.text).group(1)
+    assert [link] == _invitation_links(settings, "nina@cm.example")
     invitation = client.get(link.replace("http://localhost:8000", url))
     assert invitation.status_code == 200 and "nina@cm.example" in invitation.text
+    again = post_form(client, "/manage/admin", "/manage/admin/users/nina@cm.example/invite", {})
+    assert again.status_code == 200 and "A new invitation for nina@cm.example" in again.text
+    assert len(_invitation_links(settings, "nina@cm.example")) == 2
+    assert as_("viewer").post("/manage/admin/users/nina@cm.example/invite", data={}).status_code == 403
+    assert post_form(client, "/manage/admin", "/manage/admin/users/nobody@cm.example/invite", {}).status_code == 404
+
+
+def _invitation_links(settings, address: str) -> list[str]:
+    """The links of the invitation emails the file transport wrote to `address`."""
+    links = []
+    for path in sorted(settings.outbox_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        if message["To"].addresses[0].addr_spec == address:
+            links += re.findall(r"http://\S+/invitation/\S+", message.get_body(("plain",)).get_content())
+    return links
 
 
 def test_a_bad_new_user_names_every_field(as_, db):

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import email
+import logging
 import socket
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every connection at INFO; a client hanging up is what the tests do.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass

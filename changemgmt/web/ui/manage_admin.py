@@ -1,6 +1,7 @@
 """/manage/admin (role admin): API keys (list, create, showing the secret once, revoke:
-web.api.keys, as `changemgmt keys`) and change-management users (list, create with an
-invitation link, disable: users.accounts and users.invites, as `changemgmt users`)."""
+web.api.keys, as `changemgmt keys`) and change-management users (list, create and
+invite by email, invite again, disable: users.accounts and users.invitations, as
+`changemgmt users`)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from changemgmt.domain.errors import DomainError, NotFound, Problems
 from changemgmt.domain.roles import Role, check_role
 from changemgmt.domain.windows import zone
 from changemgmt.store.models import User
 from changemgmt.users.accounts import UserKind, create_user, disable_user, get_user, normal_email
-from changemgmt.users.invites import invitation_token, invitation_url
+from changemgmt.users.invitations import Invitation, email_invitation
 from changemgmt.web.api.keys import create_key, list_keys, revoke_key
 from changemgmt.web.ui.context import Ui, not_found, page, redirect, refused, ui_of
 from changemgmt.web.ui.staff import answering, staff_form, staff_user
@@ -42,7 +44,10 @@ def admin_page(request: Request, done: str = "") -> Response:
         return _shown(request, session, user, {"message": _DONE.get(done)})
 
 
-_DONE = {"revoked": "The key was revoked.", "disabled": "The user was disabled; its sessions have ended."}
+_DONE = {
+    "revoked": "The key was revoked.",
+    "disabled": "The user was disabled; its sessions have ended.",
+}
 
 
 def _shown(request: Request, session: Session, user: User, extra: dict[str, Any], status: int = 200) -> Response:
@@ -62,6 +67,7 @@ def _shown(request: Request, session: Session, user: User, extra: dict[str, Any]
         "message": None,
         "new_key": None,
         "invitation": None,
+        "created": False,
         **extra,
     }
     return page(request, "manage_admin.html", context, status)
@@ -102,8 +108,36 @@ async def new_user(request: Request) -> Response:
             made = _create_staff(session, fields, user.email, ui)
         except DomainError as exc:
             return _shown(request, session, user, {"user_form": fields, "user_problems": _by_field(exc)}, 422)
-        url = invitation_url(ui.settings, invitation_token(ui.settings, made, ui.clock()))
-        return _shown(request, session, user, {"invitation": {"email": made.email, "url": url}})
+        address, admin = made.email, user.email
+    invitation = await _invite(ui, address, admin)
+    with _as_admin(request) as (ui, session, user):
+        return _shown(request, session, user, {"invitation": invitation, "created": True})
+
+
+@router.post("/users/{email}/invite")
+@answering
+async def invite_again(request: Request, email: str) -> Response:
+    await staff_form(request)
+    with _as_admin(request) as (ui, session, user):
+        try:
+            target = get_user(session, email)
+        except NotFound:
+            return not_found(request)
+        if target.kind != UserKind.STAFF.value:
+            return not_found(request)
+        address, admin = target.email, user.email
+    try:
+        invitation = await _invite(ui, address, admin)
+    except DomainError as exc:  # disabled meanwhile
+        return refused(request, exc.message)
+    with _as_admin(request) as (ui, session, user):
+        return _shown(request, session, user, {"invitation": invitation, "created": False})
+
+
+async def _invite(ui: Ui, email: str, actor: str) -> Invitation:
+    """Emails the user an invitation through the configured transport (recorded in the
+    audit trail, sent or not), off the event loop: the send waits on the mail server."""
+    return await run_in_threadpool(email_invitation, ui.db, ui.settings, email, actor, ui.clock())
 
 
 def _create_staff(session: Session, fields: dict[str, str], actor: str, ui: Ui) -> User:
