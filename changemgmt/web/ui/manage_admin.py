@@ -119,11 +119,8 @@ async def new_user(request: Request) -> Response:
 async def invite_again(request: Request, email: str) -> Response:
     await staff_form(request)
     with _as_admin(request) as (ui, session, user):
-        try:
-            target = get_user(session, email)
-        except NotFound:
-            return not_found(request)
-        if target.kind != UserKind.STAFF.value:
+        target = _user_named(session, email)
+        if target is None or target.kind != UserKind.STAFF.value:
             return not_found(request)
         address, admin = target.email, user.email
     try:
@@ -132,6 +129,13 @@ async def invite_again(request: Request, email: str) -> Response:
         return refused(request, exc.message)
     with _as_admin(request) as (ui, session, user):
         return _shown(request, session, user, {"invitation": invitation, "created": False})
+
+
+def _user_named(session: Session, email: str) -> User | None:
+    try:
+        return get_user(session, email)
+    except NotFound:
+        return None
 
 
 async def _invite(ui: Ui, email: str, actor: str) -> Invitation:
@@ -168,9 +172,8 @@ def _create_staff(session: Session, fields: dict[str, str], actor: str, ui: Ui) 
 async def disable(request: Request, email: str) -> Response:
     await staff_form(request)
     with _as_admin(request) as (ui, session, user):
-        try:
-            target = get_user(session, email)
-        except NotFound:
+        target = _user_named(session, email)
+        if target is None:
             return not_found(request)
         if target.id == user.id:
             return refused(request, "You cannot disable your own sign-in; ask another admin.")
