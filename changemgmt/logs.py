@@ -34,12 +34,9 @@ NOT_FIELDS = [*RESERVED_ATTRS, "color_message"]
 # Libraries whose INFO lines say nothing an operator acts on: alembic's per-migration
 # notes, and APScheduler's line for every job added, run and finished (one every few
 # seconds); their warnings and errors still show.
-# httpx logs every request at INFO (a line per send at fan-out rates); httpcore its traffic at DEBUG.
 QUIETER = {
     "alembic": logging.WARNING,
     "apscheduler": logging.WARNING,
-    "httpx": logging.WARNING,
-    "httpcore": logging.WARNING,
 }
 
 
