@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import email
 import json
+import sys
 from email import policy
 
 import pytest
 import yaml
 from sqlalchemy import func, select
 
+from changemgmt.delivery.worker import SWITCH_INTERVAL
 from changemgmt.store import models
 from changemgmt.store.db import transaction
 from world import build_world
@@ -220,3 +222,14 @@ def test_preview_of_a_draft_shows_what_publishing_it_now_would_send(run, world, 
     run("gcr", "publish", "GCR-8001")
     assert "--tentative" in run("preview", "GCR-8001", "--account", "ACC-2002", "--tentative", expect=1)
     assert "Status: Confirmed" in preview()[1]
+
+
+def test_a_worker_process_hands_the_gil_on_within_a_millisecond(run, world):
+    """Its send threads and recorder, woken by the network, wait at most that for the renderer."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # Python's default
+    try:
+        run("worker", "--once")
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) and SWITCH_INTERVAL < 0.005
+    finally:
+        sys.setswitchinterval(before)

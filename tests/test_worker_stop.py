@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from changemgmt.delivery.claim import claim_due
+from changemgmt.delivery.render import Renderer
 from changemgmt.delivery.transports import InMemoryTransport
 from changemgmt.delivery.worker import Worker
 from changemgmt.jobs.leases import Leases
@@ -104,6 +105,31 @@ def test_a_stop_records_the_send_in_flight_and_puts_back_at_once_what_was_never_
     assert [a[1:] for a in attempts(db)] == [(1, "sent")]
     with db() as session:
         assert session.scalar(select(models.Delivery.claimed_by).where(models.Delivery.state == "pending")) is None
+
+
+def test_while_every_send_permit_is_taken_the_next_message_is_rendered_and_given_back_unsent_on_a_stop(
+    desk, engine, settings, clock, db, held
+):
+    rendered = []
+
+    class CountingRenderer(Renderer):
+        def render(self, view, **kwargs):
+            rendered.append(view.notice_id)
+            return super().render(view, **kwargs)
+
+    worker = Worker(engine, held, settings, clock, concurrency=1, grace=5, renderer=CountingRenderer())
+    desk.publish({**GCR, "impacts": [*GCR["impacts"], {"service": "INIT-ETH-9"}]})  # three customers
+    stop = threading.Event()
+    draining = in_thread(lambda: worker.drain(stop))
+    assert held.started.acquire(timeout=10)
+    eventually(lambda: len(rendered) == 3)  # all rendered while the one permit is held by the first send
+    assert len(held.sent) == 0
+    stop.set()
+    held.gate.set()
+    draining.join(10)
+    worker.close()
+    # Rendered ahead, never sent: put back as if never claimed.
+    assert sorted(states(db).values()) == [("pending", 0), ("pending", 0), ("sent", 1)]
 
 
 def test_a_send_still_hanging_at_the_end_of_the_grace_period_is_abandoned_and_due_again(

@@ -31,7 +31,7 @@ from changemgmt.delivery.compose import NoticeFacts, RevisionCache, compose_view
 from changemgmt.delivery.message import build_email, change_management, sendgrid_body
 from changemgmt.delivery.render import Renderer
 from changemgmt.delivery.transports.sendgrid import SendGridTransport
-from changemgmt.delivery.worker import Worker
+from changemgmt.delivery.worker import Worker, favour_waiting_threads
 from changemgmt.domain.states import DeliveryState, NoticeState
 from changemgmt.domain.status import Status
 from changemgmt.gcrs.input import parse_patch
@@ -193,6 +193,7 @@ def deliver(
     kind = SendGridTransport if transport == "sendgrid" else KeepAliveSendGrid
     transport = kind(settings.sendgrid_api_key, settings.sendgrid_api_host)
     worker = Worker(engine, transport, settings, lambda: datetime.now(UTC), batch_size=batch, concurrency=concurrency)
+    favour_waiting_threads()  # as the worker and serve commands do
     started_rss, cpu = memory_kib("VmRSS"), os.times()
     started = time.perf_counter()
     with profiled(profile):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.delivery.preview import preview_message
 from changemgmt.delivery.transports import make_transport
-from changemgmt.delivery.worker import BATCH_SIZE, Worker
+from changemgmt.delivery.worker import BATCH_SIZE, Worker, favour_waiting_threads
 from changemgmt.domain.notice import NoticeKind
 from changemgmt.domain.states import NoticeState
 from changemgmt.domain.windows import parse_instant
@@ -79,6 +79,7 @@ def worker_command(
     clock = (lambda: _at(app, at)) if at else app.now
     sessions = app.session_factory()  # the schema must be current: else one line, and exit 1
     heartbeat = Heartbeat(app.engine, "worker", clock, app.settings.heartbeat_seconds)
+    favour_waiting_threads()
     worker = Worker(
         app.engine,
         make_transport(app.settings),

@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from changemgmt.cli.context import AppContext, user_errors
 from changemgmt.delivery.transports import make_transport
-from changemgmt.delivery.worker import Worker
+from changemgmt.delivery.worker import Worker, favour_waiting_threads
 from changemgmt.jobs.clock import Clock
 from changemgmt.jobs.heartbeat import Heartbeat
 from changemgmt.jobs.worker_loop import run_rounds
@@ -33,6 +33,7 @@ def serve_command(app: AppContext, host: str, port: int, idle: float) -> None:
     upgrade(app.engine)
     app.session_factory()
     heartbeat = Heartbeat(app.engine, "serve", app.now, app.settings.heartbeat_seconds)
+    favour_waiting_threads()
     clock = Clock(app.engine, app.settings, app.now, BackgroundScheduler, heartbeat=heartbeat)
     worker = Worker(app.engine, make_transport(app.settings), app.settings, app.now, name=heartbeat.id)
     stop = threading.Event()

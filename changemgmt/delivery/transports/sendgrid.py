@@ -1,20 +1,18 @@
-"""SendGrid v3 Mail Send over urllib3, through its public API: one request per customer
-notice, kept-alive connections shared by the worker's send threads, a timeout on every
-call, and errors sorted by what retrying can do (SPEC §6, STANDARDS C17-C30).
+"""SendGrid v3 Mail Send through its public API: one request per customer notice,
+kept-alive connections shared by the worker's send threads (transports.keepalive), a
+timeout on every call, and errors sorted by what retrying can do (SPEC §6, STANDARDS
+C17-C30).
 
-urllib3 never sends a request twice here: retries are off (`retries=False`), and it
-checks a pooled connection is still open before writing to it (a connection the server
-closed while idle is replaced before anything is sent). So what happens to each request
-is known to the worker, which alone decides to try again:
+A request is never sent twice here: nothing retries on its own, and a pooled connection
+is checked still open before it is written to (a connection the server closed while idle
+is replaced before anything is sent). So what happens to each request is known to the
+worker, which alone decides to try again:
 
 - no connection (refused, DNS, connect timeout): nothing was sent; an outage;
 - sent, then no answer (read timeout, connection dropped): `unknown`, the provider may
   have it (SendGrid has no idempotency key, STANDARDS C22);
 - 2xx: taken; 429: wait for its reset; 5xx: an outage; other 4xx: permanent, unless the
   error names recipients (`personalizations.N.to.0.email`): those fail alone.
-
-urllib3 rather than httpx: with a worker's 32 send threads sharing one core, httpx's
-pool spent a millisecond of CPU per request, urllib3's a quarter of that (bench/fanout.py).
 """
 
 from __future__ import annotations
@@ -24,18 +22,15 @@ import re
 import time
 from collections.abc import Callable
 from http import HTTPStatus
-from urllib.parse import urlsplit
-
-import urllib3
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 
 from changemgmt.delivery.mail import Mail
 from changemgmt.delivery.message import OutgoingMessage, sendgrid_body
 from changemgmt.delivery.transports.base import SendError, SendResult
+from changemgmt.delivery.transports.keepalive import Answer, KeptAlive, NoAnswer, Unreachable
 
 DEFAULT_TIMEOUT = 10.0
 MAIL_SEND = "/v3/mail/send"
-# A worker's send threads share the pool; more than it has threads never wait for one.
+# Idle connections kept: a worker's send threads share them (SEND_CONCURRENCY, 32 by default).
 MAX_CONNECTIONS = 32
 _RECIPIENT_FIELD = re.compile(r"personalizations\.(\d+)\.(?:to|cc|bcc)(?:\.\d+)?(?:\.email)?$")
 
@@ -48,12 +43,8 @@ class SendGridTransport:
     ) -> None:
         self.timeout = timeout
         self._clock = clock
-        self._path = urlsplit(host).path.rstrip("/") + MAIL_SEND  # a host given with a path prefix keeps it
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-        # block=True: a thread beyond MAX_CONNECTIONS waits for a connection rather than opening one more.
-        self._pool = urllib3.connection_from_url(
-            host, maxsize=MAX_CONNECTIONS, block=True, retries=False, timeout=urllib3.Timeout(timeout)
-        )
+        self._connections = KeptAlive(host, timeout=timeout, keep=MAX_CONNECTIONS)
 
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
@@ -71,33 +62,24 @@ class SendGridTransport:
             return SendResult(provider_message_id=response.headers.get("X-Message-Id"))
         raise http_error(response, None, self._clock())
 
-    def _post(self, body: dict) -> urllib3.BaseHTTPResponse:
+    def _post(self, body: dict) -> Answer:
         try:
-            return self._pool.urlopen(
-                "POST",
-                self._path,
-                body=json.dumps(body).encode("utf-8"),
-                headers=self._headers,
-                retries=False,
-                redirect=False,
-            )
-        except (NewConnectionError, ConnectTimeoutError) as exc:
-            raise SendError(f"SendGrid unreachable: {_said(exc)}", permanent=False, outage=True) from exc
-        except HTTPError as exc:
-            # Whatever else failed did so once the request could have been written: a
-            # failed write cannot be told from a lost answer, so both are unknown.
+            return self._connections.post(MAIL_SEND, json.dumps(body).encode("utf-8"), self._headers)
+        except Unreachable as exc:
+            raise SendError(f"SendGrid unreachable: {exc}", permanent=False, outage=True) from exc
+        except NoAnswer as exc:
             raise SendError(
-                f"no answer from SendGrid after the request was sent ({_said(exc)}): it may have been taken",
+                f"no answer from SendGrid after the request was sent ({exc}): it may have been taken",
                 permanent=False,
                 unknown=True,
                 outage=True,
             ) from exc
 
     def close(self) -> None:
-        self._pool.close()
+        self._connections.close()
 
 
-def http_error(response: urllib3.BaseHTTPResponse, message: OutgoingMessage | None, now: float) -> SendError:
+def http_error(response: Answer, message: OutgoingMessage | None, now: float) -> SendError:
     """429 and 5xx are outages worth waiting out (429 until its reset); a 4xx naming some
     of a notice's recipients refuses those alone; any other 4xx is permanent (None: a
     transactional mail, its one recipient is the whole of it)."""
@@ -115,7 +97,7 @@ def http_error(response: urllib3.BaseHTTPResponse, message: OutgoingMessage | No
     return SendError(detail, permanent=True, status=status, refused=refused)
 
 
-def _reason(response: urllib3.BaseHTTPResponse) -> str:
+def _reason(response: Answer) -> str:
     try:
         return response.reason or HTTPStatus(response.status).phrase
     except ValueError:
@@ -133,7 +115,7 @@ def _refused(errors: list[tuple[str | None, str]], message: OutgoingMessage) -> 
     return refused
 
 
-def _retry_after(response: urllib3.BaseHTTPResponse, now: float) -> float | None:
+def _retry_after(response: Answer, now: float) -> float | None:
     reset = response.headers.get("X-RateLimit-Reset")
     try:
         return max(0.0, float(reset) - now) if reset else None
@@ -141,14 +123,10 @@ def _retry_after(response: urllib3.BaseHTTPResponse, now: float) -> float | None
         return None
 
 
-def _errors(response: urllib3.BaseHTTPResponse) -> list[tuple[str | None, str]]:
+def _errors(response: Answer) -> list[tuple[str | None, str]]:
     """The (field, message) pairs of SendGrid's error body (never the request itself)."""
     try:
-        errors = json.loads(response.data).get("errors", [])
+        errors = json.loads(response.body).get("errors", [])
         return [(e.get("field"), str(e.get("message"))) for e in errors if isinstance(e, dict)]
     except (ValueError, AttributeError, TypeError):
         return []
-
-
-def _said(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
