@@ -9,14 +9,17 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from changemgmt.config import Settings
-from changemgmt.feeds.feed_tokens import SealError
+from changemgmt.feeds.feed_tokens import SealError, unseal
 from changemgmt.feeds.rebuilds import request_feed_rebuilds
-from changemgmt.feeds.registry import Scope, ensure_feeds, feed_key, feed_url, webcal_url, with_token
+from changemgmt.feeds.registry import Scope, calendar_url, ensure_feeds, feed_key, webcal_url
+from changemgmt.signing import secret_key
 from changemgmt.store.bulk import among
 from changemgmt.store.chunks import chunks
 from changemgmt.store.db import transaction
@@ -51,11 +54,18 @@ class NoticeLinks:
     enterprises: Mapping[int, EnterpriseFeed] = field(default_factory=dict)
 
 
-def _link(feed: Feed, settings: Settings) -> FeedLink | None:
+class _FeedRow(NamedTuple):
+    key: str
+    token_sealed: str
+    token_hash: str
+
+
+@lru_cache(maxsize=16384)  # a worker sends to the same customers again (reminders): their links, once
+def _link(row: _FeedRow, key: bytes, base_url: str) -> FeedLink | None:
     try:
-        url = feed_url(settings, with_token(feed, settings).token)
+        url = calendar_url(base_url, unseal(row.token_sealed, key, row.token_hash))
     except SealError:
-        log.warning("feed %s: its token does not open with this SECRET_KEY; its link is left out of mail", feed.key)
+        log.warning("feed %s: its token does not open with this SECRET_KEY; its link is left out of mail", row.key)
         return None
     return FeedLink(url, webcal_url(url))
 
@@ -65,14 +75,12 @@ def _keys(customer_ids: Collection[int], enterprise_ids: Collection[int]) -> lis
     return keys + [feed_key(Scope.ENTERPRISE, e) for e in sorted(set(enterprise_ids))]
 
 
-def _links(session: Session, settings: Settings, keys: list[str]) -> dict[str, FeedLink]:
-    found = {}
-    for chunk in chunks(keys):
-        for feed in session.scalars(select(Feed).where(Feed.key.in_(chunk))):
-            link = _link(feed, settings)
-            if link is not None:
-                found[feed.key] = link
-    return found
+def _rows(session: Session, keys: list[str]) -> dict[str, _FeedRow]:
+    return {
+        row.key: _FeedRow(*row)
+        for chunk in chunks(keys)
+        for row in session.execute(select(Feed.key, Feed.token_sealed, Feed.token_hash).where(Feed.key.in_(chunk)))
+    }
 
 
 def feed_links(
@@ -87,15 +95,15 @@ def feed_links(
     the clock to write (read first: mostly they all exist, and nothing is written)."""
     keys = _keys(customer_ids, enterprise_ids)
     with sessions() as session:
-        existing = set(
-            key for chunk in chunks(keys) for key in session.scalars(select(Feed.key).where(Feed.key.in_(chunk)))
-        )
-        if len(existing) == len(keys):
-            return _links(session, settings, keys)
-    with transaction(sessions) as session:
-        if ensure_feeds(session, keys, settings, now):  # some are new: the clock writes them
-            request_feed_rebuilds(session, customer_ids, now, enterprise_ids=enterprise_ids)
-        return _links(session, settings, keys)
+        rows = _rows(session, keys)
+    missing = [key for key in keys if key not in rows]
+    if missing:
+        with transaction(sessions) as session:
+            if ensure_feeds(session, missing, settings, now):  # some are new: the clock writes them
+                request_feed_rebuilds(session, customer_ids, now, enterprise_ids=enterprise_ids)
+            rows |= _rows(session, missing)
+    key, base_url = secret_key(settings), settings.base_url
+    return {name: link for name, row in rows.items() if (link := _link(row, key, base_url)) is not None}
 
 
 def notice_links(links: Mapping[str, FeedLink], customer_id: int, enterprise_names: Mapping[int, str]) -> NoticeLinks:

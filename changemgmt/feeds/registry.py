@@ -77,7 +77,11 @@ def with_token(feed: Feed, settings: Settings) -> FeedToken:
 
 def feed_url(settings: Settings, token: str) -> str:
     """The https URL we publish (STANDARDS A46)."""
-    return f"{settings.base_url}/calendars/{token}.ics"
+    return calendar_url(settings.base_url, token)
+
+
+def calendar_url(base_url: str, token: str) -> str:
+    return f"{base_url}/calendars/{token}.ics"
 
 
 def webcal_url(url: str) -> str:
