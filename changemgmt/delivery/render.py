@@ -24,6 +24,7 @@ from changemgmt.domain.notice import NoticeKind, status_label
 from changemgmt.domain.status import Status
 from changemgmt.domain.timefmt import duration_text, local_and_utc, local_day, time_left, utc_text
 
+ENTERPRISE_LINES_KEPT = 4096  # enterprises' feed lines a renderer keeps (then it starts again)
 ORGANISATION_MAX = 1000  # a name stored before the input limits, cut to fit a substitution
 # Zones whose times local_and_utc() writes in UTC alone (their abbreviation is UTC).
 UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "Etc/Universal", "Universal"})
@@ -267,6 +268,7 @@ class Renderer:
         self._text = _environment(self.dirs, autoescape=False, reload=reload)
         self._html = _environment(self.dirs, autoescape=True, reload=reload)
         self._loaded: dict[str, Template] = {}
+        self._enterprise_lines: dict[tuple, RecipientLinks] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Renderer:
@@ -307,12 +309,20 @@ class Renderer:
         return personalised(rendered, organisation, links)
 
     def enterprise_feed(self, name: str, feed: Mapping[str, str]) -> RecipientLinks:
-        """The lines naming an enterprise's feed, for its contacts' footers (text, HTML)."""
-        context = {"enterprise": {"name": name, **feed}}
-        return RecipientLinks(
-            enterprise_text=self._template(self._text, "enterprise_feed.txt").render(context),
-            enterprise_html=self._template(self._html, "enterprise_feed.html").render(context),
-        )
+        """The lines naming an enterprise's feed, for its contacts' footers (text, HTML):
+        rendered once per enterprise and feed (a fan-out names each in many notices)."""
+        key = (name, *sorted(feed.items()))
+        lines = self._enterprise_lines.get(key)
+        if lines is None or self.reload:
+            context = {"enterprise": {"name": name, **feed}}
+            lines = RecipientLinks(
+                enterprise_text=self._template(self._text, "enterprise_feed.txt").render(context),
+                enterprise_html=self._template(self._html, "enterprise_feed.html").render(context),
+            )
+            if len(self._enterprise_lines) >= ENTERPRISE_LINES_KEPT:
+                self._enterprise_lines.clear()
+            self._enterprise_lines[key] = lines
+        return lines
 
 
 def personalised(rendered: RenderedEmail, organisation: str, links: RecipientLinks = NO_LINKS) -> RenderedEmail:
