@@ -9,7 +9,6 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import NamedTuple
 
 from sqlalchemy import select
@@ -60,7 +59,6 @@ class _FeedRow(NamedTuple):
     token_hash: str
 
 
-@lru_cache(maxsize=16384)  # a worker sends to the same customers again (reminders): their links, once
 def _link(row: _FeedRow, key: bytes, base_url: str) -> FeedLink | None:
     try:
         url = calendar_url(base_url, unseal(row.token_sealed, key, row.token_hash))
