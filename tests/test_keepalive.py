@@ -49,8 +49,11 @@ def https_server(authority: trustme.CA) -> Iterator[ThreadingHTTPServer]:
 
 
 def test_requests_go_over_verified_https_on_one_kept_alive_connection(https_server, authority):
-    connections = KeptAlive(f"https://localhost:{https_server.server_address[1]}/api", timeout=5, keep=4)
-    authority.configure_trust(connections._context)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    connections = KeptAlive(
+        f"https://localhost:{https_server.server_address[1]}/api", timeout=5, keep=4, context=trusting
+    )
     answers = [connections.post("/send", b'{"n": %d}' % n, {"Content-Type": "application/json"}) for n in range(3)]
     assert [(a.status, a.headers["x-message-id"]) for a in answers] == [(202, "m1"), (202, "m2"), (202, "m3")]
     assert https_server.bodies == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']

@@ -286,22 +286,24 @@ class Worker:
                 handled += 1
                 continue
             ready.append((claim, message))
-            while ready and (self._permit(stop, wait=len(ready) >= RENDER_AHEAD)):
-                self._submit(*ready.popleft())
-                handled += 1
-        while ready and self._permit(stop):
-            self._submit(*ready.popleft())
-            handled += 1
+            handled += self._send_ready(ready, stop, keep=RENDER_AHEAD - 1)
+        handled += self._send_ready(ready, stop, keep=0)
         unsent = [claim for claim, _ in ready] + [claim for claim, _ in batch.to_send[rendered:]]
         if unsent:
             self.recorder.give_back([claim.delivery_id for claim in unsent])
         return handled
 
-    def _submit(self, claim: Claim, message: OutgoingMessage) -> None:
-        """Sends with a permit already taken."""
-        with self._mutex:
-            self._in_flight[claim.delivery_id] = claim
-        self.sends.submit(self._send_and_record, claim, message)
+    def _send_ready(self, ready: deque[tuple[Claim, OutgoingMessage]], stop: threading.Event, keep: int) -> int:
+        """Sends the rendered messages, oldest first: while permits are free, and waiting
+        for one while more than `keep` are left. Returns how many it sent."""
+        sent = 0
+        while ready and self._permit(stop, wait=len(ready) > keep):
+            claim, message = ready.popleft()
+            with self._mutex:
+                self._in_flight[claim.delivery_id] = claim
+            self.sends.submit(self._send_and_record, claim, message)
+            sent += 1
+        return sent
 
     def _render(self, batch: _Batch, claim: Claim, notice_id: int) -> OutgoingMessage | Outcome:
         """The message, or the outcome of a delivery that cannot be rendered."""

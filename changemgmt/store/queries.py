@@ -13,8 +13,12 @@ from changemgmt.store.bulk import among
 from changemgmt.store.models import AuditEntry, Customer, Event, Gcr, Impact, Service
 
 
+def find_gcr(session: Session, number: str) -> Gcr | None:
+    return session.scalar(select(Gcr).where(Gcr.number == number))
+
+
 def get_gcr(session: Session, number: str) -> Gcr:
-    gcr = session.scalar(select(Gcr).where(Gcr.number == number))
+    gcr = find_gcr(session, number)
     if gcr is None:
         raise NotFound(f"no GCR {number}")
     return gcr

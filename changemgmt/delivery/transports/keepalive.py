@@ -41,9 +41,10 @@ class Answer:
 
 
 class KeptAlive:
-    """Connections to the host of `base_url`, at most `keep` of them idle at once."""
+    """Connections to the host of `base_url`, at most `keep` of them idle at once; over
+    https, verified with `context` (default: the system's trusted authorities)."""
 
-    def __init__(self, base_url: str, *, timeout: float, keep: int) -> None:
+    def __init__(self, base_url: str, *, timeout: float, keep: int, context: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
@@ -51,14 +52,14 @@ class KeptAlive:
         self._https = parts.scheme == "https"
         self._host, self._port = parts.hostname, parts.port
         self._timeout, self._keep = timeout, keep
-        self._context = ssl.create_default_context() if self._https else None
+        self._context = (context or ssl.create_default_context()) if self._https else None
         self._idle: list[HTTPConnection] = []
         self._lock = threading.Lock()
 
     def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         connection = self._take()
         try:
-            connection.request("POST", self.path_prefix + path, body, dict(headers))
+            connection.request("POST", self.path_prefix + path, body, headers)
         except (OSError, HTTPException) as exc:
             connection.close()
             raise Unreachable(_said(exc)) from exc

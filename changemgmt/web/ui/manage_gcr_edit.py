@@ -21,8 +21,8 @@ from changemgmt.domain.timefmt import utc_text
 from changemgmt.gcrs.input import parse_patch
 from changemgmt.gcrs.service import create_gcr, update_gcr
 from changemgmt.gcrs.state import next_window_number
-from changemgmt.store.models import Gcr, Location
-from changemgmt.store.queries import gcr_version, lock_gcr
+from changemgmt.store.models import Location
+from changemgmt.store.queries import find_gcr, gcr_version, lock_gcr
 from changemgmt.web.ui.context import finish, form_with_csrf, not_found, redirect, refused, ui_of
 from changemgmt.web.ui.gcr_form import GcrForm, WindowRow, blank_form, document_of, form_of, posted_form, read_row
 from changemgmt.web.ui.signin import STALE_FORM
@@ -104,7 +104,7 @@ def edit_form(request: Request, number: str) -> Response:
             user = changer(request, session)
         except Answer as refusal:
             return refusal.response
-        gcr = session.scalar(select(Gcr).where(Gcr.number == number))
+        gcr = find_gcr(session, number)
         if gcr is None:
             return not_found(request)
         form, version = form_of(session, gcr, user.time_zone), gcr_version(session, gcr)
@@ -158,7 +158,7 @@ def _form_page(request: Request, number: str | None, form: GcrForm, version: str
             user = changer(request, session)
         except Answer as refusal:
             return refusal.response
-        gcr = session.scalar(select(Gcr).where(Gcr.number == number)) if number else None
+        gcr = find_gcr(session, number) if number else None
         context = {
             "title": f"Edit {number}" if number else "New GCR",
             "number": number,

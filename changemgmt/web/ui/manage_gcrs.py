@@ -20,6 +20,7 @@ from changemgmt.domain.text import one_line
 from changemgmt.domain.windows import parse_instant
 from changemgmt.gcrs.listing import GcrQuery, list_gcrs
 from changemgmt.store.models import Customer, Gcr, Location, Service
+from changemgmt.store.queries import find_gcr
 from changemgmt.web.ui.context import not_found, redirect, ui_of
 from changemgmt.web.ui.gcr_view import gcr_view
 from changemgmt.web.ui.staff import Answer, staff_page, staff_user
@@ -143,7 +144,7 @@ def render_gcr(
             user = staff_user(request, session)
         except Answer as refusal:
             return refusal.response
-        gcr = session.scalar(select(Gcr).where(Gcr.number == number))
+        gcr = find_gcr(session, number)
         if gcr is None:
             return not_found(request)
         view = gcr_view(session, ui.settings, gcr, ui.clock())
