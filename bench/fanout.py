@@ -69,7 +69,10 @@ def measure(url: str, size: Size, server: LoopbackSendGrid, args, home: str) -> 
     setup = phase("setup", WORKER_CPU, url=url, home=home, size=size.__dict__, windows=args.windows)
     planned = phase("plan", WORKER_CPU, url=url, home=home, profile=profile("plan"))
     work_file = str(Path(home) / f"floor-{label}.pickle")
-    floors = [phase("floor", WORKER_CPU, url=url, home=home, profile=profile("floor"), work_file=work_file)]
+    naive = args.floor == "naive"
+    floors = [
+        phase("floor", WORKER_CPU, url=url, home=home, profile=profile("floor"), work_file=work_file, naive=naive)
+    ]
     before = server.stats()
     delivered = phase(
         "deliver",
@@ -83,7 +86,7 @@ def measure(url: str, size: Size, server: LoopbackSendGrid, args, home: str) -> 
         transport=args.transport,
     )
     after = server.stats()
-    floors.append(phase("floor", WORKER_CPU, url=url, home=home, work_file=work_file))
+    floors.append(phase("floor", WORKER_CPU, url=url, home=home, work_file=work_file, naive=naive))
     reminded = phase("remind", WORKER_CPU, url=url, home=home, profile=profile("remind"))
     floor = {
         "seconds": sum(f["seconds"] for f in floors) / 2,
@@ -179,6 +182,13 @@ def main() -> None:
         choices=("sendgrid", "keepalive"),
         default="sendgrid",
         help="keepalive: a comparison client with persistent connections (bench/support/keepalive.py).",
+    )
+    parser.add_argument(
+        "--floor",
+        choices=("naive", "worker"),
+        default="naive",
+        help="naive: the libraries' own serialisation and lookups (the issue's floor); "
+        "worker: the worker's own renderer, minus the database and HTTP.",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the database the bench created.")
     parser.add_argument("--profile", help="Write cProfile stats of each phase here (slows the figures).")

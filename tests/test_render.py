@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from jinja2 import UndefinedError
+from jinja2.exceptions import SecurityError
 
 from changemgmt.config import Settings, load_settings
 from changemgmt.delivery.render import Renderer, default_template_dir, header_safe, notice_context
@@ -306,6 +307,38 @@ def test_a_missing_variable_fails_loudly(tmp_path):
     (tmp_path / "new" / "subject.txt").write_text("{{ no_such_thing }}\n")
     with pytest.raises(UndefinedError):
         Renderer.from_settings(Settings(templates_dir=tmp_path)).render(notice(), provider_name=PROVIDER)
+
+
+def _subject_from(tmp_path, template: str) -> str:
+    (tmp_path / "new").mkdir(exist_ok=True)
+    (tmp_path / "new" / "subject.txt").write_text(template)
+    return Renderer.from_settings(Settings(templates_dir=tmp_path)).render(notice(), provider_name=PROVIDER).subject
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ customer.__class__ }}",
+        "{{ customer.update({'name': 'x'}) }}",
+        "{{ windows.append(1) }}",
+        "{{ gcr_number.__class__.__mro__ }}",
+        "{{ customer.items.__self__ }}",
+    ],
+)
+def test_an_operator_template_cannot_reach_past_the_sandbox(tmp_path, template):
+    """STANDARDS F11: an operator's template reads the context and nothing else, through
+    the dicts it is made of as through anything else."""
+    with pytest.raises((SecurityError, UndefinedError)):
+        _subject_from(tmp_path, template + "\n")
+
+
+def test_an_operator_template_reads_the_contexts_dicts_by_key_and_by_method(tmp_path):
+    subject = _subject_from(
+        tmp_path, "{{ customer.name }} {{ customer['account'] }} {{ customer.items() | list | length }}\n"
+    )
+    assert subject == f"{notice().customer.name} {notice().customer.account} 3"
+    with pytest.raises(UndefinedError):
+        _subject_from(tmp_path, "{{ customer.no_such_key }}\n")
 
 
 def test_the_templates_come_from_the_settings_alone_never_from_the_environment(tmp_path, monkeypatch):

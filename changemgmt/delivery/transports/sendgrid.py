@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from http import HTTPStatus
 
+import orjson
+
 from changemgmt.delivery.mail import Mail
 from changemgmt.delivery.message import OutgoingMessage, sendgrid_body
 from changemgmt.delivery.transports.base import SendError, SendResult
@@ -64,7 +66,7 @@ class SendGridTransport:
 
     def _post(self, body: dict) -> Answer:
         try:
-            return self._connections.post(MAIL_SEND, json.dumps(body).encode("utf-8"), self._headers)
+            return self._connections.post(MAIL_SEND, _json(body), self._headers)
         except Unreachable as exc:
             raise SendError(f"SendGrid unreachable: {exc}", permanent=False, outage=True) from exc
         except NoAnswer as exc:
@@ -77,6 +79,15 @@ class SendGridTransport:
 
     def close(self) -> None:
         self._connections.close()
+
+
+def _json(body: dict) -> bytes:
+    """The request body as UTF-8 JSON; a string orjson cannot encode (a lone surrogate)
+    is escaped as the standard library does."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        return json.dumps(body).encode("utf-8")
 
 
 def http_error(response: Answer, message: OutgoingMessage | None, now: float) -> SendError:
