@@ -29,7 +29,7 @@ from changemgmt.signing import unsubscribe_token
 from changemgmt.store import models
 from changemgmt.store.bulk import among
 from changemgmt.store.models import Customer, Location, Service
-from changemgmt.store.revisions import impact_history, revision_states
+from changemgmt.store.revisions import ImpactHistory, history_of, impact_spans, revision_states
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +119,12 @@ def compose_views(
             ).where(among(Customer.id, {n.customer_id for n in notices}))
         )
     }
-    services = _services(session, set(customers))
+    impacts, services = _impacted_services(session, {n.gcr_id for n in notices}, set(customers))
     dropped = _dropped_windows(session, {n.gcr_id for n in notices})
     states = cache.states(
         [(n.gcr_id, n.revision) for n in notices]
         + [(n.gcr_id, n.previous_revision) for n in notices if n.previous_revision]
     )
-    impacts = impact_history(session, {n.gcr_id for n in notices}, set(customers))
 
     def state_at(notice: NoticeFacts, revision: int) -> GcrState:
         return replace(
@@ -255,14 +254,18 @@ class _Service(NamedTuple):
     z_end: _Place | None
 
 
-def _services(session: Session, customer_ids: Collection[int]) -> dict[int, dict[str, _Service]]:
-    """Each customer's services by service ID, with their locations: one query of plain
-    rows (ORM objects with their locations cost the worker as much as its database)."""
+def _impacted_services(
+    session: Session, gcr_ids: Collection[int], customer_ids: Collection[int]
+) -> tuple[ImpactHistory, dict[int, dict[str, _Service]]]:
+    """The impact spans of these GCRs on these customers' services, and each customer's
+    services these impacts name, by service ID, with their locations: one query of plain
+    rows (ORM objects with their locations cost the worker as much as its database). A
+    notice shows, and tells the changes of, only services its GCR impacts at some
+    revision, so no other service is read."""
     a_end, z_end = aliased(Location), aliased(Location)
     rows = session.execute(
-        select(
-            Service.customer_id,
-            Service.service_id,
+        impact_spans(gcr_ids, customer_ids)
+        .add_columns(
             Service.product,
             Service.bandwidth,
             a_end.code,
@@ -274,14 +277,29 @@ def _services(session: Session, customer_ids: Collection[int]) -> dict[int, dict
         )
         .outerjoin(a_end, a_end.id == Service.a_end_id)
         .outerjoin(z_end, z_end.id == Service.z_end_id)
-        .where(among(Service.customer_id, customer_ids))
-    )
+    ).all()
     owned: dict[int, dict[str, _Service]] = defaultdict(dict)
-    for customer_id, service_id, product, bandwidth, a_code, a_city, a_region, z_code, z_city, z_region in rows:
+    for (
+        _,
+        customer_id,
+        service_id,
+        _,
+        _,
+        _,
+        _,
+        product,
+        bandwidth,
+        a_code,
+        a_city,
+        a_region,
+        z_code,
+        z_city,
+        z_region,
+    ) in rows:
         a = _Place(a_code, a_city, a_region) if a_code is not None else None
         z = _Place(z_code, z_city, z_region) if z_code is not None else None
         owned[customer_id][service_id] = _Service(service_id, product, bandwidth, a, z)
-    return owned
+    return history_of(rows), owned
 
 
 def _dropped_windows(session: Session, gcr_ids: set[int]) -> dict[int, list[models.Window]]:

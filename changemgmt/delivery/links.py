@@ -20,7 +20,6 @@ from changemgmt.feeds.rebuilds import request_feed_rebuilds
 from changemgmt.feeds.registry import Scope, calendar_url, ensure_feeds, feed_key, webcal_url
 from changemgmt.signing import secret_key
 from changemgmt.store.bulk import among
-from changemgmt.store.chunks import chunks
 from changemgmt.store.db import transaction
 from changemgmt.store.models import Customer, Feed
 
@@ -76,8 +75,7 @@ def _keys(customer_ids: Collection[int], enterprise_ids: Collection[int]) -> lis
 def _rows(session: Session, keys: list[str]) -> dict[str, _FeedRow]:
     return {
         row.key: _FeedRow(*row)
-        for chunk in chunks(keys)
-        for row in session.execute(select(Feed.key, Feed.token_sealed, Feed.token_hash).where(Feed.key.in_(chunk)))
+        for row in session.execute(select(Feed.key, Feed.token_sealed, Feed.token_hash).where(among(Feed.key, keys)))
     }
 
 

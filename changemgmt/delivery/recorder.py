@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from changemgmt.delivery.claim import abandon, put_back
 from changemgmt.delivery.outcomes import Outcome, record_outcomes
-from changemgmt.store.db import is_postgres, session_factory, transaction
+from changemgmt.store.db import is_postgres, pipelined, session_factory, transaction
 
 log = logging.getLogger(__name__)
 
@@ -183,9 +183,9 @@ class Recorder:
                     # Each statement here then looks up a handful of rows by key. Statistics
                     # taken mid fan-out can make a state filter look selective enough to
                     # scan the whole table instead, on every write (bench/fanout.py).
-                    session.connection().exec_driver_sql(
-                        "SET LOCAL synchronous_commit = off; SET LOCAL enable_seqscan = off"
-                    )
+                    with pipelined(session):
+                        session.connection().exec_driver_sql("SET LOCAL synchronous_commit = off")
+                        session.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
                 now = self.clock()
                 if group.outcomes:
                     record_outcomes(session, group.outcomes, now, self.give_up_after, self.rng)

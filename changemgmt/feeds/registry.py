@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from changemgmt.config import Settings
 from changemgmt.feeds.feed_tokens import SealError, new_token, seal, token_hash, unseal
 from changemgmt.signing import secret_key
-from changemgmt.store.bulk import insert_rows
-from changemgmt.store.chunks import chunks
+from changemgmt.store.bulk import among, insert_rows
 from changemgmt.store.models import AuditEntry, Customer, Feed
 
 INTERNAL_KEY = "internal"
@@ -101,7 +100,7 @@ def feed_by_token(session: Session, token: str) -> Feed | None:
 def ensure_feeds(session: Session, keys: list[str], settings: Settings, now: datetime) -> int:
     """Creates the feeds of `keys` that do not exist yet; returns how many it created.
     Safe against a concurrent creator: the key is unique and a clash is skipped."""
-    existing = {key for chunk in chunks(keys) for key in session.scalars(select(Feed.key).where(Feed.key.in_(chunk)))}
+    existing = set(session.scalars(select(Feed.key).where(among(Feed.key, keys))))
     missing = [key for key in keys if key not in existing]
     if not missing:
         return 0

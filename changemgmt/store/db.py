@@ -142,3 +142,17 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session, session.begin():
         session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
         yield session
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """On PostgreSQL, the session's statements in the block are sent without waiting for
+    each one's answer (psycopg's pipeline mode), and the answers are awaited together at
+    its end, or when a result is read: for a run of writes whose results are not needed.
+    An error surfaces there, the transaction aborted. A statement must be one command.
+    Elsewhere, nothing changes."""
+    if not is_postgres(session.get_bind()):
+        yield
+        return
+    with session.connection().connection.driver_connection.pipeline():
+        yield

@@ -6,11 +6,11 @@ however many services the GCR reaches."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
-from sqlalchemy import and_, exists, insert, literal, select, tuple_, update
+from sqlalchemy import Select, and_, exists, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from changemgmt.domain.gcr import GcrState, ServiceImpact
@@ -90,7 +90,14 @@ class ImpactHistory:
 
 def impact_history(session: Session, gcr_ids: Collection[int], customer_ids: Collection[int]) -> ImpactHistory:
     """The impact spans of the given GCRs on the given customers' services: one query."""
-    rows = session.execute(
+    return history_of(session.execute(impact_spans(gcr_ids, customer_ids)))
+
+
+def impact_spans(gcr_ids: Collection[int], customer_ids: Collection[int]) -> Select:
+    """The query of impact_history: a row per span (gcr id, customer id, service ID, level,
+    maximum outage, from revision, until revision), to which more columns of the service
+    may be added after these."""
+    return (
         select(
             RevisionImpact.gcr_id,
             Service.customer_id,
@@ -103,8 +110,12 @@ def impact_history(session: Session, gcr_ids: Collection[int], customer_ids: Col
         .join(Service, Service.id == RevisionImpact.service_pk)
         .where(RevisionImpact.gcr_id.in_(gcr_ids), among(Service.customer_id, customer_ids))
     )
+
+
+def history_of(rows: Iterable[Sequence]) -> ImpactHistory:
+    """The ImpactHistory of rows of impact_spans (columns after its own are ignored)."""
     spans: dict[tuple[int, int], list[_Span]] = defaultdict(list)
-    for gcr_id, customer_id, service_id, level, minutes, first, until in rows:
+    for gcr_id, customer_id, service_id, level, minutes, first, until, *_ in rows:
         spans[(gcr_id, customer_id)].append(
             _Span(ServiceImpact(service_id, stored_impact(level), minutes), first, until)
         )
