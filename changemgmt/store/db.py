@@ -154,5 +154,7 @@ def pipelined(session: Session) -> Iterator[None]:
     if not is_postgres(session.get_bind()):
         yield
         return
-    with session.connection().connection.driver_connection.pipeline():
+    driver = session.connection().connection.driver_connection
+    assert driver is not None  # a connection checked out of the pool is open
+    with driver.pipeline():
         yield
