@@ -279,23 +279,9 @@ def _impacted_services(
         .outerjoin(z_end, z_end.id == Service.z_end_id)
     ).all()
     owned: dict[int, dict[str, _Service]] = defaultdict(dict)
-    for (
-        _,
-        customer_id,
-        service_id,
-        _,
-        _,
-        _,
-        _,
-        product,
-        bandwidth,
-        a_code,
-        a_city,
-        a_region,
-        z_code,
-        z_city,
-        z_region,
-    ) in rows:
+    for row in rows:  # impact_spans' columns, then the service's added above
+        customer_id, service_id = row[1], row[2]
+        product, bandwidth, a_code, a_city, a_region, z_code, z_city, z_region = row[7:]
         a = _Place(a_code, a_city, a_region) if a_code is not None else None
         z = _Place(z_code, z_city, z_region) if z_code is not None else None
         owned[customer_id][service_id] = _Service(service_id, product, bandwidth, a, z)
