@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from changemgmt.domain.digests import customer_digest
+from changemgmt.domain.digests import customer_digest, own_digest
 from changemgmt.domain.gcr import Contact, GcrState, ServiceImpact
 from changemgmt.domain.impact import Impact
 from changemgmt.domain.status import Status
@@ -40,6 +40,13 @@ STATE = GcrState(
 def test_digests_keep_the_values_earlier_releases_stored():
     digest = customer_digest(STATE, {"SVC-1", "SVC-3"})
     assert (digest.windows, digest.content) == ("94e718143eaa2608bcf01e93a1804975", "81ea6086a57da078ab97a8fb9d664e20")
+
+
+def test_a_digest_of_the_customers_own_impacts_is_the_digest_of_its_services():
+    # Planning digests each customer with the impacts it read for it (own_digest).
+    assert own_digest(STATE, (STATE.impacts[0], STATE.impacts[2])) == customer_digest(STATE, {"SVC-1", "SVC-3"})
+    assert own_digest(STATE, ()) == customer_digest(STATE, set())
+    assert own_digest(replace(STATE, impacts=()), STATE.impacts[:1]) == customer_digest(STATE, {"SVC-1"})
 
 
 def test_the_content_digest_follows_only_the_customers_own_impacts():

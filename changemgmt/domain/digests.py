@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -37,6 +37,12 @@ def own_impacts(state: GcrState, service_ids: Collection[str]) -> list[ServiceIm
 def customer_digest(state: GcrState, service_ids: Collection[str]) -> Digest:
     """Digests of what this customer's notice says at `state`: of the windows, and of the
     GCR-wide fields followed by the customer's own impacts, as one JSON list."""
+    return own_digest(state, own_impacts(state, service_ids))
+
+
+def own_digest(state: GcrState, impacts: Iterable[ServiceImpact]) -> Digest:
+    """customer_digest of a customer whose impacts at `state` are `impacts`, in service ID
+    order (as reads.scope_of has them): those of `state` are not looked at."""
     contact = state.contact and (state.contact.name, state.contact.email, state.contact.phone)
     shared = _shared_fields(
         state.title,
@@ -48,7 +54,7 @@ def customer_digest(state: GcrState, service_ids: Collection[str]) -> Digest:
         state.status.value,
         state.emergency,
     )
-    own = [[i.service_id, i.impact.value, i.max_outage_minutes] for i in own_impacts(state, service_ids)]
+    own = [[i.service_id, i.impact.value, i.max_outage_minutes] for i in impacts]
     return Digest(
         windows=_windows_digest(tuple(state.windows)),
         content=_hash_text(f"{shared},{json.dumps(own, separators=(',', ':'))}]"),

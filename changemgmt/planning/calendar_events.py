@@ -4,7 +4,9 @@ alone, and a change to another customer's services leaves this one's event untou
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +21,21 @@ from changemgmt.store.bulk import among, insert_rows
 from changemgmt.store.models import Event, Gcr
 
 
+@dataclass
+class EventChanges:
+    """What a revision changes in some customers' events, not yet written."""
+
+    gcr_id: int
+    rows: list[dict[str, Any]]  # the events that change, as written
+    # Each customer's events after the change, as a notice row keeps them (store.queries.events_json).
+    as_noticed: dict[int, dict[str, list]]
+
+    @property
+    def changed(self) -> set[int]:
+        """The ids of the customers whose events change."""
+        return {row["customer_id"] for row in self.rows}
+
+
 def sync_events(
     session: Session,
     gcr: Gcr,
@@ -31,10 +48,29 @@ def sync_events(
     """Brings the events of the given customers in line with `state`, and records that
     their feeds must be rebuilt; returns the ids of the customers whose events changed.
     `contents`: each customer's customer_digest(state, services).content, if known."""
-    existing = {
+    changes = event_changes(gcr, state, revision, services, now, existing_events(session, gcr.id, services), contents)
+    write_event_changes(session, changes, now)
+    return changes.changed
+
+
+def existing_events(session: Session, gcr_id: int, customer_ids: Collection[int]) -> dict[tuple[int, int], Event]:
+    """The GCR's events of these customers, by (customer id, window number)."""
+    return {
         (row.customer_id, row.window_number): row
-        for row in session.scalars(select(Event).where(Event.gcr_id == gcr.id, among(Event.customer_id, services)))
+        for row in session.scalars(select(Event).where(Event.gcr_id == gcr_id, among(Event.customer_id, customer_ids)))
     }
+
+
+def event_changes(
+    gcr: Gcr,
+    state: GcrState,
+    revision: int,
+    services: dict[int, frozenset[str]],
+    now: datetime,
+    existing: dict[tuple[int, int], Event],
+    contents: dict[int, str] | None = None,
+) -> EventChanges:
+    """What sync_events writes, from the customers' `existing_events`."""
     values: list[dict[str, Any]] = []
     for customer_id, own in services.items():
         content = contents[customer_id] if contents is not None else customer_digest(state, own).content
@@ -58,13 +94,25 @@ def sync_events(
                         "cancelled": cancelled,
                     }
                 )
+    standing = {key: (row.sequence, row.modified_at, row.cancelled) for key, row in existing.items()}
+    standing.update({(v["customer_id"], v["window_number"]): (v["sequence"], now, v["cancelled"]) for v in values})
+    as_noticed: dict[int, dict[str, list]] = {}
+    for (customer_id, number), (sequence, modified_at, cancelled) in standing.items():
+        as_noticed.setdefault(customer_id, {})[str(number)] = [
+            sequence,
+            modified_at.astimezone(UTC).isoformat(),
+            cancelled,
+        ]
+    return EventChanges(gcr.id, values, as_noticed)
+
+
+def write_event_changes(session: Session, changes: EventChanges, now: datetime) -> None:
+    """Writes the changed events, and records that their customers' feeds must be rebuilt."""
+    request_rebuilds(session, changes.gcr_id, changes.changed, now)
     insert_rows(
         session,
         Event.__table__,
-        values,
+        changes.rows,
         conflict=("gcr_id", "customer_id", "window_number"),
         update=("digest", "sequence", "modified_at", "cancelled"),
     )
-    changed = {value["customer_id"] for value in values}
-    request_rebuilds(session, gcr.id, changed, now)
-    return changed

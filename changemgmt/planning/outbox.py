@@ -4,14 +4,15 @@ notice: each has a unique key per GCR, and inserts skip keys that exist."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.orm import Session
 
 from changemgmt.config import Settings
-from changemgmt.domain.digests import customer_digest
+from changemgmt.domain.digests import own_digest
 from changemgmt.domain.gcr import GcrState, ServiceImpact
 from changemgmt.domain.impact import worst
 from changemgmt.domain.notice import NoticeKind
@@ -20,10 +21,10 @@ from changemgmt.domain.policy import needs_emergency_notice
 from changemgmt.domain.recipients import ContactPrefs, pick_recipients
 from changemgmt.domain.status import Status
 from changemgmt.planning import reads
-from changemgmt.planning.calendar_events import sync_events
+from changemgmt.planning.calendar_events import event_changes, existing_events, write_event_changes
 from changemgmt.planning.writes import insert_notices, save_audiences, skip_notices
 from changemgmt.store.chunks import chunks
-from changemgmt.store.db import replan_cached_statements
+from changemgmt.store.db import replan_cached_statements, writes_overlapped
 from changemgmt.store.models import Gcr
 
 CHUNK = 1000
@@ -87,8 +88,12 @@ def plan_for_change(
     customers = reads.customers_to_plan(session, gcr.id)
     for chunk in customer_chunks(reads.customers_with_pending(session, gcr.id).intersection(customers)):
         summary.skipped += _skip_pending(session, gcr.id, change, chunk)
-    for chunk in customer_chunks(customers):
-        summary.add(_plan_chunk(session, gcr, after, change, chunk, heard_until))
+    later: list[Callable[[], object]] = []
+    with writes_overlapped(session):
+        for chunk in customer_chunks(customers):
+            chunk_summary, later = _plan_chunk(session, gcr, after, change, chunk, heard_until, later)
+            summary.add(chunk_summary)
+        _run(later)
     return summary
 
 
@@ -106,29 +111,55 @@ def _skip_pending(session: Session, gcr_id: int, change: CustomerChange, chunk: 
 
 
 def _plan_chunk(
-    session: Session, gcr: Gcr, after: GcrState, change: CustomerChange, chunk: list[int], heard_until: int
-) -> PlanSummary:
+    session: Session,
+    gcr: Gcr,
+    after: GcrState,
+    change: CustomerChange,
+    chunk: list[int],
+    heard_until: int,
+    earlier: list[Callable[[], object]],
+) -> tuple[PlanSummary, list[Callable[[], object]]]:
+    """Plans a chunk of customers. Runs `earlier`, the previous chunk's writes that nothing
+    reads back, once this chunk's reads are done: on PostgreSQL the database writes them
+    while this chunk is computed (store.db.writes_overlapped). Returns what was planned,
+    and this chunk's own such writes. Nothing a chunk reads is written by the one before:
+    each reads only its own customers' rows, and contacts' notices up to `heard_until`."""
     known = reads.audiences(session, gcr.id, chunk)
     scope = reads.scope_of(session, gcr.id, chunk)
     standing = reads.standings(session, gcr.id, chunk, known)
+    existing = existing_events(session, gcr.id, chunk)
+    contacts = reads.contacts_by_customer(session, chunk)
+    heard = reads.heard_contacts(session, gcr.id, {c.id for cs in contacts.values() for c in cs}, heard_until)
+    _run(earlier)
     services = {cid: scope.services.get(cid, frozenset()) for cid in chunk}
-    digests = {cid: customer_digest(replace(after, impacts=scope.impacts.get(cid, ())), services[cid]) for cid in chunk}
+    digests = {cid: own_digest(after, scope.impacts.get(cid, ())) for cid in chunk}
     plans = {
         cid: plan_change(standing[cid], replace(change, in_scope=bool(services[cid]), digest=digests[cid]))
         for cid in chunk
     }
-    sync_events(
+    contents = {cid: digest.content for cid, digest in digests.items()}
+    events = event_changes(gcr, after, change.revision, services, change.now, existing, contents)
+    later: list[Callable[[], object]] = [partial(write_event_changes, session, events, change.now)]
+    summary = write_plans(
         session,
-        gcr,
-        after,
+        gcr.id,
         change.revision,
-        services,
+        plans,
         change.now,
-        contents={cid: digest.content for cid, digest in digests.items()},
+        scope.impacts,
+        heard_until,
+        known=(contacts, heard),
+        events=events.as_noticed,
+        later=later,
     )
-    summary = write_plans(session, gcr.id, change.revision, plans, change.now, scope.impacts, heard_until)
-    save_audiences(session, gcr.id, {cid: p.standing for cid, p in plans.items()}, known, change.now)
-    return summary
+    standings = {cid: p.standing for cid, p in plans.items()}
+    later.append(partial(save_audiences, session, gcr.id, standings, known, change.now))
+    return summary, later
+
+
+def _run(writes: list[Callable[[], object]]) -> None:
+    for write in writes:
+        write()
 
 
 def customer_chunks(customer_ids: Collection[int]) -> Iterator[list[int]]:
@@ -144,10 +175,16 @@ def write_plans(
     now: datetime,
     owned: Mapping[int, tuple[ServiceImpact, ...]],
     heard_until: int | None = None,
+    *,
+    known: tuple[Mapping[int, list[ContactPrefs]], set[int]] | None = None,
+    events: Mapping[int, dict] | None = None,
+    later: list[Callable[[], object]] | None = None,
 ) -> PlanSummary:
     """Skips what the plans make pointless and inserts their notices with recipients.
     `owned`: each planned customer's impacts (reads.scope_of(...).impacts). `heard_until`:
-    only notices up to this id count as heard (those before the change being planned)."""
+    only notices up to this id count as heard (those before the change being planned).
+    `known`: the customers' contacts and those that heard (reads.contacts_by_customer,
+    reads.heard_contacts), if read already; `events` and `later`: as insert_notices takes them."""
     summary = PlanSummary()
     skips = [s for p in plans.values() for s in p.skips]
     skip_notices(session, skips, now)
@@ -155,11 +192,13 @@ def write_plans(
     wanted = [(cid, n) for cid, p in plans.items() for n in p.notices]
     if not wanted:
         return summary
-    contacts = reads.contacts_by_customer(session, {cid for cid, _ in wanted})
-    heard = reads.heard_contacts(session, gcr_id, {c.id for cs in contacts.values() for c in cs}, heard_until)
+    if known is None:
+        read = reads.contacts_by_customer(session, {cid for cid, _ in wanted})
+        known = read, reads.heard_contacts(session, gcr_id, {c.id for cs in read.values() for c in cs}, heard_until)
+    contacts, heard = known
     rows = [(cid, n, choose_recipients(contacts.get(cid, []), n.kind, owned.get(cid, ()), heard)) for cid, n in wanted]
     replan_cached_statements(session)  # the outbox tables grow by a chunk each time
-    inserted = insert_notices(session, gcr_id, revision, rows, now)
+    inserted = insert_notices(session, gcr_id, revision, rows, now, events, later)
     for customer_id, notice, chosen in inserted:
         summary.planned[notice.kind.value] = summary.planned.get(notice.kind.value, 0) + 1
         if not chosen:

@@ -5,7 +5,9 @@ reaching 20,000 customers plans in a few round trips per thousand customers."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -33,9 +35,15 @@ def insert_notices(
     revision: int,
     rows: list[tuple[int, PlannedNotice, list[ContactPrefs]]],
     now: datetime,
+    events: Mapping[int, dict] | None = None,
+    later: list[Callable[[], object]] | None = None,
 ) -> list[tuple[int, PlannedNotice, list[ContactPrefs]]]:
-    """Inserts the notices whose keys are new; returns those, as given."""
-    events = events_json(session, gcr_id, {cid for cid, _, _ in rows})
+    """Inserts the notices whose keys are new, with their deliveries and recipients;
+    returns those, as given. `events`: each customer's events as notices keep them, if
+    known (store.queries.events_json). With `later`, the insert of the recipients, which
+    nothing reads back, is put there for the caller to run, not run."""
+    if events is None:
+        events = events_json(session, gcr_id, {cid for cid, _, _ in rows})
     values = [
         _notice_values(gcr_id, revision, cid, notice, bool(chosen), events.get(cid, {}), now)
         for cid, notice, chosen in rows
@@ -45,7 +53,13 @@ def insert_notices(
     )
     ids = {(customer_id, key): notice_id for notice_id, customer_id, key in created}
     inserted = [(cid, n, chosen) for cid, n, chosen in rows if (cid, _key(cid, n)) in ids]
-    _insert_deliveries(session, [(ids[(cid, _key(cid, n))], n, chosen) for cid, n, chosen in inserted if chosen], now)
+    groups = [(ids[(cid, _key(cid, n))], n, chosen) for cid, n, chosen in inserted if chosen]
+    recipients = _insert_deliveries(session, groups, now)
+    insert = partial(insert_rows, session, Recipient.__table__, recipients)
+    if later is None:
+        insert()
+    else:
+        later.append(insert)
     return inserted
 
 
@@ -73,14 +87,15 @@ def _notice_values(gcr_id, revision, customer_id, notice: PlannedNotice, has_rec
     }
 
 
-def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, list[ContactPrefs]]], now) -> None:
+def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, list[ContactPrefs]]], now) -> list[dict]:
+    """Inserts the deliveries (a thousand recipients each); returns their recipients' rows."""
     groups = [
         (notice_id, n, chosen[i : i + MAX_PERSONALIZATIONS])
         for notice_id, n, chosen in rows
         for i in range(0, len(chosen), MAX_PERSONALIZATIONS)
     ]
     if not groups:
-        return
+        return []
     values = [
         {
             "notice_id": notice_id,
@@ -110,7 +125,7 @@ def _insert_deliveries(session: Session, rows: list[tuple[int, PlannedNotice, li
         for delivery_id in (next(ids[notice_id]),)
         for c in chosen
     ]
-    insert_rows(session, Recipient.__table__, recipients)
+    return recipients
 
 
 def skip_notices(session: Session, skips: list[Skip], now: datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -158,3 +159,38 @@ def pipelined(session: Session) -> Iterator[None]:
     assert driver is not None  # a connection checked out of the pool is open
     with driver.pipeline():
         yield
+
+
+@contextmanager
+def writes_overlapped(session: Session) -> Iterator[None]:
+    """On PostgreSQL, the session's INSERTs in the block that return nothing are sent
+    without waiting for their answers (psycopg's pipeline mode): the database runs them
+    while Python goes on. Any other statement first waits for everything sent before it,
+    so reads and updates see what they would have seen. An error in an insert surfaces at
+    the next statement that waits, or at the end of the block, the transaction aborted.
+    A statement must be one command. Elsewhere, nothing changes."""
+    if not is_postgres(session.get_bind()):
+        yield
+        return
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection checked out of the pool is open
+
+    with driver.pipeline() as pipeline:
+
+        def wait_unless_plain_insert(conn, cursor, statement, parameters, context, executemany) -> None:
+            if not _PLAIN_INSERT.match(statement) or _RETURNING.search(statement):
+                pipeline.sync()  # its answer (rows, a row count) is read as soon as this returns
+
+        event.listen(connection, "after_cursor_execute", wait_unless_plain_insert)
+        try:
+            yield
+            # Waits for the last inserts through SQLAlchemy, which raises their error as
+            # its own (IntegrityError, ...), as it would have without the pipeline.
+            connection.exec_driver_sql("SELECT 1")
+        finally:
+            event.remove(connection, "after_cursor_execute", wait_unless_plain_insert)
+
+
+_PLAIN_INSERT = re.compile(r"\s*(INSERT|DISCARD)\b", re.IGNORECASE)
+_RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
