@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from changemgmt.delivery.claim import abandon, put_back
 from changemgmt.delivery.outcomes import Outcome, record_outcomes
-from changemgmt.store.db import is_postgres, pipelined, session_factory, transaction
+from changemgmt.store.db import is_postgres, session_factory, transaction
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,10 @@ class Recorder:
         rng: random.Random,
         group_target: int = 1,
     ) -> None:
-        self.engine, self.worker, self.clock = engine, worker, clock
+        self.engine, self.worker, self.clock = _recording_engine(engine), worker, clock
         self.group_target = group_target
         self.give_up_after, self.rng = give_up_after, rng
-        self.sessions = session_factory(engine)
+        self.sessions = session_factory(self.engine)
         self._pending = _Pending()
         self.written = 0  # items ever written: a claim made before the last write may have missed what it freed
         self._writing = 0  # items taken by the writer and not yet written
@@ -122,6 +122,8 @@ class Recorder:
             self._closing = True
             self._changed.notify_all()
         self._thread.join(timeout=1.0)
+        if not self._thread.is_alive():
+            self.engine.dispose()
 
     def _run(self) -> None:
         backoff = BACKOFF_FIRST
@@ -175,17 +177,6 @@ class Recorder:
         """Writes the group in one transaction; False (logged) when the database failed."""
         try:
             with transaction(self.sessions) as session:
-                if is_postgres(self.engine):
-                    # Many small commits, one per few sends: not waiting for each to reach
-                    # the disk makes them cheap. A server crash (not a restart, not a
-                    # killed worker) may then lose the last fraction of a second of
-                    # outcomes: those deliveries are sent again, never lost.
-                    # Each statement here then looks up a handful of rows by key. Statistics
-                    # taken mid fan-out can make a state filter look selective enough to
-                    # scan the whole table instead, on every write (bench/fanout.py).
-                    with pipelined(session):
-                        session.connection().exec_driver_sql("SET LOCAL synchronous_commit = off")
-                        session.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
                 now = self.clock()
                 if group.outcomes:
                     record_outcomes(session, group.outcomes, now, self.give_up_after, self.rng)
@@ -216,6 +207,24 @@ class Recorder:
             )
             self._failing = False
         return True
+
+
+def _recording_engine(engine: Engine) -> Engine:
+    """The recorder's own connection. On PostgreSQL, with settings of its own from the
+    start, where setting them in each transaction cost a round trip per write:
+    - synchronous_commit off: many small commits, one per few sends, are cheap when none
+      waits to reach the disk. A server crash (not a restart, not a killed worker) may
+      then lose the last fraction of a second of outcomes: those deliveries are sent
+      again, never lost;
+    - enable_seqscan off: each statement looks up a handful of rows by key. Statistics
+      taken mid fan-out can make a state filter look selective enough to scan the whole
+      table instead, on every write (bench/fanout.py).
+    No ping before each write either: a write on a connection the server dropped fails,
+    is kept and tried again on a new one, as when the database is away."""
+    if not is_postgres(engine):
+        return engine
+    options = "-c synchronous_commit=off -c enable_seqscan=off"
+    return create_engine(engine.url, pool_size=1, connect_args={"options": options})
 
 
 def _merged(first: _Pending, then: _Pending) -> _Pending:
