@@ -142,19 +142,18 @@ def blackouts_for(session: Session, gcr: models.Gcr, windows: Iterable[Window]) 
     if not windows:
         return []
     session.flush()
-    customers = _impacted_customer_ids(session, gcr.id)
-    customers |= enterprise_ancestors(session, customers)
     start, end = min(w.start for w in windows), max(w.end for w in windows)
     rows = session.execute(
         select(models.Blackout, models.Customer.account)
         .outerjoin(models.Customer, models.Customer.id == models.Blackout.customer_id)
-        .where(
-            models.Blackout.removed_at.is_(None),
-            models.Blackout.starts_at < end,
-            models.Blackout.ends_at > start,
-            or_(models.Blackout.customer_id.is_(None), models.Blackout.customer_id.in_(customers)),
-        )
-    )
+        .where(models.Blackout.removed_at.is_(None), models.Blackout.starts_at < end, models.Blackout.ends_at > start)
+    ).all()
+    # Which customers the GCR impacts (at 20,000 customers, 0.1 to 0.3 s of publishing to
+    # them) is asked only when a blackout of some customer is in the way.
+    if any(row.customer_id is not None for row, _ in rows):
+        customers = _impacted_customer_ids(session, gcr.id)
+        customers |= enterprise_ancestors(session, customers)
+        rows = [(row, account) for row, account in rows if row.customer_id is None or row.customer_id in customers]
     return blackout_hits(windows, [_blackout(row, account) for row, account in rows])
 
 
