@@ -223,8 +223,10 @@ def _recording_engine(engine: Engine) -> Engine:
     is kept and tried again on a new one, as when the database is away."""
     if not is_postgres(engine):
         return engine
-    options = "-c synchronous_commit=off -c enable_seqscan=off"
-    return create_engine(engine.url, pool_size=1, connect_args={"options": options})
+    given = engine.url.query.get("options", "")  # kept: a search_path, say
+    own = "-c synchronous_commit=off -c enable_seqscan=off"
+    options = " ".join([*((given,) if isinstance(given, str) else given), own]).strip()
+    return create_engine(engine.url.update_query_dict({"options": options}), pool_size=1)
 
 
 def _merged(first: _Pending, then: _Pending) -> _Pending:
