@@ -15,6 +15,7 @@ from changemgmt.config import ConfigError, load_settings
 from changemgmt.signing import secret_key
 from support.feeds import GCR
 
+KEY_A = "k" * 32
 KEY_B = "an-other-key-made-by-secrets-module-0123"
 MAKE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
@@ -109,8 +110,8 @@ def invoke(env: dict, *args: str):
 
 
 def test_a_key_that_does_not_open_the_feeds_is_one_clear_line(desk, database_url, home):
-    desk.publish(GCR)  # makes ACC-1001's feed with the key kept in var/secret_key
-    env = {"CHANGEMGMT_HOME": str(home), "DATABASE_URL": database_url}
+    desk.publish(GCR)
+    env = {"CHANGEMGMT_HOME": str(home), "DATABASE_URL": database_url, "SECRET_KEY": KEY_A}
     assert invoke(env, "feeds", "url", "ACC-1001").exit_code == 0
     assert invoke(env, "feeds", "url", "--internal").exit_code == 0
     other = {**env, "SECRET_KEY": KEY_B}

@@ -145,22 +145,3 @@ def test_when_the_feed_links_cannot_be_read_the_mail_goes_without_them(desk, eng
     desk.publish(GCR)
     texts = sent_texts(engine, settings, clock)
     assert len(texts) == 3 and all("YOUR MAINTENANCE CALENDAR" not in text for text in texts.values())
-
-
-def test_publishing_makes_the_feeds_of_the_customers_it_tells_ready_for_their_mail(desk, db, clock):
-    from sqlalchemy import select
-
-    from changemgmt.feeds.registry import with_token
-    from changemgmt.store.models import Customer, Feed, FeedRebuild
-
-    desk.publish(GCR)
-    with db() as session:
-        accounts = dict(session.execute(select(Feed.key, Customer.account).join(Customer)).all())
-        whole = set(session.scalars(select(FeedRebuild.feed_key).where(FeedRebuild.gcr_id.is_(None))))
-    # The two customers the GCR impacts, and no other; the clock writes them whole.
-    assert sorted(accounts.values()) == ["ACC-1001", "ACC-2002"]
-    assert whole == set(accounts)
-    rebuild_dirty(db, desk.settings, clock())
-    with db() as session:
-        files = [with_token(feed, desk.settings).file_name for feed in session.scalars(select(Feed).join(Customer))]
-    assert len(files) == 2 and all((desk.settings.calendars_dir / name).is_file() for name in files)

@@ -1,8 +1,7 @@
 """The calendar feed links every notice's footer carries (SPEC §4, §5): the customer's
-feed, and for a contact of an enterprise above it, that enterprise's feed. Planning makes
-the feed of each customer it tells; any still missing (an enterprise's, or one planned
-before) is created here, as `changemgmt feeds url` creates them. Each is marked for the
-clock to write, so the link works by the time the mail is read."""
+feed, and for a contact of an enterprise above it, that enterprise's feed. Feeds are
+created on first use, as `changemgmt feeds url` creates them, and marked for the clock to
+write, so the link works by the time the mail is read."""
 
 from __future__ import annotations
 

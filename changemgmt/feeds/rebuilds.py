@@ -41,11 +41,6 @@ def request_feed_rebuilds(
     return len(requests)
 
 
-def request_whole_rebuilds(session: Session, feed_keys: Sequence[str], now: datetime) -> None:
-    """Marks these feeds to be rebuilt whole (no GCR named): feeds just created."""
-    _insert(session, [(key, None) for key in feed_keys], now)
-
-
 def _account_keys(session: Session, customer_ids: Collection[int], enterprise_ids: Collection[int]) -> list[str]:
     customers, left = set(customer_ids), set(enterprise_ids)
     enterprises = enterprise_ancestors(session, customers | left) | enterprises_among(session, customers) | left

@@ -100,18 +100,8 @@ def feed_by_token(session: Session, token: str) -> Feed | None:
 def ensure_feeds(session: Session, keys: list[str], settings: Settings, now: datetime) -> int:
     """Creates the feeds of `keys` that do not exist yet; returns how many it created.
     Safe against a concurrent creator: the key is unique and a clash is skipped."""
-    existing = existing_feed_keys(session, keys)
-    return create_feeds(session, [key for key in keys if key not in existing], settings, now)
-
-
-def existing_feed_keys(session: Session, keys: list[str]) -> set[str]:
-    """Those of `keys` whose feeds exist."""
-    return set(session.scalars(select(Feed.key).where(among(Feed.key, keys))))
-
-
-def create_feeds(session: Session, missing: list[str], settings: Settings, now: datetime) -> int:
-    """Creates the feeds of `missing`, keys found not to exist (one a concurrent creator
-    made since is skipped); returns how many it tried."""
+    existing = set(session.scalars(select(Feed.key).where(among(Feed.key, keys))))
+    missing = [key for key in keys if key not in existing]
     if not missing:
         return 0
     key = secret_key(settings)

@@ -20,8 +20,6 @@ from changemgmt.domain.planner import CustomerChange, CustomerPlan, Policy, pend
 from changemgmt.domain.policy import needs_emergency_notice
 from changemgmt.domain.recipients import ContactPrefs, pick_recipients
 from changemgmt.domain.status import Status
-from changemgmt.feeds.rebuilds import request_whole_rebuilds
-from changemgmt.feeds.registry import Scope, create_feeds, existing_feed_keys, feed_key
 from changemgmt.planning import reads
 from changemgmt.planning.calendar_events import event_changes, existing_events, write_event_changes
 from changemgmt.planning.writes import insert_notices, save_audiences, skip_notices
@@ -93,7 +91,7 @@ def plan_for_change(
     later: list[Callable[[], object]] = []
     with writes_overlapped(session):
         for chunk in customer_chunks(customers):
-            chunk_summary, later = _plan_chunk(session, gcr, after, change, chunk, heard_until, later, settings)
+            chunk_summary, later = _plan_chunk(session, gcr, after, change, chunk, heard_until, later)
             summary.add(chunk_summary)
         _run(later)
     return summary
@@ -120,7 +118,6 @@ def _plan_chunk(
     chunk: list[int],
     heard_until: int,
     earlier: list[Callable[[], object]],
-    settings: Settings,
 ) -> tuple[PlanSummary, list[Callable[[], object]]]:
     """Plans a chunk of customers. Runs `earlier`, the previous chunk's writes that nothing
     reads back, once this chunk's reads are done: on PostgreSQL the database writes them
@@ -133,8 +130,6 @@ def _plan_chunk(
     existing = existing_events(session, gcr.id, chunk)
     contacts = reads.contacts_by_customer(session, chunk)
     heard = reads.heard_contacts(session, gcr.id, {c.id for cs in contacts.values() for c in cs}, heard_until)
-    feeds = {cid: feed_key(Scope.CUSTOMER, cid) for cid in chunk}
-    have_feeds = existing_feed_keys(session, list(feeds.values()))
     _run(earlier)
     services = {cid: scope.services.get(cid, frozenset()) for cid in chunk}
     digests = {cid: own_digest(after, scope.impacts.get(cid, ())) for cid in chunk}
@@ -159,16 +154,7 @@ def _plan_chunk(
     )
     standings = {cid: p.standing for cid, p in plans.items()}
     later.append(partial(save_audiences, session, gcr.id, standings, known, change.now))
-    # A customer told something has its feed by then, for the link in the footer (the
-    # worker makes any still missing, as on first use, in a transaction per batch).
-    new_feeds = [key for cid, key in feeds.items() if plans[cid].notices and key not in have_feeds]
-    later.append(partial(_create_feeds, session, new_feeds, settings, change.now))
     return summary, later
-
-
-def _create_feeds(session: Session, keys: list[str], settings: Settings, now: datetime) -> None:
-    if create_feeds(session, keys, settings, now):
-        request_whole_rebuilds(session, keys, now)
 
 
 def _run(writes: list[Callable[[], object]]) -> None:
