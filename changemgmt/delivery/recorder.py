@@ -59,6 +59,7 @@ class Recorder:
         group_target: int = 1,
     ) -> None:
         self.engine, self.worker, self.clock = _recording_engine(engine), worker, clock
+        self._own_engine = self.engine is not engine  # disposed at close; the caller's is not
         self.group_target = group_target
         self.give_up_after, self.rng = give_up_after, rng
         self.sessions = session_factory(self.engine)
@@ -122,7 +123,7 @@ class Recorder:
             self._closing = True
             self._changed.notify_all()
         self._thread.join(timeout=1.0)
-        if not self._thread.is_alive():
+        if self._own_engine and not self._thread.is_alive():
             self.engine.dispose()
 
     def _run(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from changemgmt.domain.windows import Window
 from changemgmt.feeds.rebuilds import request_rebuilds
 from changemgmt.store.bulk import among, insert_rows
 from changemgmt.store.models import Event, Gcr
+from changemgmt.store.queries import noticed_event
 
 
 @dataclass
@@ -98,11 +99,7 @@ def event_changes(
     standing.update({(v["customer_id"], v["window_number"]): (v["sequence"], now, v["cancelled"]) for v in values})
     as_noticed: dict[int, dict[str, list]] = {}
     for (customer_id, number), (sequence, modified_at, cancelled) in standing.items():
-        as_noticed.setdefault(customer_id, {})[str(number)] = [
-            sequence,
-            modified_at.astimezone(UTC).isoformat(),
-            cancelled,
-        ]
+        as_noticed.setdefault(customer_id, {})[str(number)] = noticed_event(sequence, modified_at, cancelled)
     return EventChanges(gcr.id, values, as_noticed)
 
 

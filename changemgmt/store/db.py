@@ -155,10 +155,15 @@ def pipelined(session: Session) -> Iterator[None]:
     if not is_postgres(session.get_bind()):
         yield
         return
-    driver = session.connection().connection.driver_connection
-    assert driver is not None  # a connection checked out of the pool is open
-    with driver.pipeline():
+    with _driver(session.connection()).pipeline():
         yield
+
+
+def _driver(connection: Connection):
+    """The psycopg connection under a SQLAlchemy one."""
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection checked out of the pool is open
+    return driver
 
 
 @contextmanager
@@ -173,13 +178,10 @@ def writes_overlapped(session: Session) -> Iterator[None]:
         yield
         return
     connection = session.connection()
-    driver = connection.connection.driver_connection
-    assert driver is not None  # a connection checked out of the pool is open
-
-    with driver.pipeline() as pipeline:
+    with _driver(connection).pipeline() as pipeline:
 
         def wait_unless_plain_insert(conn, cursor, statement, parameters, context, executemany) -> None:
-            if not _PLAIN_INSERT.match(statement) or _RETURNING.search(statement):
+            if not _ANSWERLESS.match(statement) or _RETURNING.search(statement):
                 pipeline.sync()  # its answer (rows, a row count) is read as soon as this returns
 
         event.listen(connection, "after_cursor_execute", wait_unless_plain_insert)
@@ -192,5 +194,6 @@ def writes_overlapped(session: Session) -> Iterator[None]:
             event.remove(connection, "after_cursor_execute", wait_unless_plain_insert)
 
 
-_PLAIN_INSERT = re.compile(r"\s*(INSERT|DISCARD)\b", re.IGNORECASE)
+# Statements whose answer nothing reads, unless they return rows (DISCARD PLANS: planning).
+_ANSWERLESS = re.compile(r"\s*(INSERT|DISCARD)\b", re.IGNORECASE)
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)

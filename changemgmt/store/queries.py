@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -116,5 +117,10 @@ def events_json(session: Session, gcr_id: int, customer_ids: Iterable[int]) -> d
     )
     result: dict[int, dict] = {}
     for customer_id, window, sequence, modified_at, cancelled in rows:
-        result.setdefault(customer_id, {})[str(window)] = [sequence, modified_at.isoformat(), cancelled]
+        result.setdefault(customer_id, {})[str(window)] = noticed_event(sequence, modified_at, cancelled)
     return result
+
+
+def noticed_event(sequence: int, modified_at: datetime, cancelled: bool) -> list:
+    """One event as a notice row keeps it: [sequence, modified_at ISO (UTC), cancelled]."""
+    return [sequence, modified_at.astimezone(UTC).isoformat(), cancelled]
